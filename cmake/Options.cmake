@@ -1,0 +1,5 @@
+# Every build option of mpiflow, in one place.
+option(MPIFLOW_WERROR "Treat compiler warnings as errors" OFF)
+option(MPIFLOW_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
+option(MPIFLOW_BUILD_TESTS "Build the test suite (only when mpiflow is the top-level project)" ON)
+option(MPIFLOW_BUILD_BENCH "Build the benchmark tools under bench/" ON)

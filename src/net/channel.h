@@ -1,0 +1,100 @@
+/* The data plane (net layer): channels that carry record batches from a
+ * producing subtask to a consuming one, with Flink-style credit-based flow
+ * control.
+ *
+ * A sender may have at most `credits` buffers of a channel outstanding,
+ * that is sent or delivered but not yet consumed by the receiver; the
+ * receiver gives a credit back each time it consumes one. Batches beyond
+ * the credit wait in the channel's backlog, and the task that fills the
+ * channel is not scheduled while a backlog exists, so a slow consumer
+ * stops its producers and no queue grows without bound. END batches need
+ * no credit and return none.
+ *
+ * Remote channels travel as MPI messages on the data communicator
+ * (non-blocking sends; receives via probe), local ones (both ends on this
+ * TaskManager) hand the segment over without MPI. MPI keeps the order of
+ * messages between two ranks, so control batches stay in order with the
+ * data of their channel. Single-threaded. */
+#ifndef MPF_NET_CHANNEL_H
+#define MPF_NET_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "util/err.h"
+
+typedef struct chan_id {
+    uint32_t v;
+} chan_id;
+
+/* FIFO of segments. */
+typedef struct segq {
+    uint8_t **v;
+    size_t head, n, cap;
+} segq;
+
+typedef struct inchan inchan;
+
+typedef struct outchan {
+    chan_id id;
+    int dst_rank;
+    inchan *local; /* receiver on this TaskManager, else NULL */
+    int credits;
+    segq backlog;
+    int end_sent;
+} outchan;
+
+struct inchan {
+    chan_id id;
+    int src_rank;
+    outchan *local; /* sender on this TaskManager, else NULL */
+    segq queue;     /* delivered, not yet consumed */
+    int ended;      /* END consumed */
+    void *owner;    /* the task reading this channel */
+    int input;      /* which logical input of the owner */
+};
+
+typedef struct dp_stats {
+    uint64_t batches_sent, bytes_sent;
+    uint64_t batches_received, bytes_received;
+    uint64_t credit_waits; /* times a batch had to wait for credit */
+} dp_stats;
+
+/* Set up for channel ids in [0, nchannels); credits per channel. */
+void dp_init(uint32_t nchannels, int credits);
+void dp_fini(void);
+outchan *dp_outchan_open(chan_id id, int dst_rank);
+inchan *dp_inchan_open(chan_id id, int src_rank, void *owner, int input);
+/* Both ends are on this TaskManager. */
+void dp_link_local(outchan *o, inchan *i);
+/* Link every channel whose two ends were opened here; call once after all
+ * local tasks are open. */
+void dp_link_locals(void);
+
+/* Hand a filled DATA batch to the channel (ownership passes). */
+void dp_send(outchan *o, uint8_t *seg);
+/* Queue end-of-partition after all data. */
+void dp_send_end(outchan *o);
+static inline size_t dp_backlog(const outchan *o) { return o->backlog.n; }
+
+/* Next delivered batch of a channel or NULL; the caller owns it until it
+ * passes it to dp_consumed, which returns the credit and the segment. */
+uint8_t *dp_take(inchan *i);
+void dp_consumed(inchan *i, uint8_t *seg);
+static inline size_t dp_queued(const inchan *i) { return i->queue.n; }
+
+/* Progress: complete sends, receive batches and credits. Returns the
+ * number of events, or a negative MPF_E* code with e set on a protocol or
+ * MPI error. */
+int dp_poll(mpf_err *e);
+/* Sends posted but not completed. */
+size_t dp_pending_sends(void);
+/* Drop whatever arrives from now on (used while cancelling, so that peers'
+ * sends complete and everyone can leave MPI cleanly). */
+void dp_set_discard(int on);
+dp_stats dp_get_stats(void);
+
+void segq_push(segq *q, uint8_t *s);
+uint8_t *segq_pop(segq *q);
+void segq_fini(segq *q);
+
+#endif

@@ -1,0 +1,38 @@
+/* Control-plane messages between the JobManager and TaskManagers (net
+ * layer). Messages are small tagged byte strings on their own
+ * communicator; the MPI tag is the message type. Sending never spins: it
+ * posts a non-blocking send and sleeps between completion tests. */
+#ifndef MPF_NET_CONTROL_H
+#define MPF_NET_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ctl_type {
+    CTL_DEPLOYED = 1, /* TM -> JM: subtasks opened (payload: "" or error) */
+    CTL_START,        /* JM -> TM: run */
+    CTL_FINISHED,     /* TM -> JM: all subtasks finished (payload: metrics) */
+    CTL_FAILED,       /* TM -> JM: a subtask failed (payload: message) */
+    CTL_CANCEL,       /* JM -> TM: stop everything, discard uncommitted output */
+    CTL_CANCELED,     /* TM -> JM: canceled and drained */
+    CTL_COMMIT,       /* JM -> TM: the job succeeded; commit output */
+    CTL_COMMITTED,    /* TM -> JM: output committed (payload: "" or error) */
+    CTL_SHUTDOWN      /* JM -> TM: leave the MPI world */
+};
+
+const char *ctl_type_name(int type);
+/* Send a message and wait (sleeping, not spinning) until it is handed to
+ * MPI. Returns 0 or MPF_EMPI. */
+int ctl_send(int dst, int type, const void *payload, size_t len);
+/* Receive one pending message if any: returns 1 and sets the out values
+ * (payload is malloc'd and NUL-terminated; caller frees), or 0. */
+int ctl_poll(int *src, int *type, char **payload, size_t *len);
+/* Broadcast a blob from rank 0 to all (collective). On rank 0 buf and len
+ * are the input; elsewhere they are set to a malloc'd copy. */
+int ctl_bcast(char **buf, size_t *len);
+
+/* Sleep for an idle back-off step: starts at 20 us, doubles up to max_ns.
+ * *cur keeps the state; reset it to 0 after useful work. */
+void idle_backoff(int64_t *cur, int64_t max_ns);
+
+#endif

@@ -1,0 +1,111 @@
+/* Operator kinds and instances (ops layer). A kind is a const table of
+ * functions registered by name and role (source, transform, sink); adding
+ * one touches its own file and one line in registry.c. Plan-time
+ * functions (configure, describe, global_init, split_local) see an
+ * op_spec; run-time functions see an op_inst, one per subtask. Run-time
+ * functions never block on the network: they emit through a collector and
+ * the task decides when to call them again. */
+#ifndef MPF_OPS_OP_H
+#define MPF_OPS_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "conf/props.h"
+#include "conf/yamldoc.h"
+#include "record/batch.h"
+#include "record/schema.h"
+#include "util/err.h"
+
+typedef struct op_spec op_spec;
+typedef struct op_inst op_inst;
+
+enum op_role { OP_SOURCE, OP_TRANSFORM, OP_SINK };
+
+/* Input partitioning (of every input edge of an operator). */
+enum part_kind { PART_DEFAULT, PART_FORWARD, PART_HASH, PART_REBALANCE, PART_BROADCAST };
+const char *part_kind_name(int part);
+
+typedef struct collector collector;
+struct collector {
+    /* rec is a whole encoded record (length prefix included). */
+    void (*emit)(collector *c, const uint8_t *rec, uint32_t len);
+};
+
+typedef struct op_kind {
+    const char *name;
+    enum op_role role;
+    int min_inputs, max_inputs; /* max -1: any number */
+    const char *const *keys;    /* option keys besides the common ones */
+    const char *summary;
+    /* Plan time: read s->node, fill s->cfg and s->out_schema from
+     * s->in_schema. Errors name the uid and file:line:col. */
+    int (*configure)(op_spec *s, const conf *c, mpf_err *e);
+    void (*free_cfg)(void *cfg);
+    void (*describe)(const op_spec *s, char *buf, size_t n);
+    /* JobManager only, before deployment (checks on shared files). */
+    int (*global_init)(const op_spec *s, mpf_err *e);
+    /* Two-phase aggregation: fill *local (a pre-aggregating twin that runs
+     * before the shuffle) and turn s into the merging phase. */
+    int (*split_local)(op_spec *s, op_spec *local, mpf_err *e);
+    /* Run time. */
+    int (*open)(op_inst *oi, mpf_err *e);
+    /* A batch arrived on logical input `input`. */
+    int (*process)(op_inst *oi, int input, const uint8_t *batch, mpf_err *e);
+    /* Sources: emit about one batch; MPF_EAGAIN while more follows, 0 at
+     * the end of a bounded input. */
+    int (*poll)(op_inst *oi, mpf_err *e);
+    /* All inputs ended: emit final results, about a batch per call;
+     * MPF_EAGAIN while more follows, 0 when done. */
+    int (*finish)(op_inst *oi, mpf_err *e);
+    /* The job succeeded everywhere: make output visible. */
+    int (*commit)(op_inst *oi, mpf_err *e);
+    /* Release everything; output not committed is discarded. */
+    void (*close)(op_inst *oi);
+} op_kind;
+
+struct op_spec {
+    int index;
+    char *uid;
+    const op_kind *kind;
+    const ynode *node; /* the operator's YAML map; NULL when planner-made */
+    int parallelism;   /* 0 until resolved */
+    int ninputs;
+    int *inputs;       /* op indices */
+    const schema **in_schema;
+    schema out_schema;
+    int part;          /* enum part_kind */
+    char *key_field;   /* PART_HASH */
+    int key_index;     /* in the input schema */
+    void *cfg;
+    int bounded;       /* sources: ends by itself */
+    int batch_mode;    /* resolved execution.runtime-mode is BATCH */
+    int max_parallelism;
+    int two_phase;     /* AUTO/TWO_PHASE allows a local pre-aggregation */
+};
+
+struct op_inst {
+    const op_spec *spec;
+    int subtask;
+    const conf *conf;
+    void *st;
+    collector *out;
+    uint64_t records_in, records_out, records_skipped;
+    size_t state_bytes;
+};
+
+static inline void op_emit(op_inst *oi, const uint8_t *rec, uint32_t len)
+{
+    oi->records_out++;
+    oi->out->emit(oi->out, rec, len);
+}
+
+/* Registry: kind by role and name, or NULL. */
+const op_kind *op_kind_find(enum op_role role, const char *name);
+/* NULL-terminated names of one role (static storage). */
+const char *const *op_kind_names(enum op_role role);
+const char *op_role_name(enum op_role role);
+
+/* Common helper: "operator 'uid' (file:line:col)" prefix for messages. */
+const char *op_where(const op_spec *s);
+
+#endif

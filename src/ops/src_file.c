@@ -1,0 +1,587 @@
+/* `source: file`: lines or CSV records from a file, a directory of files,
+ * or the built-in sample text (`builtin:sample`) (ops layer).
+ *
+ * The input is split among subtasks by byte range over the files in name
+ * order (hidden files and names starting with '_' skipped). A line belongs
+ * to the split in which it starts, so a split that begins mid-line skips
+ * to the next line and the last line of a split may run past its end, as
+ * Hadoop's text input does. Lines end at '\n'; a trailing '\r' is dropped.
+ *
+ * format: lines -> (line: string), field name set by `field`.
+ * format: csv   -> fields: [{name, type}], delimiter (default ","),
+ *                  header (skip each file's first line), RFC 4180 quotes.
+ * A CSV record that does not parse fails the job with file:line:col, or is
+ * counted and skipped when csv.ignore-parse-errors is true. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "ops/op.h"
+#include "record/segpool.h"
+#include "util/xmalloc.h"
+
+extern const char mpf_sample_text[];
+extern const size_t mpf_sample_text_len;
+
+#define BUILTIN_PREFIX "builtin:"
+
+typedef struct fsrc_cfg {
+    char *path;
+    int csv, header, ignore_errors;
+    char delim;
+} fsrc_cfg;
+
+typedef struct fpart {
+    char *file; /* path, or NULL for the built-in text */
+    int64_t start, end;
+} fpart;
+
+typedef struct fsrc_state {
+    fpart *parts;
+    int nparts, cur;
+    int fd;
+    int64_t fsize;
+    char *buf;
+    size_t cap, len, pos; /* buf holds file bytes [buf_off, buf_off+len) */
+    int64_t buf_off;
+    int64_t line_no; /* line number of the next line; 0 when unknown */
+    int started, part_done;
+    recbuf rb;
+} fsrc_state;
+
+static const char *const fsrc_keys[] = {"path", "format", "field", "fields", "delimiter",
+                                        "header", "csv.ignore-parse-errors", NULL};
+
+static int fsrc_configure(op_spec *s, const conf *c, mpf_err *e)
+{
+    const char *path = NULL, *format = "lines", *field = "line", *delim = ",";
+    fsrc_cfg *cfg = xcalloc(1, sizeof *cfg);
+    if (ynode_get_str(s->node, "path", 1, &path, e) ||
+        ynode_get_str(s->node, "format", 0, &format, e) ||
+        ynode_get_str(s->node, "field", 0, &field, e) ||
+        ynode_get_str(s->node, "delimiter", 0, &delim, e) ||
+        ynode_get_bool(s->node, "header", 0, &cfg->header, e) ||
+        ynode_get_bool(s->node, "csv.ignore-parse-errors", 0, &cfg->ignore_errors, e))
+        goto fail;
+    if (strlen(delim) != 1) {
+        err_set(e, MPF_EJOB, "%s: delimiter must be one character",
+                ynode_pos(ynode_get(s->node, "delimiter")));
+        goto fail;
+    }
+    cfg->delim = delim[0];
+    if (strncmp(path, BUILTIN_PREFIX, strlen(BUILTIN_PREFIX)) == 0 &&
+        strcmp(path, BUILTIN_PREFIX "sample") != 0) {
+        err_set(e, MPF_EJOB, "%s: unknown built-in input '%s' (there is builtin:sample)",
+                ynode_pos(ynode_get(s->node, "path")), path);
+        goto fail;
+    }
+    cfg->path = xstrdup(path);
+    if (strcmp(format, "lines") == 0) {
+        schema_add(&s->out_schema, field, FT_STRING);
+    } else if (strcmp(format, "csv") == 0) {
+        cfg->csv = 1;
+        const ynode *fl = ynode_get(s->node, "fields");
+        if (!fl || fl->kind != YNODE_SEQ || fl->n == 0) {
+            err_set(e, MPF_EJOB, "%s: format csv needs fields: [{name, type}, ...]",
+                    op_where(s));
+            goto fail;
+        }
+        for (size_t i = 0; i < fl->n; i++) {
+            const char *name = NULL, *type = NULL;
+            field_type t;
+            static const char *const fk[] = {"name", "type", NULL};
+            if (ynode_check_keys(fl->items[i], fk, "a CSV field", e) ||
+                ynode_get_str(fl->items[i], "name", 1, &name, e) ||
+                ynode_get_str(fl->items[i], "type", 1, &type, e))
+                goto fail;
+            if (field_type_parse(type, &t)) {
+                err_set(e, MPF_EJOB, "%s: unknown type '%s' (i64, f64, bool, string, timestamp)",
+                        ynode_pos(ynode_get(fl->items[i], "type")), type);
+                goto fail;
+            }
+            if (schema_find(&s->out_schema, name) >= 0) {
+                err_set(e, MPF_EJOB, "%s: duplicate field '%s'", ynode_pos(fl->items[i]), name);
+                goto fail;
+            }
+            schema_add(&s->out_schema, name, t);
+        }
+    } else {
+        err_set(e, MPF_EJOB, "%s: format must be lines or csv, got '%s'",
+                ynode_pos(ynode_get(s->node, "format")), format);
+        goto fail;
+    }
+    s->cfg = cfg;
+    s->bounded = 1;
+    return 0;
+fail:
+    schema_fini(&s->out_schema);
+    free(cfg->path);
+    free(cfg);
+    return err_prefix(e, "operator '%s'", s->uid);
+}
+
+static void fsrc_free(void *p)
+{
+    fsrc_cfg *cfg = p;
+    free(cfg->path);
+    free(cfg);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Files of the input in order, with sizes. */
+static int list_inputs(const op_spec *s, char ***files, int64_t **sizes, int *n, mpf_err *e)
+{
+    const fsrc_cfg *cfg = s->cfg;
+    struct stat sb;
+    *n = 0;
+    *files = NULL;
+    *sizes = NULL;
+    if (strncmp(cfg->path, BUILTIN_PREFIX, strlen(BUILTIN_PREFIX)) == 0) {
+        *files = xcalloc(1, sizeof **files);
+        *sizes = xmalloc(sizeof **sizes);
+        (*sizes)[0] = (int64_t)mpf_sample_text_len;
+        *n = 1;
+        return 0;
+    }
+    if (stat(cfg->path, &sb) != 0)
+        return err_set(e, MPF_EIO, "%s: input path '%s': %s", op_where(s), cfg->path,
+                       strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) {
+        if (access(cfg->path, R_OK) != 0)
+            return err_set(e, MPF_EIO, "%s: input file '%s': %s", op_where(s), cfg->path,
+                           strerror(errno));
+        *files = xmalloc(sizeof **files);
+        (*files)[0] = xstrdup(cfg->path);
+        *sizes = xmalloc(sizeof **sizes);
+        (*sizes)[0] = sb.st_size;
+        *n = 1;
+        return 0;
+    }
+    DIR *d = opendir(cfg->path);
+    if (!d)
+        return err_set(e, MPF_EIO, "%s: input directory '%s': %s", op_where(s), cfg->path,
+                       strerror(errno));
+    struct dirent *de;
+    int cap = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || de->d_name[0] == '_')
+            continue;
+        char *full = xasprintf("%s/%s", cfg->path, de->d_name);
+        if (stat(full, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            free(full);
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *files = xrealloc(*files, (size_t)cap * sizeof **files);
+        }
+        (*files)[(*n)++] = full;
+    }
+    closedir(d);
+    if (*n)
+        qsort(*files, (size_t)*n, sizeof **files, name_cmp);
+    *sizes = xcalloc((size_t)*n + 1, sizeof **sizes);
+    for (int i = 0; i < *n; i++) {
+        if (stat((*files)[i], &sb) != 0)
+            return err_set(e, MPF_EIO, "%s: input file '%s': %s", op_where(s), (*files)[i],
+                           strerror(errno));
+        (*sizes)[i] = sb.st_size;
+    }
+    return 0;
+}
+
+static void free_list(char **files, int64_t *sizes, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(files[i]);
+    free(files);
+    free(sizes);
+}
+
+static int fsrc_global_init(const op_spec *s, mpf_err *e)
+{
+    char **files;
+    int64_t *sizes;
+    int n;
+    int rc = list_inputs(s, &files, &sizes, &n, e);
+    free_list(files, sizes, n);
+    return rc;
+}
+
+static int fsrc_open(op_inst *oi, mpf_err *e)
+{
+    char **files;
+    int64_t *sizes;
+    int n;
+    if (list_inputs(oi->spec, &files, &sizes, &n, e)) {
+        free_list(files, sizes, n);
+        return e->code;
+    }
+    fsrc_state *st = xcalloc(1, sizeof *st);
+    st->fd = -1;
+    int64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += sizes[i];
+    int p = oi->spec->parallelism, me = oi->subtask;
+    int64_t lo = (int64_t)((__int128)total * me / p), hi = (int64_t)((__int128)total * (me + 1) / p);
+    st->parts = xcalloc((size_t)n + 1, sizeof *st->parts);
+    int64_t base = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t s0 = lo > base ? lo - base : 0, e0 = hi - base < sizes[i] ? hi - base : sizes[i];
+        if (s0 < e0 && s0 < sizes[i]) {
+            fpart *fp = &st->parts[st->nparts++];
+            fp->file = files[i] ? xstrdup(files[i]) : NULL;
+            fp->start = s0;
+            fp->end = e0;
+        }
+        base += sizes[i];
+    }
+    free_list(files, sizes, n);
+    size_t seg = segpool_segment_size();
+    st->cap = (seg * 2 > (1u << 20) ? seg * 2 : (1u << 20));
+    st->buf = xmalloc(st->cap);
+    recbuf_init(&st->rb);
+    oi->st = st;
+    return 0;
+}
+
+static const char *part_name(const fpart *fp)
+{
+    return fp->file ? fp->file : "builtin:sample";
+}
+
+/* Read more bytes of the current file into the buffer. Returns bytes read,
+ * 0 at EOF, -1 on error. */
+static ssize_t fill(fsrc_state *st, mpf_err *e)
+{
+    fpart *fp = &st->parts[st->cur];
+    if (st->pos > 0) {
+        memmove(st->buf, st->buf + st->pos, st->len - st->pos);
+        st->buf_off += (int64_t)st->pos;
+        st->len -= st->pos;
+        st->pos = 0;
+    }
+    if (st->len == st->cap)
+        return -2; /* a line longer than the buffer */
+    int64_t at = st->buf_off + (int64_t)st->len;
+    ssize_t n;
+    if (!fp->file) {
+        int64_t left = (int64_t)mpf_sample_text_len - at;
+        n = left <= 0 ? 0 : (ssize_t)(left < (int64_t)(st->cap - st->len) ? left : (int64_t)(st->cap - st->len));
+        if (n > 0)
+            memcpy(st->buf + st->len, mpf_sample_text + at, (size_t)n);
+    } else {
+        do
+            n = pread(st->fd, st->buf + st->len, st->cap - st->len, at);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            err_set(e, MPF_EIO, "reading '%s': %s", fp->file, strerror(errno));
+            return -1;
+        }
+    }
+    st->len += (size_t)n;
+    return n;
+}
+
+static int64_t lines_before(const fpart *fp, int64_t off)
+{
+    int64_t lines = 1;
+    if (!fp->file) {
+        for (int64_t i = 0; i < off; i++)
+            lines += mpf_sample_text[i] == '\n';
+        return lines;
+    }
+    int fd = open(fp->file, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    char buf[65536];
+    for (int64_t at = 0; at < off;) {
+        ssize_t n = pread(fd, buf, (size_t)(off - at < 65536 ? off - at : 65536), at);
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+        at += n;
+    }
+    close(fd);
+    return lines;
+}
+
+/* Parse a CSV line into a record. Returns 0, or -1 with a message naming
+ * the column and field. */
+static int parse_csv(const op_spec *s, const char *line, size_t len, recbuf *rb, char *why,
+                     size_t whylen)
+{
+    const fsrc_cfg *cfg = s->cfg;
+    const schema *sc = &s->out_schema;
+    char *cell = xmalloc(len + 1);
+    size_t i = 0;
+    int rc = -1;
+    recbuf_begin(rb);
+    for (int f = 0; f < sc->n; f++) {
+        size_t col = i + 1, n = 0;
+        if (i > len || (f > 0 && i == len + 1)) {
+            snprintf(why, whylen, "col %zu: %d field(s), expected %d", len + 1, f, sc->n);
+            goto out;
+        }
+        if (i < len && line[i] == '"') {
+            i++;
+            for (;;) {
+                if (i >= len) {
+                    snprintf(why, whylen, "col %zu: unterminated quoted field '%s'", col,
+                             sc->f[f].name);
+                    goto out;
+                }
+                if (line[i] == '"') {
+                    if (i + 1 < len && line[i + 1] == '"') {
+                        cell[n++] = '"';
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                cell[n++] = line[i++];
+            }
+            if (i < len && line[i] != cfg->delim) {
+                snprintf(why, whylen, "col %zu: text after closing quote of field '%s'", i + 1,
+                         sc->f[f].name);
+                goto out;
+            }
+        } else {
+            while (i < len && line[i] != cfg->delim)
+                cell[n++] = line[i++];
+        }
+        cell[n] = '\0';
+        int last = f == sc->n - 1;
+        if (last ? i != len : i >= len) {
+            snprintf(why, whylen, "col %zu: %s fields than the %d declared", i + 1,
+                     last ? "more" : "fewer", sc->n);
+            goto out;
+        }
+        i++; /* skip the delimiter */
+        char *end = NULL;
+        errno = 0;
+        switch (sc->f[f].type) {
+        case FT_STRING:
+            recbuf_str(rb, cell, (uint32_t)n);
+            break;
+        case FT_I64: {
+            long long v = strtoll(cell, &end, 10);
+            if (!n || *end || errno) {
+                snprintf(why, whylen, "col %zu: field '%s': '%.40s' is not an i64", col,
+                         sc->f[f].name, cell);
+                goto out;
+            }
+            recbuf_i64(rb, v);
+            break;
+        }
+        case FT_F64: {
+            double v = strtod(cell, &end);
+            if (!n || *end || errno == ERANGE) {
+                snprintf(why, whylen, "col %zu: field '%s': '%.40s' is not an f64", col,
+                         sc->f[f].name, cell);
+                goto out;
+            }
+            recbuf_f64(rb, v);
+            break;
+        }
+        case FT_BOOL:
+            if (strcmp(cell, "true") == 0 || strcmp(cell, "1") == 0)
+                recbuf_bool(rb, 1);
+            else if (strcmp(cell, "false") == 0 || strcmp(cell, "0") == 0)
+                recbuf_bool(rb, 0);
+            else {
+                snprintf(why, whylen, "col %zu: field '%s': '%.40s' is not a bool", col,
+                         sc->f[f].name, cell);
+                goto out;
+            }
+            break;
+        case FT_TIMESTAMP: {
+            int64_t ms;
+            if (parse_timestamp(cell, n, &ms)) {
+                snprintf(why, whylen, "col %zu: field '%s': '%.40s' is not a timestamp", col,
+                         sc->f[f].name, cell);
+                goto out;
+            }
+            recbuf_i64(rb, ms);
+            break;
+        }
+        }
+    }
+    recbuf_end(rb);
+    rc = 0;
+out:
+    free(cell);
+    return rc;
+}
+
+static int open_part(fsrc_state *st, mpf_err *e)
+{
+    fpart *fp = &st->parts[st->cur];
+    if (fp->file) {
+        st->fd = open(fp->file, O_RDONLY);
+        if (st->fd < 0)
+            return err_set(e, MPF_EIO, "cannot open '%s': %s", fp->file, strerror(errno));
+#ifdef POSIX_FADV_SEQUENTIAL
+        posix_fadvise(st->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    }
+    st->len = st->pos = 0;
+    st->part_done = 0;
+    st->line_no = fp->start == 0 ? 1 : 0;
+    /* Begin at the first line that starts inside the split. */
+    st->buf_off = fp->start > 0 ? fp->start - 1 : 0;
+    if (fp->start > 0) {
+        for (;;) {
+            if (st->pos >= st->len) {
+                ssize_t n = fill(st, e);
+                if (n < 0)
+                    return e->code;
+                if (n == 0) {
+                    st->part_done = 1;
+                    break;
+                }
+            }
+            char *nl = memchr(st->buf + st->pos, '\n', st->len - st->pos);
+            if (nl) {
+                st->pos = (size_t)(nl - st->buf) + 1;
+                break;
+            }
+            st->pos = st->len;
+        }
+    }
+    st->started = 1;
+    return 0;
+}
+
+static void close_part(fsrc_state *st)
+{
+    if (st->fd >= 0)
+        close(st->fd);
+    st->fd = -1;
+    st->started = 0;
+    st->cur++;
+}
+
+static int fsrc_poll(op_inst *oi, mpf_err *e)
+{
+    const fsrc_cfg *cfg = oi->spec->cfg;
+    fsrc_state *st = oi->st;
+    size_t seg = segpool_segment_size(), emitted = 0;
+    size_t max_line = seg - BATCH_HDR_SIZE - 8;
+    while (emitted < seg) {
+        if (st->cur >= st->nparts)
+            return 0;
+        fpart *fp = &st->parts[st->cur];
+        if (!st->started && open_part(st, e))
+            return err_prefix(e, "operator '%s'", oi->spec->uid);
+        if (st->part_done || st->buf_off + (int64_t)st->pos >= fp->end) {
+            close_part(st);
+            continue;
+        }
+        char *nl = memchr(st->buf + st->pos, '\n', st->len - st->pos);
+        if (!nl) {
+            ssize_t n = fill(st, e);
+            if (n == -1)
+                return err_prefix(e, "operator '%s'", oi->spec->uid);
+            if (n == -2 || (n > 0 && st->len - st->pos > max_line)) {
+                int64_t ln = st->line_no ? st->line_no : lines_before(fp, st->buf_off + (int64_t)st->pos);
+                return err_set(e, MPF_ETOOBIG, "operator '%s': %s:%lld: line longer than %zu "
+                               "bytes does not fit a record batch; raise "
+                               "taskmanager.memory.segment-size", oi->spec->uid, part_name(fp),
+                               (long long)ln, max_line);
+            }
+            if (n > 0)
+                continue;
+            if (st->pos == st->len) { /* EOF exactly after a newline */
+                st->part_done = 1;
+                continue;
+            }
+            nl = st->buf + st->len; /* last line without a newline */
+        }
+        size_t start = st->pos, len = (size_t)(nl - (st->buf + start));
+        st->pos = nl < st->buf + st->len ? (size_t)(nl - st->buf) + 1 : st->len;
+        if (st->pos == st->len && nl == st->buf + st->len)
+            st->part_done = 1;
+        int64_t line_no = st->line_no;
+        if (st->line_no)
+            st->line_no++;
+        if (len > max_line) {
+            int64_t ln = line_no ? line_no : lines_before(fp, st->buf_off + (int64_t)start);
+            return err_set(e, MPF_ETOOBIG, "operator '%s': %s:%lld: line of %zu bytes does not "
+                           "fit a record batch; raise taskmanager.memory.segment-size",
+                           oi->spec->uid, part_name(fp), (long long)ln, len);
+        }
+        const char *line = st->buf + start;
+        if (len && line[len - 1] == '\r')
+            len--;
+        if (!cfg->csv) {
+            recbuf_begin(&st->rb);
+            recbuf_str(&st->rb, line, (uint32_t)len);
+            recbuf_end(&st->rb);
+        } else {
+            int64_t off = st->buf_off + (int64_t)start;
+            if (len == 0 || (cfg->header && off == 0))
+                continue;
+            char why[256];
+            if (parse_csv(oi->spec, line, len, &st->rb, why, sizeof why)) {
+                if (cfg->ignore_errors) {
+                    oi->records_skipped++;
+                    continue;
+                }
+                int64_t ln = line_no ? line_no : lines_before(fp, off);
+                return err_set(e, MPF_EPARSE, "operator '%s': %s:%lld: %s (set "
+                               "csv.ignore-parse-errors: true to skip bad records)",
+                               oi->spec->uid, part_name(fp), (long long)ln, why);
+            }
+        }
+        op_emit(oi, st->rb.p, st->rb.len);
+        emitted += st->rb.len;
+    }
+    return MPF_EAGAIN;
+}
+
+static void fsrc_close(op_inst *oi)
+{
+    fsrc_state *st = oi->st;
+    if (!st)
+        return;
+    if (st->fd >= 0)
+        close(st->fd);
+    for (int i = 0; i < st->nparts; i++)
+        free(st->parts[i].file);
+    free(st->parts);
+    free(st->buf);
+    recbuf_fini(&st->rb);
+    free(st);
+    oi->st = NULL;
+}
+
+static void fsrc_describe(const op_spec *s, char *buf, size_t n)
+{
+    const fsrc_cfg *cfg = s->cfg;
+    snprintf(buf, n, "%s from %s", cfg->csv ? "csv" : "lines", cfg->path);
+}
+
+const op_kind op_src_file = {
+    .name = "file",
+    .role = OP_SOURCE,
+    .keys = fsrc_keys,
+    .summary = "lines or CSV from a file or directory, split by byte range",
+    .configure = fsrc_configure,
+    .free_cfg = fsrc_free,
+    .describe = fsrc_describe,
+    .global_init = fsrc_global_init,
+    .open = fsrc_open,
+    .poll = fsrc_poll,
+    .close = fsrc_close,
+};

@@ -1,0 +1,376 @@
+/* Planning: from a parsed job to tasks, edges, channels and placement
+ * (plan layer). */
+#include "plan/plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "util/strutil.h"
+#include "util/xmalloc.h"
+
+/* Remove op idx, shifting indices above it down. */
+static void remove_op(job *j, int idx)
+{
+    op_spec *s = &j->ops[idx];
+    free(s->uid);
+    free(s->inputs);
+    free(s->in_schema);
+    free(s->key_field);
+    schema_fini(&s->out_schema);
+    memmove(&j->ops[idx], &j->ops[idx + 1], (size_t)(j->nops - idx - 1) * sizeof *s);
+    j->nops--;
+    for (int i = 0; i < j->nops; i++) {
+        j->ops[i].index = i;
+        for (int k = 0; k < j->ops[i].ninputs; k++)
+            if (j->ops[i].inputs[k] > idx)
+                j->ops[i].inputs[k]--;
+    }
+}
+
+/* Insert op at idx, shifting indices at or above it up. */
+static void insert_op(job *j, int idx, const op_spec *op)
+{
+    j->ops = xrealloc(j->ops, (size_t)(j->nops + 1) * sizeof *j->ops);
+    memmove(&j->ops[idx + 1], &j->ops[idx], (size_t)(j->nops - idx) * sizeof *op);
+    j->ops[idx] = *op;
+    j->nops++;
+    for (int i = 0; i < j->nops; i++) {
+        j->ops[i].index = i;
+        if (i == idx)
+            continue;
+        for (int k = 0; k < j->ops[i].ninputs; k++)
+            if (j->ops[i].inputs[k] >= idx)
+                j->ops[i].inputs[k]++;
+    }
+}
+
+static void link_schemas(job *j)
+{
+    for (int i = 0; i < j->nops; i++) {
+        op_spec *s = &j->ops[i];
+        free(s->in_schema);
+        s->in_schema = xcalloc((size_t)s->ninputs + 1, sizeof *s->in_schema);
+        for (int k = 0; k < s->ninputs; k++)
+            s->in_schema[k] = &j->ops[s->inputs[k]].out_schema;
+    }
+}
+
+/* `type: key-by` is a partitioning, not an operator: move its key onto
+ * its consumers' input edges and drop it. */
+static int fold_key_by(job *j, mpf_err *e)
+{
+    for (int i = 0; i < j->nops; i++) {
+        op_spec *kb = &j->ops[i];
+        if (strcmp(kb->kind->name, "key-by") != 0)
+            continue;
+        const char *key = NULL;
+        if (ynode_get_str(kb->node, "key", 1, &key, e))
+            return err_prefix(e, "operator '%s'", kb->uid);
+        if (kb->part != PART_DEFAULT || kb->parallelism)
+            return err_set(e, MPF_EJOB, "%s: key-by takes only 'key'", op_where(kb));
+        int consumers = 0;
+        for (int c = 0; c < j->nops; c++) {
+            op_spec *cs = &j->ops[c];
+            for (int k = 0; k < cs->ninputs; k++) {
+                if (cs->inputs[k] != i)
+                    continue;
+                if (cs->ninputs != 1)
+                    return err_set(e, MPF_EJOB, "%s: key-by '%s' cannot feed an operator with "
+                                   "several inputs; put key-by: on it", op_where(cs), kb->uid);
+                if (cs->part != PART_DEFAULT && !(cs->part == PART_HASH &&
+                                                  strcmp(cs->key_field, key) == 0))
+                    return err_set(e, MPF_EJOB, "%s: input is keyed by '%s' but the operator "
+                                   "sets its own partitioning", op_where(cs), key);
+                cs->part = PART_HASH;
+                free(cs->key_field);
+                cs->key_field = xstrdup(key);
+                cs->inputs[k] = kb->inputs[0];
+                consumers++;
+            }
+        }
+        if (!consumers)
+            return err_set(e, MPF_EJOB, "%s: key-by has no consumer", op_where(kb));
+        remove_op(j, i);
+        i--;
+    }
+    return 0;
+}
+
+static int resolve_partition(op_spec *s, const job *j, mpf_err *e)
+{
+    if (s->ninputs == 0)
+        return 0;
+    if (s->part == PART_HASH) {
+        for (int k = 0; k < s->ninputs; k++) {
+            int idx = schema_find(s->in_schema[k], s->key_field);
+            if (idx < 0) {
+                const char **names = schema_names(s->in_schema[k]);
+                const char *near = str_closest(s->key_field, names);
+                char sch[512];
+                schema_format(s->in_schema[k], sch, sizeof sch);
+                err_set(e, MPF_ESCHEMA, "%s: key-by field '%s' is not in its input (%s)%s%s%s",
+                        op_where(s), s->key_field, sch, near ? "; did you mean '" : "",
+                        near ? near : "", near ? "'?" : "");
+                free(names);
+                return MPF_ESCHEMA;
+            }
+            if (k > 0 && idx != s->key_index)
+                return err_set(e, MPF_ESCHEMA, "%s: inputs differ in the position of key '%s'",
+                               op_where(s), s->key_field);
+            s->key_index = idx;
+        }
+        return 0;
+    }
+    int same = 1;
+    for (int k = 0; k < s->ninputs; k++)
+        same &= j->ops[s->inputs[k]].parallelism == s->parallelism;
+    if (s->part == PART_DEFAULT)
+        s->part = same ? PART_FORWARD : PART_REBALANCE;
+    else if (s->part == PART_FORWARD && !same)
+        return err_set(e, MPF_EPLAN, "%s: partition: forward needs the same parallelism as its "
+                       "input (%d vs %d)", op_where(s), j->ops[s->inputs[0]].parallelism,
+                       s->parallelism);
+    return 0;
+}
+
+static int consumers_of(const job *j, int idx)
+{
+    int n = 0;
+    for (int i = 0; i < j->nops; i++)
+        for (int k = 0; k < j->ops[i].ninputs; k++)
+            n += j->ops[i].inputs[k] == idx;
+    return n;
+}
+
+static int insert_local_phases(job *j, const conf *c, mpf_err *e)
+{
+    const char *strategy = conf_str(c, "table.optimizer.agg-phase-strategy");
+    if (strcmp(strategy, "ONE_PHASE") == 0)
+        return 0;
+    for (int i = 0; i < j->nops; i++) {
+        op_spec *g = &j->ops[i];
+        if (!g->kind->split_local || g->part != PART_HASH || g->ninputs != 1)
+            continue;
+        if (!g->batch_mode && strcmp(strategy, "TWO_PHASE") != 0)
+            continue;
+        op_spec local;
+        memset(&local, 0, sizeof local);
+        local.uid = xasprintf("%s/local", g->uid);
+        local.kind = g->kind;
+        local.node = NULL;
+        local.parallelism = j->ops[g->inputs[0]].parallelism;
+        local.ninputs = 1;
+        local.inputs = xmalloc(sizeof(int));
+        local.inputs[0] = g->inputs[0];
+        local.part = PART_FORWARD;
+        local.key_index = -1;
+        local.batch_mode = g->batch_mode;
+        local.max_parallelism = g->max_parallelism;
+        local.in_schema = xcalloc(2, sizeof *local.in_schema);
+        local.in_schema[0] = g->in_schema[0];
+        if (g->kind->split_local(g, &local, e)) {
+            free(local.uid);
+            free(local.inputs);
+            free(local.in_schema);
+            return e->code;
+        }
+        insert_op(j, i, &local);
+        g = &j->ops[i + 1];
+        g->inputs[0] = i;
+        link_schemas(j);
+        i++;
+    }
+    return 0;
+}
+
+static void build_tasks(plan *p)
+{
+    job *j = p->job;
+    int *task_of = xmalloc((size_t)j->nops * sizeof *task_of);
+    p->tasks = xcalloc((size_t)j->nops, sizeof *p->tasks);
+    for (int i = 0; i < j->nops; i++) {
+        op_spec *s = &j->ops[i];
+        int chain = s->ninputs == 1 && s->part == PART_FORWARD &&
+                    j->ops[s->inputs[0]].parallelism == s->parallelism &&
+                    consumers_of(j, s->inputs[0]) == 1;
+        plan_task *t;
+        if (chain) {
+            task_of[i] = task_of[s->inputs[0]];
+            t = &p->tasks[task_of[i]];
+        } else {
+            task_of[i] = p->ntasks;
+            t = &p->tasks[p->ntasks++];
+            t->parallelism = s->parallelism;
+        }
+        t->ops = xrealloc(t->ops, (size_t)(t->nops + 1) * sizeof *t->ops);
+        t->ops[t->nops++] = i;
+    }
+    /* Edges into every task head, one per logical input. */
+    p->edges = xcalloc((size_t)j->nops * 4 + 1, sizeof *p->edges);
+    size_t cap = (size_t)j->nops * 4 + 1;
+    uint32_t chan = 0;
+    for (int t = 0; t < p->ntasks; t++) {
+        plan_task *dt = &p->tasks[t];
+        op_spec *head = &j->ops[dt->ops[0]];
+        for (int k = 0; k < head->ninputs; k++) {
+            if ((size_t)p->nedges == cap) {
+                cap *= 2;
+                p->edges = xrealloc(p->edges, cap * sizeof *p->edges);
+            }
+            plan_edge *ed = &p->edges[p->nedges];
+            int src_op = head->inputs[k];
+            ed->src_task = task_of[src_op];
+            ed->dst_task = t;
+            ed->src_op = src_op;
+            ed->dst_op = head->index;
+            ed->dst_input = k;
+            ed->part = head->part;
+            ed->key_index = head->key_index;
+            ed->chan_base = chan;
+            int ps = j->ops[src_op].parallelism, pd = head->parallelism;
+            ed->nchan = ed->part == PART_FORWARD ? ps : ps * pd;
+            chan += (uint32_t)ed->nchan;
+            plan_task *st = &p->tasks[ed->src_task];
+            st->out_edges = xrealloc(st->out_edges, (size_t)(st->nout + 1) * sizeof(int));
+            st->out_edges[st->nout++] = p->nedges;
+            dt->in_edges = xrealloc(dt->in_edges, (size_t)(dt->nin + 1) * sizeof(int));
+            dt->in_edges[dt->nin++] = p->nedges;
+            p->nedges++;
+        }
+    }
+    p->nchannels = chan;
+    free(task_of);
+}
+
+int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mpf_err *e)
+{
+    memset(p, 0, sizeof *p);
+    p->job = j;
+    p->conf = c;
+    p->ntms = ntms;
+    p->slots_per_tm = (int)conf_int(c, "taskmanager.numberOfTaskSlots");
+    p->nslots = ntms * p->slots_per_tm;
+    p->max_parallelism = (int)conf_int(c, "pipeline.max-parallelism");
+    if (fold_key_by(j, e))
+        goto fail;
+    int defpar = cli_parallelism > 0 ? cli_parallelism
+                 : j->parallelism    ? j->parallelism
+                 : conf_int(c, "parallelism.default") > 0 ? (int)conf_int(c, "parallelism.default")
+                                                         : p->nslots;
+    for (int i = 0; i < j->nops; i++) {
+        op_spec *s = &j->ops[i];
+        if (!s->parallelism)
+            s->parallelism = defpar;
+        if (s->parallelism > p->nslots) {
+            err_set(e, MPF_ERESOURCE, "%s: parallelism %d needs %d task slots but the world has "
+                    "%d (%d TaskManager(s) x %d slot(s)); start more ranks or lower the "
+                    "parallelism", op_where(s), s->parallelism, s->parallelism, p->nslots, ntms,
+                    p->slots_per_tm);
+            goto fail;
+        }
+        if (s->parallelism > p->max_parallelism && s->part == PART_HASH) {
+            err_set(e, MPF_EPLAN, "%s: parallelism %d exceeds pipeline.max-parallelism %d",
+                    op_where(s), s->parallelism, p->max_parallelism);
+            goto fail;
+        }
+        s->max_parallelism = p->max_parallelism;
+    }
+    /* Schemas flow in data-flow order. */
+    link_schemas(j);
+    for (int i = 0; i < j->nops; i++) {
+        op_spec *s = &j->ops[i];
+        if (s->ninputs < s->kind->min_inputs ||
+            (s->kind->max_inputs >= 0 && s->ninputs > s->kind->max_inputs)) {
+            err_set(e, MPF_EJOB, "%s: %s '%s' takes %d..%d inputs, has %d", op_where(s),
+                    op_role_name(s->kind->role), s->kind->name, s->kind->min_inputs,
+                    s->kind->max_inputs, s->ninputs);
+            goto fail;
+        }
+        if (resolve_partition(s, j, e) || s->kind->configure(s, c, e))
+            goto fail;
+    }
+    const char *mode = conf_str(c, "execution.runtime-mode");
+    int all_bounded = 1;
+    for (int i = 0; i < j->nops; i++)
+        if (j->ops[i].kind->role == OP_SOURCE)
+            all_bounded &= j->ops[i].bounded;
+    if (strcmp(mode, "BATCH") == 0 && !all_bounded) {
+        err_set(e, MPF_EPLAN, "execution.runtime-mode is BATCH but a source is unbounded");
+        goto fail;
+    }
+    p->batch_mode = strcmp(mode, "BATCH") == 0 || (strcmp(mode, "AUTOMATIC") == 0 && all_bounded);
+    for (int i = 0; i < j->nops; i++)
+        j->ops[i].batch_mode = p->batch_mode;
+    if (insert_local_phases(j, c, e))
+        goto fail;
+    build_tasks(p);
+    return 0;
+fail:
+    plan_fini(p);
+    return e->code;
+}
+
+void plan_fini(plan *p)
+{
+    for (int t = 0; t < p->ntasks; t++) {
+        free(p->tasks[t].ops);
+        free(p->tasks[t].in_edges);
+        free(p->tasks[t].out_edges);
+    }
+    free(p->tasks);
+    free(p->edges);
+    job_destroy(p->job);
+    memset(p, 0, sizeof *p);
+}
+
+void plan_print(const plan *p, FILE *f)
+{
+    const job *j = p->job;
+    fprintf(f, "Job '%s': %s mode, max-parallelism %d, %d TaskManager(s) x %d slot(s)\n",
+            j->name, p->batch_mode ? "BATCH" : "STREAMING", p->max_parallelism, p->ntms,
+            p->slots_per_tm);
+    fprintf(f, "\nOperators:\n");
+    for (int i = 0; i < j->nops; i++) {
+        const op_spec *s = &j->ops[i];
+        char sch[512], desc[512] = "", in[256] = "";
+        schema_format(&s->out_schema, sch, sizeof sch);
+        if (s->kind->describe)
+            s->kind->describe(s, desc, sizeof desc);
+        size_t off = 0;
+        for (int k = 0; k < s->ninputs && off < sizeof in; k++)
+            off += (size_t)snprintf(in + off, sizeof in - off, "%s%s", k ? "," : "",
+                                    j->ops[s->inputs[k]].uid);
+        fprintf(f, "  %-16s %-6s %-10s p=%-3d", s->uid, op_role_name(s->kind->role),
+                s->kind->name, s->parallelism);
+        if (s->ninputs)
+            fprintf(f, " in=%s %s%s%s%s", in, part_kind_name(s->part),
+                    s->part == PART_HASH ? "(" : "", s->part == PART_HASH ? s->key_field : "",
+                    s->part == PART_HASH ? ")" : "");
+        fprintf(f, "\n  %-16s   out: (%s)%s%s\n", "", sch, desc[0] ? "  " : "", desc);
+    }
+    fprintf(f, "\nTasks (chained operators):\n");
+    for (int t = 0; t < p->ntasks; t++) {
+        const plan_task *pt = &p->tasks[t];
+        fprintf(f, "  task %d, %d subtask(s): ", t, pt->parallelism);
+        for (int k = 0; k < pt->nops; k++)
+            fprintf(f, "%s%s", k ? " -> " : "", j->ops[pt->ops[k]].uid);
+        fprintf(f, "\n");
+        for (int k = 0; k < pt->nin; k++) {
+            const plan_edge *ed = &p->edges[pt->in_edges[k]];
+            fprintf(f, "    input %d: %s from task %d, %d channel(s)\n", ed->dst_input,
+                    part_kind_name(ed->part), ed->src_task, ed->nchan);
+        }
+    }
+    fprintf(f, "\nPlacement (slot i holds subtask i of every task):\n");
+    for (int tm = 1; tm <= p->ntms; tm++) {
+        fprintf(f, "  tm-%d (rank %d):", tm, tm);
+        int any = 0;
+        for (int t = 0; t < p->ntasks; t++)
+            for (int s = 0; s < p->tasks[t].parallelism; s++)
+                if (plan_rank_of(p, s) == tm) {
+                    fprintf(f, " task%d#%d", t, s);
+                    any = 1;
+                }
+        fprintf(f, "%s\n", any ? "" : " (idle)");
+    }
+    fprintf(f, "\nNetwork: %u channel(s), %d edge(s)\n", p->nchannels, p->nedges);
+}

@@ -1,0 +1,27 @@
+/* The job runtime (runtime layer): what `mpiflow run` does on each rank
+ * once MPI is up. Rank 0 becomes the JobManager, the others TaskManagers.
+ *
+ * Life of a job: the JM reads and plans the submission (all errors are
+ * found here, before anything runs), runs the operators' global checks,
+ * and broadcasts the submission; every TM plans the same, pins itself,
+ * opens its subtasks and reports DEPLOYED; the JM sends START; TMs run
+ * until their subtasks finish and report FINISHED with metrics; the JM
+ * sends COMMIT (sinks make output visible), then SHUTDOWN. Any failure
+ * goes to the JM, which sends CANCEL; TMs discard uncommitted output,
+ * drain the network so every send completes, report CANCELED and leave on
+ * SHUTDOWN. Every rank exits non-zero when the job failed. */
+#ifndef MPF_RUNTIME_RUNTIME_H
+#define MPF_RUNTIME_RUNTIME_H
+
+#include "runtime/submission.h"
+
+/* Rank 0: sub holds the submission with file texts read. Other ranks:
+ * sub is ignored. Returns the process exit code. */
+int runtime_run(submission *sub);
+int jm_main(submission *sub);
+int tm_main(void);
+
+/* Peak resident set size of this process in KiB (VmHWM), or 0. */
+long runtime_peak_rss_kb(void);
+
+#endif

@@ -1,0 +1,52 @@
+/* Subtask execution (runtime layer): one task instance runs a chain of
+ * operators for one subtask index. Its inputs are channels; its outputs
+ * are routes that partition records into per-channel batches (forward,
+ * hash by key group, rebalance, broadcast). A task step does a bounded
+ * amount of work and never blocks: a task whose output channels have a
+ * backlog waiting for credit is simply not stepped, which is how
+ * backpressure travels upstream. */
+#ifndef MPF_RUNTIME_TASK_H
+#define MPF_RUNTIME_TASK_H
+
+#include <stdint.h>
+#include "net/channel.h"
+#include "ops/op.h"
+#include "plan/plan.h"
+
+enum task_state { TASK_RUNNING, TASK_FINISHING, TASK_DRAINING, TASK_DONE };
+
+typedef struct out_route out_route;
+typedef struct chain_link chain_link;
+
+typedef struct task_inst {
+    const plan *plan;
+    const plan_task *pt;
+    int task_index, subtask;
+    int nops;
+    op_inst *ops;
+    chain_link *links; /* between ops[k] and ops[k+1] */
+    collector writer;  /* after the last op: into the routes */
+    int nroutes;
+    out_route *routes;
+    int nin;
+    inchan **in;
+    int rr_in, ended_in;
+    int state, finish_op;
+    int64_t now_ns, oldest_ns; /* oldest unflushed output record */
+    int64_t buffer_timeout_ns;
+    mpf_err err; /* set by collectors, checked after each call */
+} task_inst;
+
+/* Create the instance and open its channels (those whose ends are on this
+ * rank) and operators. Errors name the operator uid. */
+int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_rank,
+              const conf *c, mpf_err *e);
+/* Do a bounded amount of work. Returns 1 if it made progress, 0 if idle,
+ * or a negative code with e set on failure. */
+int task_step(task_inst *t, int64_t now_ns, mpf_err *e);
+/* Commit operators' output (the job succeeded). */
+int task_commit(task_inst *t, mpf_err *e);
+/* Close operators (uncommitted output is discarded) and free. */
+void task_close(task_inst *t);
+
+#endif

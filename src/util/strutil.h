@@ -1,0 +1,14 @@
+/* Small string helpers (util layer). */
+#ifndef MPF_UTIL_STRUTIL_H
+#define MPF_UTIL_STRUTIL_H
+
+#include <stddef.h>
+
+/* Levenshtein distance, capped at cap+1 for speed. */
+size_t str_edit_distance(const char *a, const char *b, size_t cap);
+/* The candidate closest to s if it is plausibly a typo of it (distance at
+ * most max(2, strlen(s)/3)), else NULL. cands is NULL-terminated. */
+const char *str_closest(const char *s, const char *const *cands);
+int str_ieq(const char *a, const char *b);
+
+#endif
