@@ -490,10 +490,10 @@ static int fsrc_poll(op_inst *oi, mpf_err *e)
         }
         char *nl = memchr(st->buf + st->pos, '\n', st->len - st->pos);
         if (!nl) {
-            ssize_t n = fill(st, e);
+            ssize_t n = st->len - st->pos > max_line ? -2 : fill(st, e);
             if (n == -1)
                 return err_prefix(e, "operator '%s'", oi->spec->uid);
-            if (n == -2 || (n > 0 && st->len - st->pos > max_line)) {
+            if (n == -2) {
                 int64_t ln = st->line_no ? st->line_no : lines_before(fp, st->buf_off + (int64_t)st->pos);
                 return err_set(e, MPF_ETOOBIG, "operator '%s': %s:%lld: line longer than %zu "
                                "bytes does not fit a record batch; raise "
