@@ -23,6 +23,7 @@ usage: bench/wordcount.sh [options]
   --tools DIR     where gen_corpus and wc_baseline are (BENCH_TOOLS, default BUILD/bench)
   --job FILE      mpiflow job file (BENCH_JOB, default jobs/wordcount.yaml)
   --timeout SEC   kill a run after SEC seconds (BENCH_TIMEOUT, default 1800)
+  --settle SEC    sync, then idle SEC seconds before each run (BENCH_SETTLE, default 1)
   --no-mpiflow    skip the two mpiflow contenders
   --quick         smoke test: 20 MB corpus, 1 repetition (explicit --bytes/--reps win)
   --keep          keep the scratch directory bench/results/*.tmp after success
@@ -43,6 +44,7 @@ build=${BENCH_BUILD:-$REPO/build}
 tools=${BENCH_TOOLS:-}
 jobfile=${BENCH_JOB:-$REPO/jobs/wordcount.yaml}
 timeout_s=${BENCH_TIMEOUT:-1800}
+settle=${BENCH_SETTLE:-1}
 no_mpiflow=0
 quick=0
 keep=0
@@ -57,6 +59,7 @@ while [ $# -gt 0 ]; do
     --tools) tools=${2:?--tools needs a value}; shift 2 ;;
     --job) jobfile=${2:?--job needs a value}; shift 2 ;;
     --timeout) timeout_s=${2:?--timeout needs a value}; shift 2 ;;
+    --settle) settle=${2:?--settle needs a value}; shift 2 ;;
     --no-mpiflow) no_mpiflow=1; shift ;;
     --quick) quick=1; shift ;;
     --keep) keep=1; shift ;;
@@ -71,7 +74,7 @@ if [ "$quick" = 1 ]; then
 fi
 reps=${reps:-3}
 bytes=${bytes:-200000000}
-for v in reps bytes seed timeout_s; do
+for v in reps bytes seed timeout_s settle; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 [ "$reps" -ge 1 ] || die "--reps must be at least 1"
@@ -204,7 +207,7 @@ normalise() {
     esac
 }
 
-declare -A wall rss tmrss dur
+declare -A wall rss cpu tmrss dur
 now_ns() { date +%s%N; }
 
 # Runs contender $1 for repetition $2 and records its measurements.
@@ -214,9 +217,13 @@ run_one() {
     local tf="$work/$name.rep$rep.time" err="$work/$name.rep$rep.stderr"
     rm -rf -- "$out"
     make_cmd "$name" "$out"
+    # Let the previous run's writeback (sort's spill files, outputs) finish
+    # so it does not steal one of the two cores from this run.
+    sync
+    sleep "$settle"
     local t0 t1 rc=0
     t0=$(now_ns)
-    /usr/bin/time -f '%M' -o "$tf" timeout -k 10 "$timeout_s" "${cmd[@]}" \
+    /usr/bin/time -f '%M %U %S' -o "$tf" timeout -k 10 "$timeout_s" "${cmd[@]}" \
         >"$work/$name.rep$rep.stdout" 2>"$err" || rc=$?
     t1=$(now_ns)
     if [ "$rc" -ne 0 ]; then
@@ -226,11 +233,15 @@ run_one() {
         die "$name rep $rep failed with exit code $rc (scratch kept in $work)"
     fi
     wall[$name.$rep]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-    rss[$name.$rep]=$(grep -E '^[0-9]+$' "$tf" | tail -n 1)
+    local m u s
+    read -r m u s < <(grep -E '^[0-9]+ [0-9.]+ [0-9.]+$' "$tf" | tail -n 1)
+    rss[$name.$rep]=$m
+    cpu[$name.$rep]=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
     tmrss[$name.$rep]=$(grep -oE 'tm-[0-9]+ peak_rss_kb=[0-9]+' "$err" | tr '\n' ';' || true)
     dur[$name.$rep]=$(grep -oE 'duration_s=[0-9.eE+-]+' "$err" | tail -n 1 | cut -d= -f2 || true)
     normalise "$name" "$out" "$work/$name.rep$rep.norm"
-    printf '# rep %d  %-12s %8.3f s  %s KiB\n' "$rep" "$name" "${wall[$name.$rep]}" "${rss[$name.$rep]}" >&2
+    printf '# rep %d  %-12s %8.3f s wall  %6.2f s cpu  %s KiB\n' "$rep" "$name" \
+        "${wall[$name.$rep]}" "${cpu[$name.$rep]}" "${rss[$name.$rep]}" >&2
 }
 
 # Compares every contender of repetition $1 with sort-uniq; dies on mismatch.
@@ -285,8 +296,8 @@ for name in "${names[@]}"; do
         for rep in $(seq 1 "$reps"); do echo "${wall[$name.$rep]}"; done | stats)
 done
 
-table="| contender | median wall s | min s | max s | MB/s | peak RSS MiB | per-TM peak RSS MiB | job duration s | start-up s | ratio to baseline | speed-up over sort\\|uniq |
-|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+table="| contender | median wall s | min s | max s | MB/s | CPU s | peak RSS MiB | per-TM peak RSS MiB | job duration s | start-up s | ratio to baseline | speed-up over sort\\|uniq |
+|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
 for name in "${names[@]}"; do
     peak=$(for rep in $(seq 1 "$reps"); do echo "${rss[$name.$rep]}"; done |
         awk '$1 > m { m = $1 } END { printf "%.0f", m / 1024 }')
@@ -316,8 +327,9 @@ for name in "${names[@]}"; do
     fi
     ratio=$(awk -v a="${med[$name]}" -v b="${med[wc_baseline]}" 'BEGIN { printf "%.2f", a / b }')
     speedup=$(awk -v a="${med[sort-uniq]}" -v b="${med[$name]}" 'BEGIN { printf "%.2f", a / b }')
+    cpus=$(for rep in $(seq 1 "$reps"); do echo "${cpu[$name.$rep]}"; done | stats | cut -d' ' -f1)
     mbps=$(awk -v b="$corpus_bytes" -v t="${med[$name]}" 'BEGIN { printf "%.0f", b / 1e6 / t }')
-    table+=$'\n'"| ${label_of[$name]} | ${med[$name]} | ${mn[$name]} | ${mx[$name]} | $mbps | $peak | $pertm | $jobdur | $startup | $ratio | $speedup |"
+    table+=$'\n'"| ${label_of[$name]} | ${med[$name]} | ${mn[$name]} | ${mx[$name]} | $mbps | $cpus | $peak | $pertm | $jobdur | $startup | $ratio | $speedup |"
 done
 
 skipped=""
@@ -330,13 +342,14 @@ skipped=""
     echo "- corpus: \`$corpus\`, $corpus_bytes bytes, sha256 \`$corpus_sha\`"
     echo "  - $corpus_note"
     echo "- repetitions: $reps, contenders interleaved in this order in each: ${names[*]};" \
-        "the corpus was read once before rep 1 to warm the page cache"
+        "the corpus was read once before rep 1 to warm the page cache; each run starts after \`sync; sleep $settle\`"
     echo "- agreement: all outputs, normalised to sorted \`word count\` lines, are identical in every repetition"
     echo
     printf '%s' "$skipped"
     echo "$table"
     echo
-    echo "Wall time is measured around each command; peak RSS is GNU time's %M, which is the"
+    echo "Wall time is measured around each command; CPU s is the median of user + sys over the"
+    echo "whole process tree (all ranks, all pipeline stages); peak RSS is GNU time's %M, which is the"
     echo "largest single process in the tree (mpirun and its ranks, or the pipeline's stages), not a sum."
     echo "wc_baseline's RSS includes the mmap'ed corpus pages; sort reading a pipe keeps a small buffer"
     echo "and spills to \$TMPDIR, hence its small RSS. Per-TM RSS and job duration come from"
@@ -344,7 +357,9 @@ skipped=""
     echo "medians over the repetitions; start-up s is the median of wall minus job duration."
     echo "Ratio to baseline is median/median (above 1 is slower); speed-up is sort|uniq's median over the contender's."
     echo
-    echo "Commands (repetition 1; later repetitions write \`.repN.out\`):"
+    echo "Commands (repetition 1; later repetitions write \`.repN.out\`). Each runs as"
+    echo "\`/usr/bin/time -f '%M %U %S' timeout -k 10 $timeout_s COMMAND\` (the pipeline under \`bash -c\`);"
+    echo "mpiflow's --output directory does not exist beforehand."
     echo
     echo '```'
     printf '%s' "$commands"

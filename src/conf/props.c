@@ -450,23 +450,6 @@ static const char *enum_hint(const prop_def *p, const char *s, char *buf,
     return match_enum(p, best, buf, n) == 0 ? buf : NULL;
 }
 
-static void enum_list(const prop_def *p, const char *sep, char *buf, size_t n)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (const char *e = p->enums; *e && used < n;) {
-        size_t len = strcspn(e, "|");
-        int w = snprintf(buf + used, n - used, "%s%.*s", used ? sep : "",
-                         (int)len, e);
-        if (w < 0 || (size_t)w >= n - used)
-            break;
-        used += (size_t)w;
-        e += len;
-        if (*e == '|')
-            e++;
-    }
-}
-
 static void format_bound(const prop_def *p, int64_t v, char *buf, size_t n)
 {
     if (p->type == PROP_DURATION)
@@ -484,14 +467,42 @@ static int has_range(const prop_def *p)
            p->min < p->max;
 }
 
+/* "values" column: enum spellings or the numeric range, else "". */
+static void describe_range(const prop_def *p, const char *sep,
+                           const char *quote, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (p->type == PROP_ENUM) {
+        size_t used = 0;
+        for (const char *e = p->enums; *e && used < n;) {
+            size_t len = strcspn(e, "|");
+            int w = snprintf(buf + used, n - used, "%s%s%.*s%s",
+                             used ? sep : "", quote, (int)len, e, quote);
+            if (w < 0 || (size_t)w >= n - used)
+                break;
+            used += (size_t)w;
+            e += len;
+            if (*e == '|')
+                e++;
+        }
+    } else if (p->type == PROP_BOOL) {
+        snprintf(buf, n, "%strue%s%s%sfalse%s", quote, quote, sep, quote,
+                 quote);
+    } else if (has_range(p)) {
+        char lo[48], hi[48];
+        format_bound(p, p->min, lo, sizeof lo);
+        format_bound(p, p->max, hi, sizeof hi);
+        snprintf(buf, n, "%s .. %s", lo, hi);
+    }
+}
+
 static int out_of_range(const prop_def *p, const cval *v, char *why,
                         size_t n)
 {
-    char lo[48], hi[48], got[48];
+    char lo[48], hi[48];
     format_bound(p, p->min, lo, sizeof lo);
     format_bound(p, p->max, hi, sizeof hi);
-    snprintf(got, sizeof got, "%s", v->text);
-    snprintf(why, n, "value %s is out of range [%s, %s]", got, lo, hi);
+    snprintf(why, n, "value %s is out of range [%s, %s]", v->text, lo, hi);
     return MPF_ECONFIG;
 }
 
@@ -567,7 +578,7 @@ static int parse_value(const prop_def *p, const char *value, cval *out,
             out->text = xstrdup(canon);
             return 0;
         }
-        enum_list(p, ", ", list, sizeof list);
+        describe_range(p, ", ", "", list, sizeof list);
         if (enum_hint(p, value, hint, sizeof hint))
             snprintf(why, n, "expected one of %s, got '%s' (did you mean "
                      "'%s'?)", list, value, hint);
@@ -768,10 +779,7 @@ int conf_apply_yaml(conf *c, const struct ynode *map, mpf_err *e)
                        ynode_kind_name(map->kind));
     seen = xcalloc(c->n, sizeof *seen);
     rc = apply_map(c, map, NULL, seen, e);
-    if (rc)
-        goto fail;
-    rc = 0;
-fail:
+    /* success and failure share the cleanup */
     for (size_t i = 0; i < c->n; i++)
         free(seen[i]);
     free(seen);
@@ -922,35 +930,6 @@ char *conf_serialize(const conf *c)
 }
 
 /* ---------------------------------------------------------------- printers */
-
-/* "values" column: enum spellings or the numeric range, else "". */
-static void describe_range(const prop_def *p, const char *sep,
-                           const char *quote, char *buf, size_t n)
-{
-    buf[0] = '\0';
-    if (p->type == PROP_ENUM) {
-        size_t used = 0;
-        for (const char *e = p->enums; *e && used < n;) {
-            size_t len = strcspn(e, "|");
-            int w = snprintf(buf + used, n - used, "%s%s%.*s%s",
-                             used ? sep : "", quote, (int)len, e, quote);
-            if (w < 0 || (size_t)w >= n - used)
-                break;
-            used += (size_t)w;
-            e += len;
-            if (*e == '|')
-                e++;
-        }
-    } else if (p->type == PROP_BOOL) {
-        snprintf(buf, n, "%strue%s%s%sfalse%s", quote, quote, sep, quote,
-                 quote);
-    } else if (has_range(p)) {
-        char lo[48], hi[48];
-        format_bound(p, p->min, lo, sizeof lo);
-        format_bound(p, p->max, hi, sizeof hi);
-        snprintf(buf, n, "%s .. %s", lo, hi);
-    }
-}
 
 /* Print text wrapped at width columns, each line indented by indent. */
 static void print_wrapped(FILE *f, const char *text, int indent, int width)

@@ -212,11 +212,14 @@ static int gen_poll(op_inst *oi, mpf_err *e)
         if (allowed < budget)
             budget = allowed;
     }
-    for (int64_t k = 0; k < budget; k++) {
+    /* About one batch per call, so a step's output stays within credit. */
+    size_t bytes = 0, seg = segpool_segment_size();
+    for (int64_t k = 0; k < budget && bytes < seg; k++) {
         if (cfg->rows >= 0 && st->next >= cfg->rows)
             return 0;
         gen_row(cfg, st->next, &st->rb);
         op_emit(oi, st->rb.p, st->rb.len);
+        bytes += st->rb.len;
         st->next += p;
         st->produced++;
     }

@@ -236,7 +236,7 @@ static void test_table_defaults(void **state)
         mpf_err e;
         assert_int_equal(conf_set(c, p->name, p->defval, "t", &e), 0);
     }
-    assert_int_equal(n, 12);
+    assert_true(n >= 12); /* the table grows; the original keys are below */
 
     assert_int_equal(conf_int(c, "parallelism.default"), 0);
     assert_int_equal(conf_int(c, "pipeline.max-parallelism"), 128);

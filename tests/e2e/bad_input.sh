@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Bad input gets a one-line error naming what and where, a non-zero exit
+# on every rank, and no output that looks complete.
+. "$(dirname "$0")/lib.sh"
+J="$SRC/jobs/wordcount.yaml"
+printf 'alpha beta\ngamma\n' >"$WORK/in.txt"
+
+# Malformed YAML -> file:line:col.
+printf 'name: x\noperators:\n  - uid: a\n    source: [file\n' >"$WORK/bad.yaml"
+"$MPIFLOW" validate "$WORK/bad.yaml" 2>"$WORK/err" && fail "malformed YAML accepted"
+expect_err "bad.yaml:[0-9]+:[0-9]+:"
+
+# Unknown operator type -> suggestion, position.
+printf 'name: x\noperators:\n  - {uid: a, source: file, path: /dev/null}\n  - {uid: b, type: tokenise}\n' >"$WORK/t.yaml"
+"$MPIFLOW" validate "$WORK/t.yaml" 2>"$WORK/err" && fail "unknown type accepted"
+expect_err "t.yaml:4:[0-9]+: operator 'b': unknown type 'tokenise' \(did you mean 'tokenize'\?\)"
+
+# Missing required key.
+printf 'name: x\noperators:\n  - {uid: a, source: file}\n' >"$WORK/m.yaml"
+"$MPIFLOW" validate "$WORK/m.yaml" 2>"$WORK/err" && fail "missing path accepted"
+expect_err "m.yaml:3:[0-9]+: .*missing required key 'path'"
+
+# Wrong type for a key.
+printf 'name: x\nparallelism: many\noperators:\n  - {uid: a, source: file, path: x}\n' >"$WORK/w.yaml"
+"$MPIFLOW" validate "$WORK/w.yaml" 2>"$WORK/err" && fail "parallelism: many accepted"
+expect_err "w.yaml:2:[0-9]+: .*parallelism"
+
+# Key-by on a missing field -> uid and field, with suggestion.
+printf 'name: x\noperators:\n  - {uid: a, source: file, path: x}\n  - {uid: w, type: tokenize}\n  - {uid: c, type: reduce, key-by: wrd, function: count}\n' >"$WORK/k.yaml"
+"$MPIFLOW" validate "$WORK/k.yaml" 2>"$WORK/err" && fail "bad key-by accepted"
+expect_err "operator 'c': key-by field 'wrd' is not in its input \(word:string\); did you mean 'word'"
+
+# Unknown configuration key via -D -> suggestion; a bad value too.
+"$MPIFLOW" validate "$J" -D taskmanager.numberOfTaskSlot=2 2>"$WORK/err" && fail "unknown key accepted"
+expect_err "taskmanager.numberOfTaskSlots"
+"$MPIFLOW" validate "$J" -D execution.buffer-timeout=fast 2>"$WORK/err" && fail "bad duration accepted"
+expect_err "execution.buffer-timeout"
+
+# Unknown job parameter.
+"$MPIFLOW" validate "$J" --inptu x 2>"$WORK/err" && fail "unknown parameter accepted"
+expect_err "unknown job parameter '--inptu' \(did you mean '--input'\?\)"
+
+# One rank is not enough.
+rc=0; timeout 60 mpirun -np 1 "$MPIFLOW" run "$J" >/dev/null 2>"$WORK/err" || rc=$?
+[ $rc -ne 0 ] || fail "1 rank accepted"
+expect_err "needs at least 2 MPI ranks"
+
+# Missing input file: every rank exits, mpirun non-zero, nothing written.
+mpf_run 3 "$J" --input "$WORK/nope.txt" --output "$WORK/o1" && fail "missing input accepted"
+expect_err "input path '.*nope.txt': No such file"
+[ -z "$(ls -A "$WORK/o1" 2>/dev/null)" ] || fail "output written for a job that never ran"
+
+# Output directory that cannot be created.
+mpf_run 3 "$J" --input "$WORK/in.txt" --output /proc/mpiflow-out && fail "bad output dir accepted"
+expect_err "cannot create output directory '/proc/mpiflow-out'"
+
+# Output directory with an earlier run's part files.
+mkdir -p "$WORK/o2" && echo old >"$WORK/o2/part-0-0"
+mpf_run 2 "$J" --input "$WORK/in.txt" --output "$WORK/o2" && fail "mixed output accepted"
+expect_err "already holds part-0-0"
+
+# A bad CSV record in the middle of the input fails the job with file:line
+# and commits nothing, although other subtasks finish their part.
+python3 -c "
+for i in range(60000): print(f'k{i%50},{i}' if i != 45000 else 'k1,notanumber')" >"$WORK/d.csv"
+cat >"$WORK/csv.yaml" <<YAML
+name: csv
+parameters: {skip: {default: "false"}}
+operators:
+  - {uid: src, source: file, path: "$WORK/d.csv", format: csv, csv.ignore-parse-errors: "\${skip}",
+     fields: [{name: k, type: string}, {name: v, type: i64}]}
+  - {uid: sums, type: reduce, key-by: k, function: sum, field: v}
+  - {uid: out, sink: file, path: "$WORK/o3"}
+YAML
+mpf_run 4 "$WORK/csv.yaml" && fail "bad CSV record accepted"
+expect_err "operator 'src': .*d.csv:45001: col 4: field 'v': 'notanumber' is not an i64"
+[ -z "$(ls -A "$WORK/o3" 2>/dev/null)" ] || fail "failed job left files: $(ls -A "$WORK/o3")"
+# With csv.ignore-parse-errors the record is counted and skipped, loudly.
+mpf_run 4 "$WORK/csv.yaml" --skip true || { cat "$WORK/err"; fail "skip run failed"; }
+expect_err "operator 'src' skipped 1 malformed record"
+got=$(cat "$WORK"/o3/part-* | awk -F, '{s+=$2} END{print s}')
+want=$(grep -v notanumber "$WORK/d.csv" | awk -F, '{s+=$2} END{print s}')
+[ "$got" = "$want" ] || fail "sum after skipping: got $got want $want"
+
+# A line longer than a network buffer: clear error, not a crash.
+python3 -c "print('x' * 70000)" >"$WORK/long.txt"
+mpf_run 2 "$J" --input "$WORK/long.txt" --output "$WORK/o4" && fail "huge line accepted"
+expect_err "long.txt:1: line .* raise taskmanager.memory.segment-size"
+echo "PASS bad_input"
