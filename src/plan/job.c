@@ -165,9 +165,12 @@ static int parse_op(job *j, const ynode *n, int index, mpf_err *e)
         return e->code;
     s->uid = xstrdup(uid);
     for (int i = 0; i < index; i++)
-        if (strcmp(j->ops[i].uid, uid) == 0)
+        if (strcmp(j->ops[i].uid, uid) == 0) {
+            char first[256];
+            snprintf(first, sizeof first, "%s", ynode_pos(j->ops[i].node));
             return err_set(e, MPF_EJOB, "%s: duplicate operator uid '%s' (first at %s)",
-                           ynode_pos(ynode_get(n, "uid")), uid, ynode_pos(j->ops[i].node));
+                           ynode_pos(ynode_get(n, "uid")), uid, first);
+        }
     static const char *const role_keys[] = {"source", "type", "sink"};
     int found = -1;
     for (int r = 0; r < 3; r++) {
@@ -349,9 +352,9 @@ int job_parse(const char *file, const char *text, size_t len, char *const *param
     }
     j->ops = xcalloc(ops->n, sizeof *j->ops);
     for (size_t i = 0; i < ops->n; i++) {
+        j->nops = (int)i + 1; /* so job_destroy frees a half-parsed op */
         if (parse_op(j, ops->items[i], (int)i, e))
             goto fail;
-        j->nops = (int)i + 1;
     }
     for (int i = 0; i < j->nops; i++)
         if (resolve_inputs(j, i, e))

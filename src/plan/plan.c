@@ -290,11 +290,15 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
     }
     const char *mode = conf_str(c, "execution.runtime-mode");
     int all_bounded = 1;
+    const op_spec *unbounded = NULL;
     for (int i = 0; i < j->nops; i++)
-        if (j->ops[i].kind->role == OP_SOURCE)
-            all_bounded &= j->ops[i].bounded;
+        if (j->ops[i].kind->role == OP_SOURCE && !j->ops[i].bounded) {
+            all_bounded = 0;
+            unbounded = unbounded ? unbounded : &j->ops[i];
+        }
     if (strcmp(mode, "BATCH") == 0 && !all_bounded) {
-        err_set(e, MPF_EPLAN, "execution.runtime-mode is BATCH but a source is unbounded");
+        err_set(e, MPF_EPLAN, "%s: source is unbounded but execution.runtime-mode is BATCH",
+                op_where(unbounded));
         goto fail;
     }
     p->batch_mode = strcmp(mode, "BATCH") == 0 || (strcmp(mode, "AUTOMATIC") == 0 && all_bounded);

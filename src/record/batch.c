@@ -2,6 +2,9 @@
  * of fields (record layer). The batch layout is described in batch.h. */
 #include "record/batch.h"
 
+#include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,9 +145,16 @@ size_t field_format(field_type t, const uint8_t *f, char *out, size_t n)
     case FT_F64: {
         double v = rd_f64(f);
         char tmp[40];
-        snprintf(tmp, sizeof tmp, "%.15g", v);
-        if (strtod(tmp, NULL) != v)
-            snprintf(tmp, sizeof tmp, "%.17g", v);
+        /* Shortest digits that read back exactly. A normal double's
+         * shortest form has at most 15 digits unless it needs 16 or 17, and
+         * %.15g strips trailing zeros, so start there; subnormals carry
+         * fewer significant bits and may need fewer digits. */
+        int sub = v != 0 && fabs(v) < DBL_MIN;
+        for (int prec = sub ? 1 : 15; prec <= 17; prec++) {
+            snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+            if (strtod(tmp, NULL) == v)
+                break;
+        }
         w = snprintf(out, n, "%s", tmp);
         break;
     }
@@ -203,8 +213,9 @@ int parse_timestamp(const char *s, size_t n, int64_t *ms)
             return -1;
         memcpy(buf, s, n);
         buf[n] = '\0';
+        errno = 0;
         *ms = strtoll(buf, NULL, 10);
-        return 0;
+        return errno == ERANGE ? -1 : 0;
     }
     if (digits(s, n, 0, 4, &Y) || n < 10 || s[4] != '-' || digits(s, n, 5, 2, &M) ||
         s[7] != '-' || digits(s, n, 8, 2, &D))
@@ -232,7 +243,10 @@ int parse_timestamp(const char *s, size_t n, int64_t *ms)
         if (i != n)
             return -1;
     }
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60)
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] + (M == 2 && leap) || h > 23 ||
+        mi > 59 || sec > 59)
         return -1;
     int64_t days = days_from_civil(Y, M, D);
     *ms = ((days * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + frac;

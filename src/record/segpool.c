@@ -18,6 +18,8 @@ static struct {
 
 void segpool_init(size_t segment_size)
 {
+    if (segment_size != pool.size)
+        segpool_fini(); /* free segments of the old size */
     pool.size = segment_size;
     pool.st.segment_size = segment_size;
 }

@@ -45,7 +45,7 @@ static void kvtable_grow(kvtable *t)
 
 kv_entry *kvtable_find(const kvtable *t, const void *key, uint32_t klen, uint64_t hash)
 {
-    if (!t->cap)
+    if (!t->cap || !t->arena)
         return NULL;
     size_t mask = t->cap - 1, i = hash & mask;
     for (;;) {
@@ -64,6 +64,10 @@ kv_entry *kvtable_upsert(kvtable *t, const void *key, uint32_t klen, uint64_t ha
 {
     if ((t->n + 1) * 4 > t->cap * 3)
         kvtable_grow(t);
+    if (!t->arena) { /* memcmp/memcpy need a real pointer even for empty keys */
+        t->acap = 1024;
+        t->arena = xmalloc(t->acap);
+    }
     size_t mask = t->cap - 1, i = hash & mask;
     for (;;) {
         kv_entry *e = &t->slots[i];

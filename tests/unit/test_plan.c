@@ -700,7 +700,7 @@ static void test_job_errors(void **state)
                 "  - {uid: lines, source: file, path: builtin:sample}\n"
                 "  - {uid: words, type: tokenise}\n",
                 NULL, 0, MPF_EJOB, &e);
-    has(e.msg, FILE_LABEL ":4:27");
+    has(e.msg, FILE_LABEL ":4:24");
     has(e.msg, "'words'");
     has(e.msg, "unknown type 'tokenise'");
     has(e.msg, "did you mean 'tokenize'");
@@ -798,6 +798,20 @@ static void test_job_errors(void **state)
     parse_fails("name: x\noperator: []\n", NULL, 0, MPF_EJOB, &e);
     has(e.msg, "did you mean 'operators'");
     has(e.msg, FILE_LABEL ":2:1");
+}
+
+/* plan.h: "Errors name the operator uid and position." The BATCH check
+ * should say which source is unbounded, and where it is. */
+static void test_batch_unbounded_names_source(void **state)
+{
+    (void)state;
+    conf *c = conf_with("execution.runtime-mode", "BATCH");
+    mpf_err e;
+    plan_fails(STREAMING, c, 1, 0, MPF_EPLAN, &e);
+    conf_destroy(c);
+    has(e.msg, "unbounded");
+    has(e.msg, "'gen'");
+    has(e.msg, FILE_LABEL ":3:5");
 }
 
 /* The duplicate's message points at both operators. */
@@ -983,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_schema_errors),
         cmocka_unit_test(test_job_basics),
         cmocka_unit_test(test_job_errors),
+        cmocka_unit_test(test_batch_unbounded_names_source),
         cmocka_unit_test(test_duplicate_uid),
         cmocka_unit_test(test_params_defaults_and_cli),
         cmocka_unit_test(test_params_errors),
