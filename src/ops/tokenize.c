@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops/op.h"
+#include "record/segpool.h"
 #include "util/xmalloc.h"
 
 typedef struct tok_cfg {
@@ -77,9 +78,9 @@ static int tok_configure(op_spec *s, const conf *c, mpf_err *e)
 
 static int tok_open(op_inst *oi, mpf_err *e)
 {
-    recbuf *rb = xmalloc(sizeof *rb);
-    recbuf_init(rb);
-    oi->st = rb;
+    /* A word is at most a whole input record, which fits a segment; the
+     * scratch record holds the word's length prefixes and folded bytes. */
+    oi->st = xmalloc(segpool_segment_size() + 8);
     return 0;
 }
 
@@ -87,8 +88,7 @@ static int tok_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
 {
     const tok_cfg *cfg = oi->spec->cfg;
     const schema *in = oi->spec->in_schema[0];
-    recbuf *rb = oi->st;
-    uint8_t small[4 + 4 + 256];
+    uint8_t *out = oi->st;
     for (const uint8_t *r = batch_first(batch); r; r = batch_next(batch, r)) {
         uint32_t len;
         const uint8_t *p = rec_key(in, r, cfg->field, &len);
@@ -102,15 +102,6 @@ static int tok_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
             uint32_t n = (uint32_t)(p - w);
             if (!n)
                 continue;
-            uint8_t *out;
-            if (n <= 256) {
-                out = small;
-            } else {
-                recbuf_begin(rb);
-                recbuf_str(rb, w, n);
-                recbuf_end(rb);
-                out = rb->p;
-            }
             uint32_t inner = 4 + n;
             memcpy(out, &inner, 4);
             memcpy(out + 4, &n, 4);
@@ -124,10 +115,8 @@ static int tok_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
 
 static void tok_close(op_inst *oi)
 {
-    if (oi->st) {
-        recbuf_fini(oi->st);
-        free(oi->st);
-    }
+    free(oi->st);
+    oi->st = NULL;
 }
 
 static void tok_describe(const op_spec *s, char *buf, size_t n)

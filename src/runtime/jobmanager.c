@@ -77,7 +77,6 @@ static void broadcast(jm_ctx *jm, int type)
 /* Cancel everyone, wait until all have drained, then release them. */
 static void cancel_all(jm_ctx *jm)
 {
-    char *ignored = NULL;
     broadcast(jm, CTL_CANCEL);
     int64_t backoff = 0;
     int got = 0;
@@ -96,7 +95,6 @@ static void cancel_all(jm_ctx *jm)
             log_error("%s", payload); /* a second failure while cancelling */
         free(payload);
     }
-    free(ignored);
     broadcast(jm, CTL_SHUTDOWN);
 }
 

@@ -48,42 +48,42 @@ static void deliver(task_inst *t, int k, int input, const uint8_t *seg)
         chain_flush_from(t, k);
 }
 
+/* A record larger than an empty batch can never be sent: fail the task,
+ * naming the operator that produced it (ops[k]). Checked once here, so
+ * after a full batch is handed on the append into a fresh one succeeds. */
+static int too_big(task_inst *t, int k, uint32_t len)
+{
+    if ((size_t)len + BATCH_HDR_SIZE <= segpool_segment_size())
+        return 0;
+    err_set(&t->err, MPF_ETOOBIG, "operator '%s': a record of %u bytes does not fit a record "
+            "batch; raise taskmanager.memory.segment-size", t->ops[k].spec->uid, len);
+    return 1;
+}
+
 static void link_emit(collector *c, const uint8_t *rec, uint32_t len)
 {
     chain_link *l = (chain_link *)c;
     size_t cap = segpool_segment_size();
-    if (batch_append(l->seg, cap, rec, len) == 0)
+    if (batch_append(l->seg, cap, rec, len) == 0 || too_big(l->t, l->next - 1, len))
         return;
-    if (!batch_header(l->seg)->count) {
-        err_set(&l->t->err, MPF_ETOOBIG, "operator '%s': a record of %u bytes does not fit a "
-                "record batch; raise taskmanager.memory.segment-size",
-                l->t->ops[l->next - 1].spec->uid, len);
-        return;
-    }
     /* Full: let the next operator consume it now. */
     uint8_t *full = l->seg;
     l->seg = segpool_get();
     deliver(l->t, l->next, 0, full);
     segpool_put(full);
-    if (!l->t->err.code && batch_append(l->seg, cap, rec, len) != 0)
-        err_set(&l->t->err, MPF_ETOOBIG, "record of %u bytes does not fit a record batch", len);
+    batch_append(l->seg, cap, rec, len);
 }
 
 static void route_append(task_inst *t, out_route *r, int ch, const uint8_t *rec, uint32_t len)
 {
     size_t cap = segpool_segment_size();
-    if (batch_append(r->cur[ch], cap, rec, len) == 0)
-        goto appended;
-    if (!batch_header(r->cur[ch])->count) {
-        err_set(&t->err, MPF_ETOOBIG, "operator '%s': a record of %u bytes does not fit a "
-                "record batch; raise taskmanager.memory.segment-size",
-                t->ops[t->nops - 1].spec->uid, len);
-        return;
+    if (batch_append(r->cur[ch], cap, rec, len) != 0) {
+        if (too_big(t, t->nops - 1, len))
+            return;
+        dp_send(r->chans[ch], r->cur[ch]);
+        r->cur[ch] = segpool_get();
+        batch_append(r->cur[ch], cap, rec, len);
     }
-    dp_send(r->chans[ch], r->cur[ch]);
-    r->cur[ch] = segpool_get();
-    batch_append(r->cur[ch], cap, rec, len);
-appended:
     if (!t->oldest_ns)
         t->oldest_ns = t->now_ns;
 }

@@ -28,6 +28,10 @@ void kvtable_clear(kvtable *t)
 static void kvtable_grow(kvtable *t)
 {
     size_t ncap = t->cap ? t->cap * 2 : 64;
+    if (!t->arena) { /* memcpy/memcmp need a real pointer, even for empty keys */
+        t->acap = 1024;
+        t->arena = xmalloc(t->acap);
+    }
     kv_entry *ns = xcalloc(ncap, sizeof *ns);
     for (size_t i = 0; i < t->cap; i++) {
         kv_entry *e = &t->slots[i];
@@ -45,7 +49,7 @@ static void kvtable_grow(kvtable *t)
 
 kv_entry *kvtable_find(const kvtable *t, const void *key, uint32_t klen, uint64_t hash)
 {
-    if (!t->cap || !t->arena)
+    if (!t->cap)
         return NULL;
     size_t mask = t->cap - 1, i = hash & mask;
     for (;;) {
@@ -64,10 +68,6 @@ kv_entry *kvtable_upsert(kvtable *t, const void *key, uint32_t klen, uint64_t ha
 {
     if ((t->n + 1) * 4 > t->cap * 3)
         kvtable_grow(t);
-    if (!t->arena) { /* memcmp/memcpy need a real pointer even for empty keys */
-        t->acap = 1024;
-        t->arena = xmalloc(t->acap);
-    }
     size_t mask = t->cap - 1, i = hash & mask;
     for (;;) {
         kv_entry *e = &t->slots[i];
@@ -81,7 +81,7 @@ kv_entry *kvtable_upsert(kvtable *t, const void *key, uint32_t klen, uint64_t ha
         i = (i + 1) & mask;
     }
     if (t->alen + klen > t->acap) {
-        size_t na = t->acap ? t->acap : 1024;
+        size_t na = t->acap;
         while (t->alen + klen > na)
             na *= 2;
         t->arena = xrealloc(t->arena, na);

@@ -5,40 +5,42 @@
 J="$SRC/jobs/wordcount.yaml"
 printf 'alpha beta\ngamma\n' >"$WORK/in.txt"
 
+# rejects WHAT PATTERN ARGS...: `mpiflow validate ARGS` must fail with
+# PATTERN on stderr.
+rejects() {
+  local what=$1 pattern=$2; shift 2
+  "$MPIFLOW" validate "$@" 2>"$WORK/err" && fail "$what accepted"
+  expect_err "$pattern"
+}
+
 # Malformed YAML -> file:line:col.
 printf 'name: x\noperators:\n  - uid: a\n    source: [file\n' >"$WORK/bad.yaml"
-"$MPIFLOW" validate "$WORK/bad.yaml" 2>"$WORK/err" && fail "malformed YAML accepted"
-expect_err "bad.yaml:[0-9]+:[0-9]+:"
+rejects "malformed YAML" "bad.yaml:[0-9]+:[0-9]+:" "$WORK/bad.yaml"
 
 # Unknown operator type -> suggestion, position.
 printf 'name: x\noperators:\n  - {uid: a, source: file, path: /dev/null}\n  - {uid: b, type: tokenise}\n' >"$WORK/t.yaml"
-"$MPIFLOW" validate "$WORK/t.yaml" 2>"$WORK/err" && fail "unknown type accepted"
-expect_err "t.yaml:4:[0-9]+: operator 'b': unknown type 'tokenise' \(did you mean 'tokenize'\?\)"
+rejects "unknown type" \
+  "t.yaml:4:[0-9]+: operator 'b': unknown type 'tokenise' \(did you mean 'tokenize'\?\)" "$WORK/t.yaml"
 
 # Missing required key.
 printf 'name: x\noperators:\n  - {uid: a, source: file}\n' >"$WORK/m.yaml"
-"$MPIFLOW" validate "$WORK/m.yaml" 2>"$WORK/err" && fail "missing path accepted"
-expect_err "m.yaml:3:[0-9]+: .*missing required key 'path'"
+rejects "missing path" "m.yaml:3:[0-9]+: .*missing required key 'path'" "$WORK/m.yaml"
 
 # Wrong type for a key.
 printf 'name: x\nparallelism: many\noperators:\n  - {uid: a, source: file, path: x}\n' >"$WORK/w.yaml"
-"$MPIFLOW" validate "$WORK/w.yaml" 2>"$WORK/err" && fail "parallelism: many accepted"
-expect_err "w.yaml:2:[0-9]+: .*parallelism"
+rejects "parallelism: many" "w.yaml:2:[0-9]+: .*parallelism" "$WORK/w.yaml"
 
 # Key-by on a missing field -> uid and field, with suggestion.
 printf 'name: x\noperators:\n  - {uid: a, source: file, path: x}\n  - {uid: w, type: tokenize}\n  - {uid: c, type: reduce, key-by: wrd, function: count}\n' >"$WORK/k.yaml"
-"$MPIFLOW" validate "$WORK/k.yaml" 2>"$WORK/err" && fail "bad key-by accepted"
-expect_err "operator 'c': key-by field 'wrd' is not in its input \(word:string\); did you mean 'word'"
+rejects "bad key-by" \
+  "operator 'c': key-by field 'wrd' is not in its input \(word:string\); did you mean 'word'" "$WORK/k.yaml"
 
 # Unknown configuration key via -D -> suggestion; a bad value too.
-"$MPIFLOW" validate "$J" -D taskmanager.numberOfTaskSlot=2 2>"$WORK/err" && fail "unknown key accepted"
-expect_err "taskmanager.numberOfTaskSlots"
-"$MPIFLOW" validate "$J" -D execution.buffer-timeout=fast 2>"$WORK/err" && fail "bad duration accepted"
-expect_err "execution.buffer-timeout"
+rejects "unknown key" "taskmanager.numberOfTaskSlots" "$J" -D taskmanager.numberOfTaskSlot=2
+rejects "bad duration" "execution.buffer-timeout" "$J" -D execution.buffer-timeout=fast
 
 # Unknown job parameter.
-"$MPIFLOW" validate "$J" --inptu x 2>"$WORK/err" && fail "unknown parameter accepted"
-expect_err "unknown job parameter '--inptu' \(did you mean '--input'\?\)"
+rejects "unknown parameter" "unknown job parameter '--inptu' \(did you mean '--input'\?\)" "$J" --inptu x
 
 # One rank is not enough.
 rc=0; timeout 60 mpirun -np 1 "$MPIFLOW" run "$J" >/dev/null 2>"$WORK/err" || rc=$?
@@ -86,4 +88,15 @@ want=$(grep -v notanumber "$WORK/d.csv" | awk -F, '{s+=$2} END{print s}')
 python3 -c "print('x' * 70000)" >"$WORK/long.txt"
 mpf_run 2 "$J" --input "$WORK/long.txt" --output "$WORK/o4" && fail "huge line accepted"
 expect_err "long.txt:1: line .* raise taskmanager.memory.segment-size"
+# A generated record larger than a network buffer: the producing operator
+# is named, the job fails cleanly.
+cat >"$WORK/big.yaml" <<YAML
+name: big
+operators:
+  - {uid: gen, source: generator, number-of-rows: 3,
+     fields: [{name: s, type: string, kind: random, length: 40000}]}
+  - {uid: out, sink: blackhole, partition: rebalance}
+YAML
+mpf_run 3 "$WORK/big.yaml" && fail "oversized record accepted"
+expect_err "operator 'gen': a record of 40008 bytes does not fit a record batch"
 echo "PASS bad_input"
