@@ -353,6 +353,7 @@ int job_parse(const char *file, const char *text, size_t len, char *const *param
     j->ops = xcalloc(ops->n, sizeof *j->ops);
     for (size_t i = 0; i < ops->n; i++) {
         j->nops = (int)i + 1; /* so job_destroy frees a half-parsed op */
+        schema_init(&j->ops[i].out_schema);
         if (parse_op(j, ops->items[i], (int)i, e))
             goto fail;
     }

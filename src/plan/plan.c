@@ -154,6 +154,7 @@ static int insert_local_phases(job *j, const conf *c, mpf_err *e)
             continue;
         op_spec local;
         memset(&local, 0, sizeof local);
+        schema_init(&local.out_schema);
         local.uid = xasprintf("%s/local", g->uid);
         local.kind = g->kind;
         local.node = NULL;

@@ -11,6 +11,7 @@ void schema_init(schema *s)
 {
     s->n = 0;
     s->f = NULL;
+    s->rowtime = -1;
 }
 
 void schema_fini(schema *s)
@@ -34,6 +35,7 @@ void schema_copy(schema *dst, const schema *src)
     schema_init(dst);
     for (int i = 0; i < src->n; i++)
         schema_add(dst, src->f[i].name, src->f[i].type);
+    dst->rowtime = src->rowtime;
 }
 
 int schema_find(const schema *s, const char *name)

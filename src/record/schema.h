@@ -22,11 +22,17 @@ typedef struct field_def {
 typedef struct schema {
     int n;
     field_def *f;
+    /* Event time: index of the field holding each record's timestamp
+     * (ms, FT_TIMESTAMP or FT_I64), or -1. Set by a source's watermark
+     * strategy, kept by operators that pass the field through, set to
+     * window_time by windows. */
+    int rowtime;
 } schema;
 
 void schema_init(schema *s);
 void schema_fini(schema *s);
 void schema_add(schema *s, const char *name, field_type t);
+/* Copies fields and rowtime. */
 void schema_copy(schema *dst, const schema *src);
 /* Index of the named field or -1. */
 int schema_find(const schema *s, const char *name);
