@@ -220,6 +220,7 @@ static int cmd_run(int argc, char **argv)
         submission_fini(&sub);
         return 1;
     }
+    runtime_install_signals();
     rc = runtime_run(&sub);
     submission_fini(&sub);
     net_fini();

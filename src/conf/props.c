@@ -51,6 +51,10 @@ const prop_def conf_props[] = {
      NULL,
      "Flush a partly filled network buffer after this time. Lower values "
      "trade throughput for latency."},
+    {"pipeline.auto-watermark-interval", PROP_DURATION, "200ms", NS_PER_MS,
+     3600 * NS_PER_S, NULL,
+     "How often sources with a watermark strategy emit a watermark (event "
+     "time progress) downstream."},
     {"execution.runtime-mode", PROP_ENUM, "AUTOMATIC", 0, 0,
      "STREAMING|BATCH|AUTOMATIC",
      "STREAMING processes records as they arrive; BATCH needs bounded "

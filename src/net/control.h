@@ -17,7 +17,9 @@ enum ctl_type {
     CTL_CANCELED,     /* TM -> JM: canceled and drained */
     CTL_COMMIT,       /* JM -> TM: the job succeeded; commit output */
     CTL_COMMITTED,    /* TM -> JM: output committed (payload: "" or error) */
-    CTL_SHUTDOWN      /* JM -> TM: leave the MPI world */
+    CTL_SHUTDOWN,     /* JM -> TM: leave the MPI world */
+    CTL_STOP          /* JM -> TM: end the sources (stop on a signal);
+                       * TM -> JM: a signal arrived here, please stop */
 };
 
 const char *ctl_type_name(int type);

@@ -57,6 +57,14 @@ typedef struct op_kind {
     /* All inputs ended: emit final results, about a batch per call;
      * MPF_EAGAIN while more follows, 0 when done. */
     int (*finish)(op_inst *oi, mpf_err *e);
+    /* Event time advanced to wm (the minimum over the inputs): fire
+     * event-time timers and windows up to wm. MPF_EAGAIN while more output
+     * follows (called again with the same wm once the output has room), 0
+     * when done; the task then forwards wm downstream. */
+    int (*on_watermark)(op_inst *oi, int64_t wm, mpf_err *e);
+    /* Processing time reached oi->proc_timer (ms since the epoch): fire
+     * processing-time timers; set oi->proc_timer to the next one. */
+    int (*on_proc_time)(op_inst *oi, int64_t now_ms, mpf_err *e);
     /* The job succeeded everywhere: make output visible. */
     int (*commit)(op_inst *oi, mpf_err *e);
     /* Release everything; output not committed is discarded. */
@@ -81,6 +89,10 @@ struct op_spec {
     int batch_mode;    /* resolved execution.runtime-mode is BATCH */
     int max_parallelism;
     int two_phase;     /* AUTO/TWO_PHASE allows a local pre-aggregation */
+    /* Sources: watermark strategy from `watermark:`; wm_field -1: none. */
+    int wm_field;
+    int64_t wm_delay_ms;  /* out-of-orderness */
+    int64_t wm_idle_ns;   /* idleness; 0: never idle */
 };
 
 struct op_inst {
@@ -90,7 +102,10 @@ struct op_inst {
     void *st;
     collector *out;
     uint64_t records_in, records_out, records_skipped;
+    uint64_t late_dropped; /* numLateRecordsDropped */
     size_t state_bytes;
+    int64_t watermark;     /* current event time (ms) seen by this op */
+    int64_t proc_timer;    /* next processing-time timer (ms); INT64_MAX none */
 };
 
 static inline void op_emit(op_inst *oi, const uint8_t *rec, uint32_t len)

@@ -203,6 +203,8 @@ static int parse_op(job *j, const ynode *n, int index, mpf_err *e)
     for (int i = 0; common[i]; i++)
         allowed[na++] = common[i];
     allowed[na++] = role_keys[found];
+    if (role == OP_SOURCE)
+        allowed[na++] = "watermark";
     for (int i = 0; s->kind->keys && s->kind->keys[i] && na < 63; i++)
         allowed[na++] = s->kind->keys[i];
     allowed[na] = NULL;

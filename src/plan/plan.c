@@ -95,6 +95,75 @@ static int fold_key_by(job *j, mpf_err *e)
     return 0;
 }
 
+/* Duration option of a map in ns ("2s", "500ms", bare ms). */
+static int get_duration(const ynode *map, const char *key, const char *uid, int64_t *ns,
+                        mpf_err *e)
+{
+    const char *v = NULL;
+    if (ynode_get_str(map, key, 0, &v, e))
+        return err_prefix(e, "operator '%s'", uid);
+    if (v && parse_duration_ns(v, ns))
+        return err_set(e, MPF_EJOB, "%s: operator '%s': %s: expected a duration such as "
+                       "'500ms' or '2s', got '%s'", ynode_pos(ynode_get(map, key)), uid, key, v);
+    return 0;
+}
+
+/* A source's `watermark: {field, out-of-orderness, idleness}` (Flink's
+ * WatermarkStrategy.forBoundedOutOfOrderness(...).withIdleness(...);
+ * `strategy: monotonous` means no out-of-orderness). */
+static int resolve_watermark(op_spec *s, mpf_err *e)
+{
+    s->wm_field = -1;
+    const ynode *w = s->node ? ynode_get(s->node, "watermark") : NULL;
+    if (!w)
+        return 0;
+    static const char *const keys[] = {"field", "out-of-orderness", "idleness", "strategy",
+                                        NULL};
+    char what[300];
+    snprintf(what, sizeof what, "operator '%s' watermark", s->uid);
+    if (w->kind != YNODE_MAP)
+        return err_set(e, MPF_EJOB, "%s: operator '%s': watermark must be a map {field, "
+                       "out-of-orderness, idleness}", ynode_pos(w), s->uid);
+    if (ynode_check_keys(w, keys, what, e))
+        return e->code;
+    const char *field = NULL, *strategy = "bounded-out-of-orderness";
+    if (ynode_get_str(w, "field", 1, &field, e) || ynode_get_str(w, "strategy", 0, &strategy, e))
+        return err_prefix(e, "operator '%s' watermark", s->uid);
+    int idx = schema_find(&s->out_schema, field);
+    if (idx < 0) {
+        const char **names = schema_names(&s->out_schema);
+        const char *near = str_closest(field, names);
+        free(names);
+        return err_set(e, MPF_ESCHEMA, "%s: operator '%s': watermark field '%s' is not an "
+                       "output field%s%s%s", ynode_pos(ynode_get(w, "field")), s->uid, field,
+                       near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+    }
+    field_type t = s->out_schema.f[idx].type;
+    if (t != FT_TIMESTAMP && t != FT_I64)
+        return err_set(e, MPF_ESCHEMA, "%s: operator '%s': watermark field '%s' is %s; event "
+                       "time needs a timestamp or i64 (ms)", ynode_pos(ynode_get(w, "field")),
+                       s->uid, field, field_type_name(t));
+    int64_t delay = 0, idle = 0;
+    if (strcmp(strategy, "monotonous") == 0) {
+        if (ynode_get(w, "out-of-orderness"))
+            return err_set(e, MPF_EJOB, "%s: operator '%s': monotonous watermarks take no "
+                           "out-of-orderness", ynode_pos(ynode_get(w, "out-of-orderness")),
+                           s->uid);
+    } else if (strcmp(strategy, "bounded-out-of-orderness") != 0) {
+        return err_set(e, MPF_EJOB, "%s: operator '%s': watermark strategy must be "
+                       "bounded-out-of-orderness or monotonous, got '%s'",
+                       ynode_pos(ynode_get(w, "strategy")), s->uid, strategy);
+    }
+    if (get_duration(w, "out-of-orderness", s->uid, &delay, e) ||
+        get_duration(w, "idleness", s->uid, &idle, e))
+        return e->code;
+    s->wm_field = idx;
+    s->wm_delay_ms = delay / 1000000;
+    s->wm_idle_ns = idle;
+    s->out_schema.rowtime = idx;
+    return 0;
+}
+
 static int resolve_partition(op_spec *s, const job *j, mpf_err *e)
 {
     if (s->ninputs == 0)
@@ -286,7 +355,9 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
                     s->kind->max_inputs, s->ninputs);
             goto fail;
         }
-        if (resolve_partition(s, j, e) || s->kind->configure(s, c, e))
+        s->wm_field = -1;
+        if (resolve_partition(s, j, e) || s->kind->configure(s, c, e) ||
+            (s->kind->role == OP_SOURCE && resolve_watermark(s, e)))
             goto fail;
     }
     const char *mode = conf_str(c, "execution.runtime-mode");

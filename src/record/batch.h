@@ -19,8 +19,18 @@
 
 enum batch_kind {
     BATCH_DATA = 0,
-    BATCH_END = 1 /* end of partition: no more data on this channel */
+    BATCH_END = 1,      /* end of partition: no more data on this channel */
+    BATCH_WATERMARK = 2 /* 8-byte payload: the channel's event time (ms) */
 };
+
+/* Flags of a BATCH_WATERMARK: the channel went idle (Flink's
+ * WatermarkStatus.IDLE); its watermark is ignored until data or a normal
+ * watermark arrives on it again. */
+#define BATCH_WM_IDLE 1u
+
+/* Event time limits: no watermark yet, and the end of all input. */
+#define WM_MIN INT64_MIN
+#define WM_MAX INT64_MAX
 
 typedef struct batch_hdr {
     uint32_t channel; /* global channel id, set by the sender */

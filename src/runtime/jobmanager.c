@@ -16,6 +16,7 @@ typedef struct op_totals {
 } op_totals;
 
 typedef struct jm_ctx {
+    int stopping; /* CTL_STOP sent */
     conf *conf;
     plan plan;
     int ntms;
@@ -23,6 +24,22 @@ typedef struct jm_ctx {
     op_totals *ops;
     char **tm_lines; /* per TM: its metrics header line */
 } jm_ctx;
+
+static void broadcast(jm_ctx *jm, int type);
+
+/* Stop on a signal: the TMs end their sources; the job then finishes and
+ * commits like a bounded one. */
+static void request_stop(jm_ctx *jm, int rank)
+{
+    if (rank == 0)
+        log_info("stopping job '%s' on signal %d: ending the sources, draining, committing",
+                 jm->plan.job->name, runtime_stop_signal());
+    else
+        log_info("stopping job '%s' on a signal to rank %d: ending the sources, draining, "
+                 "committing", jm->plan.job->name, rank);
+    jm->stopping = 1;
+    broadcast(jm, CTL_STOP);
+}
 
 /* Collect one message of `type` from every TM; FAILED messages meanwhile
  * are kept as errors. Returns the number of errors; messages with a
@@ -37,11 +54,21 @@ static int gather(jm_ctx *jm, int type, int errors_in_payload, char **first_erro
         int src, t;
         char *payload;
         size_t len;
+        int stop_now = type == CTL_FINISHED && !jm->stopping && runtime_stop_signal();
         if (!ctl_poll(&src, &t, &payload, &len)) {
-            idle_backoff(&backoff, jm->max_sleep_ns);
+            if (stop_now)
+                request_stop(jm, 0);
+            else
+                idle_backoff(&backoff, jm->max_sleep_ns);
             continue;
         }
         backoff = 0;
+        if (t == CTL_STOP) {
+            if (type == CTL_FINISHED && !jm->stopping)
+                request_stop(jm, src);
+            free(payload);
+            continue;
+        }
         if (t == CTL_FAILED || (t == type && errors_in_payload && len > 0 && payload[0])) {
             errors++;
             log_error("%s", payload);

@@ -9,7 +9,8 @@
  * sends COMMIT (sinks make output visible), then SHUTDOWN. Any failure
  * goes to the JM, which sends CANCEL; TMs discard uncommitted output,
  * drain the network so every send completes, report CANCELED and leave on
- * SHUTDOWN. Every rank exits non-zero when the job failed. */
+ * SHUTDOWN. Every rank exits non-zero when the job failed. Unbounded jobs
+ * run until stopped by a signal (see runtime_install_signals). */
 #ifndef MPF_RUNTIME_RUNTIME_H
 #define MPF_RUNTIME_RUNTIME_H
 
@@ -20,6 +21,14 @@
 int runtime_run(submission *sub);
 int jm_main(submission *sub);
 int tm_main(void);
+
+/* SIGINT and SIGTERM stop the job in order instead of killing the rank:
+ * the JobManager tells every TaskManager to end its sources, the rest of
+ * the job drains and commits, and every rank exits 0. A TaskManager that
+ * receives the signal asks the JobManager to stop. */
+void runtime_install_signals(void);
+/* The signal that arrived (0: none). */
+int runtime_stop_signal(void);
 
 /* Peak resident set size of this process in KiB (VmHWM), or 0. */
 long runtime_peak_rss_kb(void);

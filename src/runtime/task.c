@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "record/keygroup.h"
 #include "record/segpool.h"
 #include "util/xmalloc.h"
@@ -133,6 +134,41 @@ static void flush_routes(task_inst *t)
     t->oldest_ns = 0;
 }
 
+/* Send a watermark (or idle status) on every output channel, after the
+ * data already produced. */
+static void send_watermark(task_inst *t, int64_t wm, int idle)
+{
+    flush_routes(t);
+    for (int i = 0; i < t->nroutes; i++) {
+        out_route *r = &t->routes[i];
+        for (int c = 0; c < r->nchan; c++) {
+            uint8_t *seg = segpool_get();
+            batch_reset(seg, BATCH_WATERMARK);
+            batch_header(seg)->flags = idle ? BATCH_WM_IDLE : 0;
+            batch_header(seg)->used = 8;
+            memcpy(seg + BATCH_HDR_SIZE, &wm, 8);
+            dp_send(r->chans[c], seg);
+        }
+    }
+}
+
+static void ts_track_emit(collector *c, const uint8_t *rec, uint32_t len)
+{
+    ts_tracker *tr = (ts_tracker *)c;
+    int64_t ts = rd_i64(rec_field(tr->schema, rec, tr->field));
+    if (ts > tr->max_ts)
+        tr->max_ts = ts;
+    tr->seen++;
+    tr->inner->emit(tr->inner, rec, len);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_rank,
               const conf *c, mpf_err *e)
 {
@@ -143,6 +179,9 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
     t->task_index = task_index;
     t->subtask = subtask;
     t->buffer_timeout_ns = conf_duration_ns(c, "execution.buffer-timeout");
+    t->wm = WM_MIN;
+    t->wm_op = -1;
+    t->wm_interval_ns = conf_duration_ns(c, "pipeline.auto-watermark-interval");
     t->writer.emit = writer_emit;
     t->nops = t->pt->nops;
     t->ops = xcalloc((size_t)t->nops, sizeof *t->ops);
@@ -152,6 +191,9 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
         oi->spec = &j->ops[t->pt->ops[k]];
         oi->subtask = subtask;
         oi->conf = c;
+        oi->watermark = WM_MIN;
+        oi->proc_timer = INT64_MAX;
+        t->has_proc_timers |= oi->spec->kind->on_proc_time != NULL;
         if (k + 1 < t->nops) {
             chain_link *l = &t->links[k];
             l->c.emit = link_emit;
@@ -188,6 +230,10 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
         t->nin += ed->part == PART_FORWARD ? 1 : p->tasks[ed->src_task].parallelism;
     }
     t->in = xcalloc((size_t)t->nin + 1, sizeof *t->in);
+    t->in_wm = xcalloc((size_t)t->nin + 1, sizeof *t->in_wm);
+    t->in_idle = xcalloc((size_t)t->nin + 1, 1);
+    for (int i = 0; i < t->nin; i++)
+        t->in_wm[i] = WM_MIN;
     int n = 0;
     for (int i = 0; i < t->pt->nin; i++) {
         const plan_edge *ed = &p->edges[t->pt->in_edges[i]];
@@ -198,6 +244,15 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
             chan_id id = {plan_channel(ed, s, subtask, t->pt->parallelism)};
             t->in[n++] = dp_inchan_open(id, plan_rank_of(p, s), t, ed->dst_input);
         }
+    }
+    const op_spec *head = t->ops[0].spec;
+    if (head->kind->role == OP_SOURCE && head->wm_field >= 0) {
+        t->track.c.emit = ts_track_emit;
+        t->track.inner = t->ops[0].out;
+        t->track.schema = &head->out_schema;
+        t->track.field = head->wm_field;
+        t->track.max_ts = WM_MIN;
+        t->ops[0].out = &t->track.c;
     }
     for (int k = 0; k < t->nops; k++) {
         op_inst *oi = &t->ops[k];
@@ -231,6 +286,177 @@ static int check(task_inst *t, int rc, int k, mpf_err *e)
     return 0;
 }
 
+/* Pass the pending watermark through the chain: each operator fires what
+ * it completes (possibly over several steps, while the output has room),
+ * then the watermark goes downstream. Returns 0 when done, MPF_EAGAIN
+ * while an operator has more to emit, or an error. */
+static int wm_continue(task_inst *t, mpf_err *e)
+{
+    while (t->wm_op < t->nops) {
+        op_inst *oi = &t->ops[t->wm_op];
+        oi->watermark = t->wm_pending;
+        int rc = oi->spec->kind->on_watermark ? oi->spec->kind->on_watermark(oi, t->wm_pending, e)
+                                              : 0;
+        chain_flush_from(t, t->wm_op);
+        if (check(t, rc, t->wm_op, e))
+            return e->code;
+        if (rc == MPF_EAGAIN)
+            return MPF_EAGAIN;
+        t->wm_op++;
+    }
+    t->wm = t->wm_pending;
+    t->wm_op = -1;
+    t->idle_out = 0;
+    send_watermark(t, t->wm, 0);
+    return 0;
+}
+
+static int wm_advance(task_inst *t, int64_t wm, mpf_err *e)
+{
+    if (wm <= t->wm || t->wm_op >= 0)
+        return 0;
+    t->wm_pending = wm;
+    t->wm_op = 0;
+    int rc = wm_continue(t, e);
+    return rc == MPF_EAGAIN ? 0 : rc;
+}
+
+/* The combined watermark of the inputs: the minimum over channels that are
+ * neither idle nor ended (ended ones count as the end of time). Returns 1
+ * and sets *wm, or 0 when every open channel is idle. */
+static int inputs_watermark(const task_inst *t, int64_t *wm)
+{
+    int active = 0;
+    int64_t m = WM_MAX;
+    for (int i = 0; i < t->nin; i++) {
+        if (t->in[i]->ended || t->in_idle[i])
+            continue;
+        active = 1;
+        if (t->in_wm[i] < m)
+            m = t->in_wm[i];
+    }
+    int all_ended = 1;
+    for (int i = 0; i < t->nin; i++)
+        all_ended &= t->in[i]->ended;
+    *wm = m;
+    return active || all_ended;
+}
+
+static int on_input_watermark(task_inst *t, int ch, const uint8_t *seg, mpf_err *e)
+{
+    int64_t wm = rd_i64(seg + BATCH_HDR_SIZE);
+    if (batch_header_c(seg)->flags & BATCH_WM_IDLE) {
+        t->in_idle[ch] = 1;
+    } else {
+        t->in_idle[ch] = 0;
+        if (wm > t->in_wm[ch])
+            t->in_wm[ch] = wm;
+    }
+    int64_t m;
+    if (inputs_watermark(t, &m))
+        return wm_advance(t, m, e);
+    if (!t->idle_out) { /* every input idle: so is this task */
+        t->idle_out = 1;
+        send_watermark(t, t->wm, 1);
+    }
+    return 0;
+}
+
+/* Sources: periodic watermarks (max event time - out-of-orderness - 1,
+ * as Flink's BoundedOutOfOrdernessWatermarks) and idleness. */
+static int source_watermark(task_inst *t, mpf_err *e)
+{
+    const op_spec *src = t->ops[0].spec;
+    if (src->wm_field < 0 || t->now_ns < t->next_wm_ns)
+        return 0;
+    t->next_wm_ns = t->now_ns + t->wm_interval_ns;
+    if (t->track.seen != t->last_seen) {
+        t->last_seen = t->track.seen;
+        t->last_emit_ns = t->now_ns;
+    } else if (src->wm_idle_ns && t->now_ns - t->last_emit_ns >= src->wm_idle_ns) {
+        if (!t->idle_out) {
+            t->idle_out = 1;
+            send_watermark(t, t->wm, 1);
+        }
+        return 0;
+    }
+    if (t->track.max_ts == WM_MIN)
+        return 0;
+    int64_t wm = t->track.max_ts - src->wm_delay_ms - 1;
+    if (wm > t->wm)
+        return wm_advance(t, wm, e);
+    if (t->idle_out) { /* active again, same watermark */
+        t->idle_out = 0;
+        send_watermark(t, t->wm, 0);
+    }
+    return 0;
+}
+
+static int proc_timers(task_inst *t, mpf_err *e)
+{
+    int64_t now = wall_ms();
+    for (int k = 0; k < t->nops; k++) {
+        op_inst *oi = &t->ops[k];
+        if (!oi->spec->kind->on_proc_time || oi->proc_timer > now)
+            continue;
+        int rc = oi->spec->kind->on_proc_time(oi, now, e);
+        chain_flush_from(t, k);
+        if (check(t, rc, k, e))
+            return e->code;
+    }
+    return 0;
+}
+
+/* Read up to a few batches, round-robin over the input channels. */
+static int read_inputs(task_inst *t, int *progress, mpf_err *e)
+{
+    for (int budget = 4; budget > 0 && output_ready(t) && t->wm_op < 0;) {
+        int idx = -1;
+        for (int k = 0; k < t->nin; k++) {
+            int c = (t->rr_in + k) % t->nin;
+            if (dp_queued(t->in[c])) {
+                idx = c;
+                t->rr_in = (c + 1) % t->nin;
+                break;
+            }
+        }
+        if (idx < 0)
+            break;
+        inchan *ch = t->in[idx];
+        uint8_t *seg = dp_take(ch);
+        *progress = 1;
+        budget--;
+        switch (batch_header(seg)->kind) {
+        case BATCH_END:
+            dp_consumed(ch, seg);
+            if (++t->ended_in == t->nin) {
+                t->state = TASK_FINISHING;
+                return 0;
+            }
+            if (!t->in_idle[idx]) { /* the minimum may have moved */
+                int64_t m;
+                if (inputs_watermark(t, &m) && wm_advance(t, m, e))
+                    return e->code;
+            }
+            continue;
+        case BATCH_WATERMARK: {
+            int rc = on_input_watermark(t, idx, seg, e);
+            dp_consumed(ch, seg);
+            if (rc)
+                return rc;
+            continue;
+        }
+        default:
+            t->in_idle[idx] = 0;
+            deliver(t, 0, ch->input, seg);
+            dp_consumed(ch, seg);
+            if (check(t, 0, 0, e))
+                return e->code;
+        }
+    }
+    return 0;
+}
+
 int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
 {
     t->now_ns = now_ns;
@@ -241,11 +467,21 @@ int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
     if (!output_ready(t))
         return 0;
     int progress = 0;
+    if (t->wm_op >= 0) { /* finish passing a watermark first */
+        int rc = wm_continue(t, e);
+        if (rc && rc != MPF_EAGAIN)
+            return rc;
+        progress = 1;
+        if (rc == MPF_EAGAIN || !output_ready(t))
+            return progress;
+    }
+    if (t->has_proc_timers && t->state == TASK_RUNNING && proc_timers(t, e))
+        return e->code;
     if (t->state == TASK_RUNNING) {
         if (t->nin == 0) {
             op_inst *src = &t->ops[0];
             uint64_t before = src->records_out;
-            int rc = src->spec->kind->poll(src, e);
+            int rc = t->stop_requested ? 0 : src->spec->kind->poll(src, e);
             chain_flush_from(t, 0);
             if (check(t, rc, 0, e))
                 return e->code;
@@ -253,41 +489,21 @@ int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
             if (rc == 0) {
                 t->state = TASK_FINISHING;
                 progress = 1;
+            } else if (source_watermark(t, e)) {
+                return e->code;
             }
-        } else {
-            /* Up to a few batches per step, round-robin over channels. */
-            for (int budget = 4; budget > 0 && output_ready(t);) {
-                inchan *ch = NULL;
-                for (int k = 0; k < t->nin; k++) {
-                    inchan *c = t->in[(t->rr_in + k) % t->nin];
-                    if (dp_queued(c)) {
-                        ch = c;
-                        t->rr_in = (t->rr_in + k + 1) % t->nin;
-                        break;
-                    }
-                }
-                if (!ch)
-                    break;
-                uint8_t *seg = dp_take(ch);
-                progress = 1;
-                budget--;
-                if (batch_header(seg)->kind == BATCH_END) {
-                    dp_consumed(ch, seg);
-                    if (++t->ended_in == t->nin) {
-                        t->state = TASK_FINISHING;
-                        break;
-                    }
-                    continue;
-                }
-                deliver(t, 0, ch->input, seg);
-                dp_consumed(ch, seg);
-                if (check(t, 0, 0, e))
-                    return e->code;
-            }
+        } else if (read_inputs(t, &progress, e)) {
+            return e->code;
         }
     }
-    if (t->state == TASK_FINISHING && output_ready(t)) {
+    if (t->state == TASK_FINISHING && output_ready(t) && t->wm_op < 0) {
         progress = 1;
+        /* End of input is the end of event time: fire what is left. */
+        if (t->wm < WM_MAX) {
+            if (wm_advance(t, WM_MAX, e))
+                return e->code;
+            return progress;
+        }
         op_inst *oi = &t->ops[t->finish_op];
         int rc = oi->spec->kind->finish ? oi->spec->kind->finish(oi, e) : 0;
         chain_flush_from(t, t->finish_op);
@@ -306,6 +522,11 @@ int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
         progress = 1;
     }
     return progress;
+}
+
+void task_request_stop(task_inst *t)
+{
+    t->stop_requested = 1;
 }
 
 int task_commit(task_inst *t, mpf_err *e)
@@ -335,6 +556,8 @@ void task_close(task_inst *t)
     }
     free(t->routes);
     free(t->in);
+    free(t->in_wm);
+    free(t->in_idle);
     free(t->links);
     free(t->ops);
     memset(t, 0, sizeof *t);

@@ -18,6 +18,17 @@ enum task_state { TASK_RUNNING, TASK_FINISHING, TASK_DRAINING, TASK_DONE };
 typedef struct out_route out_route;
 typedef struct chain_link chain_link;
 
+/* Wraps a source's collector to follow the largest event time emitted
+ * (for periodic watermarks) and when the source last emitted. */
+typedef struct ts_tracker {
+    collector c; /* must stay first */
+    collector *inner;
+    const schema *schema;
+    int field;
+    int64_t max_ts;
+    uint64_t seen;
+} ts_tracker;
+
 typedef struct task_inst {
     const plan *plan;
     const plan_task *pt;
@@ -34,6 +45,19 @@ typedef struct task_inst {
     int state, finish_op;
     int64_t now_ns, oldest_ns; /* oldest unflushed output record */
     int64_t buffer_timeout_ns;
+    /* Event time. Per input channel: its watermark and idleness. */
+    int64_t *in_wm;
+    uint8_t *in_idle;
+    int64_t wm;          /* this task's watermark (forwarded downstream) */
+    int64_t wm_pending;  /* being passed through the chain ... */
+    int wm_op;           /* ... currently at ops[wm_op]; -1: none */
+    int idle_out;        /* told downstream that this task is idle */
+    int has_proc_timers; /* some op has on_proc_time */
+    /* Sources with a watermark strategy. */
+    ts_tracker track;
+    int64_t wm_interval_ns, next_wm_ns;
+    int64_t last_emit_ns; uint64_t last_seen;
+    int stop_requested;
     mpf_err err; /* set by collectors, checked after each call */
 } task_inst;
 
@@ -44,6 +68,10 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
 /* Do a bounded amount of work. Returns 1 if it made progress, 0 if idle,
  * or a negative code with e set on failure. */
 int task_step(task_inst *t, int64_t now_ns, mpf_err *e);
+/* Stop a source task as if its input had ended (job stop by signal):
+ * event-time windows then fire on the final watermark, as with Flink's
+ * `stop --drain`. No effect on other tasks. */
+void task_request_stop(task_inst *t);
 /* Commit operators' output (the job succeeded). */
 int task_commit(task_inst *t, mpf_err *e);
 /* Close operators (uncommitted output is discarded) and free. */

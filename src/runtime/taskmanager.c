@@ -3,6 +3,7 @@
  * loop polls the network, steps every task once, and sleeps with a short
  * exponential back-off when nothing moved, so an idle rank does not burn
  * its core (DESIGN.md section 10). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,28 @@ long runtime_peak_rss_kb(void)
     return kb;
 }
 
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+void runtime_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int runtime_stop_signal(void)
+{
+    return stop_signal;
+}
+
 typedef struct tm_ctx {
     int rank;
     conf *conf;
@@ -61,6 +84,8 @@ static int wait_ctl(int a, int b, int64_t max_sleep_ns)
             free(payload);
             if (type == a || type == b)
                 return type;
+            if (type == CTL_STOP)
+                continue; /* already finishing */
             log_warn("ignoring %s from rank %d", ctl_type_name(type), src);
             backoff = 0;
             continue;
@@ -135,6 +160,7 @@ static int tm_run_loop(tm_ctx *tm)
 {
     mpf_err e = {0};
     int64_t backoff = 0;
+    int asked_stop = 0;
     for (;;) {
         int progress = dp_poll(&e);
         if (progress < 0)
@@ -146,7 +172,17 @@ static int tm_run_loop(tm_ctx *tm)
             free(payload);
             if (type == CTL_CANCEL)
                 return tm_cancel(tm);
-            log_warn("unexpected %s from rank %d", ctl_type_name(type), src);
+            if (type == CTL_STOP) {
+                log_info("stopping: ending the sources");
+                for (int i = 0; i < tm->ntasks; i++)
+                    task_request_stop(&tm->tasks[i]);
+            } else {
+                log_warn("unexpected %s from rank %d", ctl_type_name(type), src);
+            }
+        }
+        if (stop_signal && !asked_stop) {
+            asked_stop = 1;
+            ctl_send(0, CTL_STOP, "", 0);
         }
         int64_t now = mono_ns();
         int done = 1;
