@@ -82,8 +82,9 @@ struct op_spec {
     const schema **in_schema;
     schema out_schema;
     int part;          /* enum part_kind */
-    char *key_field;   /* PART_HASH */
-    int key_index;     /* in the input schema */
+    char *key_field;   /* PART_HASH; "a,b" when key-by lists one per input */
+    int key_index;     /* in the (first) input schema */
+    int *key_indices;  /* per input */
     void *cfg;
     int bounded;       /* sources: ends by itself */
     int batch_mode;    /* resolved execution.runtime-mode is BATCH */

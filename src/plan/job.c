@@ -220,7 +220,27 @@ static int parse_op(job *j, const ynode *n, int index, mpf_err *e)
                        ynode_pos(ynode_get(n, "parallelism")), uid);
     s->parallelism = (int)par;
     const char *key = NULL, *part = NULL;
-    if (ynode_get_str(n, "key-by", 0, &key, e) || ynode_get_str(n, "partition", 0, &part, e))
+    char keylist[512];
+    const ynode *kb = ynode_get(n, "key-by");
+    if (kb && kb->kind == YNODE_SEQ) { /* one key field per input */
+        size_t len = 0;
+        keylist[0] = 0;
+        for (size_t i = 0; i < kb->n; i++) {
+            const ynode *it = kb->items[i];
+            if (it->kind != YNODE_SCALAR || !it->str[0] || strchr(it->str, ','))
+                return err_set(e, MPF_EJOB, "%s: operator '%s': key-by lists field names, one "
+                               "per input", ynode_pos(it), uid);
+            len += (size_t)snprintf(keylist + len, sizeof keylist - len, "%s%s", i ? "," : "",
+                                    it->str);
+            if (len >= sizeof keylist)
+                return err_set(e, MPF_EJOB, "%s: operator '%s': key-by list too long",
+                               ynode_pos(kb), uid);
+        }
+        key = keylist;
+    } else if (ynode_get_str(n, "key-by", 0, &key, e)) {
+        return e->code;
+    }
+    if (ynode_get_str(n, "partition", 0, &part, e))
         return e->code;
     if (part) {
         static const char *const parts[] = {"forward", "hash", "rebalance", "broadcast", NULL};
@@ -382,6 +402,7 @@ void job_destroy(job *j)
         free(s->inputs);
         free(s->in_schema);
         free(s->key_field);
+        free(s->key_indices);
     }
     free(j->ops);
     for (int i = 0; i < j->nparams; i++) {

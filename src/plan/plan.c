@@ -15,6 +15,7 @@ static void remove_op(job *j, int idx)
     free(s->inputs);
     free(s->in_schema);
     free(s->key_field);
+    free(s->key_indices);
     schema_fini(&s->out_schema);
     memmove(&j->ops[idx], &j->ops[idx + 1], (size_t)(j->nops - idx - 1) * sizeof *s);
     j->nops--;
@@ -169,24 +170,45 @@ static int resolve_partition(op_spec *s, const job *j, mpf_err *e)
     if (s->ninputs == 0)
         return 0;
     if (s->part == PART_HASH) {
+        /* key-by: one field for every input, or a list with one per input */
+        int nkeys = 1;
+        for (const char *c = s->key_field; *c; c++)
+            nkeys += *c == ',';
+        if (nkeys > 1 && nkeys != s->ninputs)
+            return err_set(e, MPF_EJOB, "%s: key-by lists %d fields for %d input(s)",
+                           op_where(s), nkeys, s->ninputs);
+        free(s->key_indices);
+        s->key_indices = xcalloc((size_t)s->ninputs + 1, sizeof *s->key_indices);
+        const char *name = s->key_field;
         for (int k = 0; k < s->ninputs; k++) {
-            int idx = schema_find(s->in_schema[k], s->key_field);
+            char field[256];
+            size_t flen = strcspn(name, ",");
+            snprintf(field, sizeof field, "%.*s", (int)flen, name);
+            if (nkeys > 1 && name[flen])
+                name += flen + 1;
+            int idx = schema_find(s->in_schema[k], field);
             if (idx < 0) {
                 const char **names = schema_names(s->in_schema[k]);
-                const char *near = str_closest(s->key_field, names);
+                const char *near = str_closest(field, names);
                 char sch[512];
                 schema_format(s->in_schema[k], sch, sizeof sch);
-                err_set(e, MPF_ESCHEMA, "%s: key-by field '%s' is not in its input (%s)%s%s%s",
-                        op_where(s), s->key_field, sch, near ? "; did you mean '" : "",
+                char which[32] = "its input";
+                if (s->ninputs > 1)
+                    snprintf(which, sizeof which, "input %d", k + 1);
+                err_set(e, MPF_ESCHEMA, "%s: key-by field '%s' is not in %s (%s)%s%s%s",
+                        op_where(s), field, which, sch, near ? "; did you mean '" : "",
                         near ? near : "", near ? "'?" : "");
                 free(names);
                 return MPF_ESCHEMA;
             }
-            if (k > 0 && idx != s->key_index)
-                return err_set(e, MPF_ESCHEMA, "%s: inputs differ in the position of key '%s'",
-                               op_where(s), s->key_field);
-            s->key_index = idx;
+            if (k > 0 && s->in_schema[k]->f[idx].type != s->in_schema[0]->f[s->key_indices[0]].type)
+                return err_set(e, MPF_ESCHEMA, "%s: key '%s' of input %d is %s but input 1's "
+                               "key is %s; keys must have one type to meet", op_where(s), field,
+                               k + 1, field_type_name(s->in_schema[k]->f[idx].type),
+                               field_type_name(s->in_schema[0]->f[s->key_indices[0]].type));
+            s->key_indices[k] = idx;
         }
+        s->key_index = s->key_indices[0];
         return 0;
     }
     int same = 1;
@@ -294,7 +316,7 @@ static void build_tasks(plan *p)
             ed->dst_op = head->index;
             ed->dst_input = k;
             ed->part = head->part;
-            ed->key_index = head->key_index;
+            ed->key_index = head->part == PART_HASH && k > 0 ? head->key_indices[k] : head->key_index;
             ed->chan_base = chan;
             int ps = j->ops[src_op].parallelism, pd = head->parallelism;
             ed->nchan = ed->part == PART_FORWARD ? ps : ps * pd;

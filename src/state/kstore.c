@@ -1,0 +1,245 @@
+/* Keyed state store: linear probing with backward-shift deletion over an
+ * arena of entries (state layer). */
+#include "state/kstore.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+#include "util/xmalloc.h"
+
+#define HDR 8u
+
+static inline size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+static inline uint32_t slot_tag(uint64_t slot) { return (uint32_t)(slot >> 32); }
+static inline size_t slot_off(uint64_t slot) { return ((size_t)(uint32_t)slot - 1) * 8; }
+static inline uint32_t ent_klen(const uint8_t *e) { uint32_t v; memcpy(&v, e, 4); return v; }
+static inline uint32_t ent_vcap(const uint8_t *e) { uint32_t v; memcpy(&v, e + 4, 4); return v; }
+static inline size_t ent_size(const uint8_t *e) { return HDR + pad8(ent_klen(e)) + pad8(ent_vcap(e)); }
+static inline uint8_t *ent_val(uint8_t *e) { return e + HDR + pad8(ent_klen(e)); }
+
+void ks_init(kstore *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+void ks_fini(kstore *s)
+{
+    free(s->slots);
+    free(s->arena);
+    ks_init(s);
+}
+
+void ks_clear(kstore *s)
+{
+    if (s->slots)
+        memset(s->slots, 0, s->cap * sizeof *s->slots);
+    s->n = 0;
+    s->alen = 0;
+    s->dead = 0;
+}
+
+uint64_t ks_hash(const void *key, uint32_t klen)
+{
+    return XXH3_64bits(key, klen);
+}
+
+static void place(uint64_t *slots, size_t mask, uint64_t slot)
+{
+    size_t i = slot_tag(slot) & mask;
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = slot;
+}
+
+static void grow(kstore *s)
+{
+    size_t ncap = s->cap ? s->cap * 2 : 16;
+    uint64_t *ns = xcalloc(ncap, sizeof *ns);
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->slots[i])
+            place(ns, ncap - 1, s->slots[i]);
+    free(s->slots);
+    s->slots = ns;
+    s->cap = ncap;
+}
+
+/* Rewrite the arena with live entries only. */
+static void compact(kstore *s)
+{
+    uint8_t *na = xmalloc(s->acap);
+    size_t len = 0;
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->slots[i])
+            continue;
+        const uint8_t *e = s->arena + slot_off(s->slots[i]);
+        size_t sz = ent_size(e);
+        memcpy(na + len, e, sz);
+        s->slots[i] = (s->slots[i] & 0xffffffff00000000ull) | (uint64_t)(len / 8 + 1);
+        len += sz;
+    }
+    free(s->arena);
+    s->arena = na;
+    s->alen = len;
+    s->dead = 0;
+}
+
+/* Room for `need` more arena bytes (may compact: offsets change). */
+static void reserve(kstore *s, size_t need)
+{
+    if (s->alen + need <= s->acap)
+        return;
+    if (s->dead > s->alen / 2) {
+        compact(s);
+        if (s->alen + need <= s->acap)
+            return;
+    }
+    size_t na = s->acap ? s->acap : 4096;
+    while (s->alen + need > na)
+        na *= 2;
+    s->arena = xrealloc(s->arena, na);
+    s->acap = na;
+}
+
+static size_t find(const kstore *s, const void *key, uint32_t klen, uint32_t tag)
+{
+    if (!s->cap)
+        return (size_t)-1;
+    size_t mask = s->cap - 1;
+    for (size_t i = tag & mask;; i = (i + 1) & mask) {
+        uint64_t sl = s->slots[i];
+        if (!sl)
+            return (size_t)-1;
+        if (slot_tag(sl) == tag) {
+            const uint8_t *e = s->arena + slot_off(sl);
+            if (ent_klen(e) == klen && memcmp(e + HDR, key, klen) == 0)
+                return i;
+        }
+    }
+}
+
+uint8_t *ks_get(kstore *s, const void *key, uint32_t klen, uint64_t hash, uint32_t *vcap)
+{
+    size_t i = find(s, key, klen, (uint32_t)(hash >> 32));
+    if (i == (size_t)-1)
+        return NULL;
+    uint8_t *e = s->arena + slot_off(s->slots[i]);
+    if (vcap)
+        *vcap = ent_vcap(e);
+    return ent_val(e);
+}
+
+/* Append a new entry to the arena; returns its offset. */
+static size_t append(kstore *s, const void *key, uint32_t klen, uint32_t vcap)
+{
+    size_t sz = HDR + pad8(klen) + pad8(vcap);
+    reserve(s, sz);
+    uint8_t *e = s->arena + s->alen;
+    memcpy(e, &klen, 4);
+    memcpy(e + 4, &vcap, 4);
+    if (klen)
+        memcpy(e + HDR, key, klen);
+    memset(e + HDR + klen, 0, sz - HDR - klen);
+    size_t off = s->alen;
+    s->alen += sz;
+    return off;
+}
+
+uint8_t *ks_put(kstore *s, const void *key, uint32_t klen, uint64_t hash, uint32_t vcap,
+                int *created)
+{
+    uint32_t tag = (uint32_t)(hash >> 32);
+    size_t i = find(s, key, klen, tag);
+    if (i != (size_t)-1) {
+        if (created)
+            *created = 0;
+        return ent_val(s->arena + slot_off(s->slots[i]));
+    }
+    if ((s->n + 1) * 4 > s->cap * 3)
+        grow(s);
+    size_t off = append(s, key, klen, vcap);
+    place(s->slots, s->cap - 1, ((uint64_t)tag << 32) | (uint64_t)(off / 8 + 1));
+    s->n++;
+    if (created)
+        *created = 1;
+    return ent_val(s->arena + off);
+}
+
+uint8_t *ks_resize(kstore *s, const void *key, uint32_t klen, uint64_t hash, uint32_t vcap)
+{
+    size_t i = find(s, key, klen, (uint32_t)(hash >> 32));
+    if (i == (size_t)-1)
+        return NULL;
+    uint8_t *e = s->arena + slot_off(s->slots[i]);
+    uint32_t old = ent_vcap(e);
+    if (pad8(vcap) == pad8(old)) { /* fits in place */
+        uint8_t *v = ent_val(e);
+        if (vcap > old)
+            memset(v + old, 0, vcap - old);
+        memcpy(e + 4, &vcap, 4);
+        return v;
+    }
+    size_t oldsz = ent_size(e);
+    size_t sz = HDR + pad8(klen) + pad8(vcap);
+    /* reserve() may compact; keep the old value reachable through the
+     * slot, which compaction rewrites. */
+    reserve(s, sz);
+    i = find(s, key, klen, (uint32_t)(hash >> 32));
+    e = s->arena + slot_off(s->slots[i]);
+    size_t off = append(s, key, klen, vcap);
+    e = s->arena + slot_off(s->slots[i]); /* append does not move: reserved */
+    memcpy(ent_val(s->arena + off), ent_val(e), old < vcap ? old : vcap);
+    s->slots[i] = (s->slots[i] & 0xffffffff00000000ull) | (uint64_t)(off / 8 + 1);
+    s->dead += oldsz;
+    return ent_val(s->arena + off);
+}
+
+int ks_del(kstore *s, const void *key, uint32_t klen, uint64_t hash)
+{
+    size_t i = find(s, key, klen, (uint32_t)(hash >> 32));
+    if (i == (size_t)-1)
+        return 0;
+    s->dead += ent_size(s->arena + slot_off(s->slots[i]));
+    size_t mask = s->cap - 1;
+    /* Backward shift: move later entries of the probe run into the hole
+     * when their home is not between the hole and them. */
+    for (size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+        uint64_t sl = s->slots[j];
+        if (!sl)
+            break;
+        size_t home = slot_tag(sl) & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            s->slots[i] = sl;
+            i = j;
+        }
+    }
+    s->slots[i] = 0;
+    s->n--;
+    if (!s->n) { /* empty: reuse the arena from the start */
+        s->alen = 0;
+        s->dead = 0;
+    }
+    return 1;
+}
+
+int ks_next(const kstore *s, size_t *pos, const uint8_t **key, uint32_t *klen, uint8_t **val,
+            uint32_t *vcap)
+{
+    while (*pos < s->cap) {
+        uint64_t sl = s->slots[(*pos)++];
+        if (!sl)
+            continue;
+        uint8_t *e = s->arena + slot_off(sl);
+        *key = e + HDR;
+        *klen = ent_klen(e);
+        *val = ent_val(e);
+        if (vcap)
+            *vcap = ent_vcap(e);
+        return 1;
+    }
+    return 0;
+}
+
+size_t ks_bytes(const kstore *s)
+{
+    return s->cap * sizeof *s->slots + s->acap;
+}
