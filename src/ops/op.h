@@ -90,6 +90,15 @@ struct op_spec {
     int batch_mode;    /* resolved execution.runtime-mode is BATCH */
     int max_parallelism;
     int two_phase;     /* AUTO/TWO_PHASE allows a local pre-aggregation */
+    /* Side outputs declared by configure (op_add_side_output), consumed
+     * by operators with `inputs: [uid.name]`. */
+    int nside;
+    char **side_name;
+    schema *side_schema;
+    /* Per input: NULL, or the side output name it reads ("uid.name"),
+     * resolved to input_port (0: main output, p + 1: side output p). */
+    char **input_side;
+    int *input_port;
     /* Sources: watermark strategy from `watermark:`; wm_field -1: none. */
     int wm_field;
     int64_t wm_delay_ms;  /* out-of-orderness */
@@ -102,6 +111,7 @@ struct op_inst {
     const conf *conf;
     void *st;
     collector *out;
+    collector **side;      /* per side output; NULL: nobody consumes it */
     uint64_t records_in, records_out, records_skipped;
     uint64_t late_dropped; /* numLateRecordsDropped */
     size_t state_bytes;
@@ -114,6 +124,21 @@ static inline void op_emit(op_inst *oi, const uint8_t *rec, uint32_t len)
     oi->records_out++;
     oi->out->emit(oi->out, rec, len);
 }
+
+/* Emit to side output `port` (an index from op_add_side_output); records
+ * go nowhere when no operator consumes that side output. */
+static inline void op_emit_side(op_inst *oi, int port, const uint8_t *rec, uint32_t len)
+{
+    if (oi->side && oi->side[port])
+        oi->side[port]->emit(oi->side[port], rec, len);
+}
+
+/* Declare a side output at configure time; returns its port. The schema
+ * is copied. */
+int op_add_side_output(op_spec *s, const char *name, const schema *sch);
+
+/* Free side-output declarations and input_side/input_port. */
+void op_spec_free_sides(op_spec *s);
 
 /* Registry: kind by role and name, or NULL. */
 const op_kind *op_kind_find(enum op_role role, const char *name);

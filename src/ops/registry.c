@@ -1,14 +1,18 @@
 /* The table of built-in operator kinds (ops layer). */
+#include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include "ops/op.h"
+#include "util/xmalloc.h"
 
-extern const op_kind op_src_file, op_src_generator, op_tokenize, op_reduce, op_union, op_keyby,
-    op_sink_file, op_sink_stdout, op_sink_blackhole;
+extern const op_kind op_src_file, op_src_generator, op_src_nexmark, op_src_behavior,
+    op_src_socket, op_tokenize, op_reduce, op_union, op_keyby,
+    op_filter, op_map, op_select, op_sink_file, op_sink_stdout, op_sink_blackhole;
 
 static const op_kind *const kinds[] = {
-    &op_src_file, &op_src_generator, &op_tokenize, &op_keyby, &op_reduce, &op_union,
-    &op_sink_file, &op_sink_stdout, &op_sink_blackhole,
+    &op_src_file, &op_src_generator, &op_src_nexmark, &op_src_behavior, &op_src_socket,
+    &op_tokenize, &op_keyby, &op_reduce, &op_union,
+    &op_filter, &op_map, &op_select, &op_sink_file, &op_sink_stdout, &op_sink_blackhole,
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
@@ -45,6 +49,35 @@ const char *part_kind_name(int part)
     case PART_BROADCAST: return "BROADCAST";
     default: return "DEFAULT";
     }
+}
+
+int op_add_side_output(op_spec *s, const char *name, const schema *sch)
+{
+    s->side_name = xrealloc(s->side_name, (size_t)(s->nside + 1) * sizeof *s->side_name);
+    s->side_schema = xrealloc(s->side_schema, (size_t)(s->nside + 1) * sizeof *s->side_schema);
+    s->side_name[s->nside] = xstrdup(name);
+    schema_copy(&s->side_schema[s->nside], sch);
+    return s->nside++;
+}
+
+void op_spec_free_sides(op_spec *s)
+{
+    for (int i = 0; i < s->nside; i++) {
+        free(s->side_name[i]);
+        schema_fini(&s->side_schema[i]);
+    }
+    free(s->side_name);
+    free(s->side_schema);
+    if (s->input_side)
+        for (int k = 0; k <= s->ninputs; k++) /* one spare: see resolve_inputs */
+            free(s->input_side[k]);
+    free(s->input_side);
+    free(s->input_port);
+    s->nside = 0;
+    s->side_name = NULL;
+    s->side_schema = NULL;
+    s->input_side = NULL;
+    s->input_port = NULL;
 }
 
 const char *op_where(const op_spec *s)

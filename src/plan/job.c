@@ -304,6 +304,18 @@ static int resolve_inputs(job *j, int index, mpf_err *e)
         for (int i = 0; i < j->nops; i++)
             if (strcmp(j->ops[i].uid, u->str) == 0)
                 found = i;
+        const char *dot = strrchr(u->str, '.');
+        if (found < 0 && dot) { /* "uid.name": side output `name` of uid */
+            for (int i = 0; i < j->nops; i++)
+                if (strlen(j->ops[i].uid) == (size_t)(dot - u->str) &&
+                    strncmp(j->ops[i].uid, u->str, (size_t)(dot - u->str)) == 0)
+                    found = i;
+            if (found >= 0) {
+                if (!s->input_side)
+                    s->input_side = xcalloc(n + 1, sizeof *s->input_side);
+                s->input_side[s->ninputs] = xstrdup(dot + 1);
+            }
+        }
         if (found < 0) {
             const char **names = xcalloc((size_t)j->nops + 1, sizeof *names);
             for (int i = 0; i < j->nops; i++)
@@ -403,6 +415,7 @@ void job_destroy(job *j)
         free(s->in_schema);
         free(s->key_field);
         free(s->key_indices);
+        op_spec_free_sides(s);
     }
     free(j->ops);
     for (int i = 0; i < j->nparams; i++) {

@@ -16,6 +16,7 @@ static void remove_op(job *j, int idx)
     free(s->in_schema);
     free(s->key_field);
     free(s->key_indices);
+    op_spec_free_sides(s);
     schema_fini(&s->out_schema);
     memmove(&j->ops[idx], &j->ops[idx + 1], (size_t)(j->nops - idx - 1) * sizeof *s);
     j->nops--;
@@ -50,9 +51,47 @@ static void link_schemas(job *j)
         op_spec *s = &j->ops[i];
         free(s->in_schema);
         s->in_schema = xcalloc((size_t)s->ninputs + 1, sizeof *s->in_schema);
-        for (int k = 0; k < s->ninputs; k++)
-            s->in_schema[k] = &j->ops[s->inputs[k]].out_schema;
+        for (int k = 0; k < s->ninputs; k++) {
+            const op_spec *src = &j->ops[s->inputs[k]];
+            int port = s->input_port ? s->input_port[k] : 0;
+            s->in_schema[k] = port ? &src->side_schema[port - 1] : &src->out_schema;
+        }
     }
+}
+
+/* Inputs that read a side output ("uid.name"): find the producer's port,
+ * declared when it was configured (producers come first). */
+static int resolve_side_inputs(job *j, op_spec *s, mpf_err *e)
+{
+    if (!s->input_side)
+        return 0;
+    free(s->input_port);
+    s->input_port = xcalloc((size_t)s->ninputs + 1, sizeof *s->input_port);
+    for (int k = 0; k < s->ninputs; k++) {
+        const char *name = s->input_side[k];
+        if (!name)
+            continue;
+        op_spec *src = &j->ops[s->inputs[k]];
+        for (int p = 0; p < src->nside; p++)
+            if (strcmp(src->side_name[p], name) == 0)
+                s->input_port[k] = p + 1;
+        if (!s->input_port[k]) {
+            const char *near = NULL;
+            if (src->nside) {
+                const char **names = xcalloc((size_t)src->nside + 1, sizeof *names);
+                for (int p = 0; p < src->nside; p++)
+                    names[p] = src->side_name[p];
+                near = str_closest(name, names);
+                free(names);
+            }
+            return err_set(e, MPF_EJOB, "%s: input '%s.%s': operator '%s' has no side output "
+                           "'%s'%s%s%s", op_where(s), src->uid, name, src->uid, name,
+                           near ? " (did you mean '" : "", near ? near : "",
+                           near ? "'?)" : src->nside ? "" : "; it declares none");
+        }
+        s->in_schema[k] = &src->side_schema[s->input_port[k] - 1];
+    }
+    return 0;
 }
 
 /* `type: key-by` is a partitioning, not an operator: move its key onto
@@ -282,6 +321,7 @@ static void build_tasks(plan *p)
     for (int i = 0; i < j->nops; i++) {
         op_spec *s = &j->ops[i];
         int chain = s->ninputs == 1 && s->part == PART_FORWARD &&
+                    !(s->input_port && s->input_port[0]) &&
                     j->ops[s->inputs[0]].parallelism == s->parallelism &&
                     consumers_of(j, s->inputs[0]) == 1;
         plan_task *t;
@@ -315,6 +355,7 @@ static void build_tasks(plan *p)
             ed->src_op = src_op;
             ed->dst_op = head->index;
             ed->dst_input = k;
+            ed->src_port = head->input_port ? head->input_port[k] : 0;
             ed->part = head->part;
             ed->key_index = head->part == PART_HASH && k > 0 ? head->key_indices[k] : head->key_index;
             ed->chan_base = chan;
@@ -378,7 +419,7 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
             goto fail;
         }
         s->wm_field = -1;
-        if (resolve_partition(s, j, e) || s->kind->configure(s, c, e) ||
+        if (resolve_side_inputs(j, s, e) || resolve_partition(s, j, e) || s->kind->configure(s, c, e) ||
             (s->kind->role == OP_SOURCE && resolve_watermark(s, e)))
             goto fail;
     }

@@ -17,6 +17,7 @@ typedef struct plan_edge {
     int src_task, dst_task;
     int src_op, dst_op; /* tail op of src task, head op of dst task */
     int dst_input;      /* logical input of dst_op */
+    int src_port;       /* 0: main output of src_op; p + 1: its side output p */
     int part;
     int key_index;      /* PART_HASH: field of src_op's output */
     uint32_t chan_base;

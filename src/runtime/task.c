@@ -89,34 +89,52 @@ static void route_append(task_inst *t, out_route *r, int ch, const uint8_t *rec,
         t->oldest_ns = t->now_ns;
 }
 
+static void route_record(task_inst *t, out_route *r, const uint8_t *rec, uint32_t len)
+{
+    switch (r->edge->part) {
+    case PART_FORWARD:
+        route_append(t, r, 0, rec, len);
+        break;
+    case PART_HASH: {
+        uint32_t klen;
+        const uint8_t *key = rec_key(r->schema, rec, r->edge->key_index, &klen);
+        int kg = keygroup_of(key_hash(key, klen), t->plan->max_parallelism);
+        route_append(t, r, keygroup_subtask(kg, t->plan->max_parallelism, r->dst_par), rec, len);
+        break;
+    }
+    case PART_REBALANCE:
+        route_append(t, r, r->rr, rec, len);
+        if (++r->rr == r->dst_par)
+            r->rr = 0;
+        break;
+    case PART_BROADCAST:
+        for (int d = 0; d < r->dst_par; d++)
+            route_append(t, r, d, rec, len);
+        break;
+    }
+}
+
 static void writer_emit(collector *c, const uint8_t *rec, uint32_t len)
 {
     task_inst *t = (task_inst *)((char *)c - offsetof(task_inst, writer));
-    for (int i = 0; i < t->nroutes; i++) {
-        out_route *r = &t->routes[i];
-        switch (r->edge->part) {
-        case PART_FORWARD:
-            route_append(t, r, 0, rec, len);
-            break;
-        case PART_HASH: {
-            uint32_t klen;
-            const uint8_t *key = rec_key(r->schema, rec, r->edge->key_index, &klen);
-            int kg = keygroup_of(key_hash(key, klen), t->plan->max_parallelism);
-            route_append(t, r, keygroup_subtask(kg, t->plan->max_parallelism, r->dst_par), rec,
-                         len);
-            break;
-        }
-        case PART_REBALANCE:
-            route_append(t, r, r->rr, rec, len);
-            if (++r->rr == r->dst_par)
-                r->rr = 0;
-            break;
-        case PART_BROADCAST:
-            for (int d = 0; d < r->dst_par; d++)
-                route_append(t, r, d, rec, len);
-            break;
-        }
-    }
+    for (int i = 0; i < t->nroutes; i++)
+        if (!t->routes[i].edge->src_port)
+            route_record(t, &t->routes[i], rec, len);
+}
+
+/* A side output of the chain's last operator: the routes of its edges. */
+typedef struct side_writer {
+    collector c; /* must stay first */
+    task_inst *t;
+    int port; /* edge src_port */
+} side_writer;
+
+static void side_emit(collector *c, const uint8_t *rec, uint32_t len)
+{
+    side_writer *w = (side_writer *)c;
+    for (int i = 0; i < w->t->nroutes; i++)
+        if (w->t->routes[i].edge->src_port == w->port)
+            route_record(w->t, &w->t->routes[i], rec, len);
 }
 
 /* Send every partly filled output batch. */
@@ -211,7 +229,8 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
     for (int i = 0; i < t->nroutes; i++) {
         out_route *r = &t->routes[i];
         r->edge = &p->edges[t->pt->out_edges[i]];
-        r->schema = &j->ops[r->edge->src_op].out_schema;
+        const op_spec *src = &j->ops[r->edge->src_op];
+        r->schema = r->edge->src_port ? &src->side_schema[r->edge->src_port - 1] : &src->out_schema;
         r->dst_par = p->tasks[r->edge->dst_task].parallelism;
         r->nchan = r->edge->part == PART_FORWARD ? 1 : r->dst_par;
         r->rr = subtask % r->dst_par; /* spread rebalance starts */
@@ -243,6 +262,20 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
                 continue;
             chan_id id = {plan_channel(ed, s, subtask, t->pt->parallelism)};
             t->in[n++] = dp_inchan_open(id, plan_rank_of(p, s), t, ed->dst_input);
+        }
+    }
+    op_inst *tail = &t->ops[t->nops - 1];
+    if (tail->spec->nside) {
+        tail->side = xcalloc((size_t)tail->spec->nside, sizeof *tail->side);
+        for (int i = 0; i < t->nroutes; i++) {
+            int port = t->routes[i].edge->src_port;
+            if (port && !tail->side[port - 1]) {
+                side_writer *w = xcalloc(1, sizeof *w);
+                w->c.emit = side_emit;
+                w->t = t;
+                w->port = port;
+                tail->side[port - 1] = &w->c;
+            }
         }
     }
     const op_spec *head = t->ops[0].spec;
@@ -545,6 +578,11 @@ void task_close(task_inst *t)
         op_inst *oi = &t->ops[k];
         if (oi->spec && oi->spec->kind->close)
             oi->spec->kind->close(oi);
+        if (oi->side) {
+            for (int p = 0; p < oi->spec->nside; p++)
+                free(oi->side[p]);
+            free(oi->side);
+        }
         if (t->links && t->links[k].seg)
             segpool_put(t->links[k].seg);
     }
