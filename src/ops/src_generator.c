@@ -3,22 +3,32 @@
  * so the data are the same at any parallelism; subtask i produces rows
  * i, i+p, i+2p, ... `number-of-rows` bounds the source (absent:
  * unbounded); `rows-per-second` limits the total rate. Fields:
- *   {name, type, kind: sequence|random, start, min, max, length,
- *    cardinality, prefix}
+ *   {name, type, kind: sequence|random|event-time, start, min, max,
+ *    length, cardinality, prefix, interval, out-of-orderness}
  * sequence: start + r (i64, timestamp); random: uniform in [min, max]
  * (i64, f64, timestamp), bool, or string: `prefix` + a number below
- * `cardinality` when given, else `length` random letters. */
+ * `cardinality` when given, else `length` random letters.
+ * event-time (timestamp): event times for windows and watermarks,
+ *   start + r * interval - jitter, where `start` is a timestamp
+ *   ("2024-01-01 00:00:00" or ms; default 0), `interval` the event-time
+ *   step per row in total across subtasks (duration, default 1ms; "100us"
+ *   steps accumulate exactly) and the jitter a deterministic draw from
+ *   (seed, r) in [0, `out-of-orderness`] (duration, default 0): a row lags
+ *   behind the largest earlier event time by at most out-of-orderness. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "ops/op.h"
+#include "ops/srcutil.h"
 #include "record/segpool.h"
 #include "util/xmalloc.h"
 
 typedef struct gen_field {
     field_type type;
     int sequence;
+    int evtime;
+    srcutil_evtime t;
     int64_t start, imin, imax, length, cardinality;
     double fmin, fmax;
     char prefix[64];
@@ -42,7 +52,8 @@ typedef struct gen_state {
 static const char *const gen_keys[] = {"number-of-rows", "rows-per-second", "seed", "fields",
                                        NULL};
 static const char *const field_keys[] = {"name", "type", "kind", "start", "min", "max",
-                                         "length", "cardinality", "prefix", NULL};
+                                         "length", "cardinality", "prefix", "interval",
+                                         "out-of-orderness", NULL};
 
 static uint64_t mix64(uint64_t z)
 {
@@ -88,7 +99,7 @@ static int gen_configure(op_spec *s, const conf *c, mpf_err *e)
         if (ynode_check_keys(fn, field_keys, "a generator field", e) ||
             ynode_get_str(fn, "name", 1, &name, e) || ynode_get_str(fn, "type", 1, &type, e) ||
             ynode_get_str(fn, "kind", 0, &kind, e) || ynode_get_str(fn, "prefix", 0, &prefix, e) ||
-            ynode_get_i64(fn, "start", 0, &g->start, e) ||
+            (strcmp(kind, "event-time") != 0 && ynode_get_i64(fn, "start", 0, &g->start, e)) ||
             ynode_get_i64(fn, "length", 0, &g->length, e) ||
             ynode_get_i64(fn, "cardinality", 0, &g->cardinality, e))
             goto fail;
@@ -111,8 +122,21 @@ static int gen_configure(op_spec *s, const conf *c, mpf_err *e)
                         ynode_pos(fn));
                 goto fail;
             }
+        } else if (strcmp(kind, "event-time") == 0) {
+            g->evtime = 1;
+            g->t.interval_ns = 1000000;
+            if (g->type != FT_TIMESTAMP) {
+                err_set(e, MPF_EJOB, "%s: kind event-time needs type timestamp", ynode_pos(fn));
+                goto fail;
+            }
+            int64_t ooo_ns = 0;
+            if (srcutil_get_timestamp(fn, "start", &g->t.start_ms, e) ||
+                srcutil_get_duration_ns(fn, "interval", &g->t.interval_ns, e) ||
+                srcutil_get_duration_ns(fn, "out-of-orderness", &ooo_ns, e))
+                goto fail;
+            g->t.ooo_ms = ooo_ns / 1000000;
         } else if (strcmp(kind, "random") != 0) {
-            err_set(e, MPF_EJOB, "%s: kind must be sequence or random, got '%s'",
+            err_set(e, MPF_EJOB, "%s: kind must be sequence, random or event-time, got '%s'",
                     ynode_pos(ynode_get(fn, "kind")), kind);
             goto fail;
         }
@@ -164,7 +188,9 @@ static void gen_row(const gen_cfg *cfg, int64_t r, recbuf *rb)
         switch (g->type) {
         case FT_I64:
         case FT_TIMESTAMP:
-            if (g->sequence)
+            if (g->evtime)
+                recbuf_i64(rb, srcutil_evtime_at(&g->t, cfg->seed + (uint64_t)i * 0x9e3779b9ULL, r));
+            else if (g->sequence)
                 recbuf_i64(rb, g->start + r);
             else
                 recbuf_i64(rb, g->imin + (int64_t)(x % (uint64_t)(g->imax - g->imin + 1)));
