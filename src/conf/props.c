@@ -1059,3 +1059,15 @@ void conf_print_markdown(FILE *f)
         free(def);
     }
 }
+
+int ynode_get_duration_ns(const struct ynode *map, const char *key, int required, int64_t *ns,
+                          mpf_err *e)
+{
+    const char *v = NULL;
+    if (ynode_get_str(map, key, required, &v, e))
+        return e->code;
+    if (v && parse_duration_ns(v, ns))
+        return err_set(e, MPF_EJOB, "%s: %s: expected a duration such as '500ms', '5s' or "
+                       "'1h', got '%s'", ynode_pos(ynode_get(map, key)), key, v);
+    return 0;
+}

@@ -76,6 +76,11 @@ char *conf_serialize(const conf *c);
 /* Flink-compatible unit parsers. Return 0 or MPF_ECONFIG. */
 int parse_duration_ns(const char *s, int64_t *ns);
 int parse_size_bytes(const char *s, int64_t *bytes);
+/* A duration option of a YAML map (operator options such as `size: 5s`):
+ * *ns is left alone when the key is absent and not required. Errors give
+ * file:line:col and the key. */
+int ynode_get_duration_ns(const struct ynode *map, const char *key, int required, int64_t *ns,
+                          mpf_err *e);
 /* Format helpers used by --list ("100 ms", "32 kb"). */
 void format_duration(int64_t ns, char *buf, size_t n);
 void format_size(int64_t bytes, char *buf, size_t n);

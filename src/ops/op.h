@@ -36,6 +36,7 @@ typedef struct op_kind {
     enum op_role role;
     int min_inputs, max_inputs; /* max -1: any number */
     const char *const *keys;    /* option keys besides the common ones */
+    int single;                 /* always runs with parallelism 1 */
     const char *summary;
     /* Plan time: read s->node, fill s->cfg and s->out_schema from
      * s->in_schema. Errors name the uid and file:line:col. */

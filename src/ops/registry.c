@@ -7,12 +7,12 @@
 
 extern const op_kind op_src_file, op_src_generator, op_src_nexmark, op_src_behavior,
     op_src_socket, op_tokenize, op_reduce, op_union, op_keyby,
-    op_filter, op_map, op_select, op_sink_file, op_sink_stdout, op_sink_blackhole;
+    op_filter, op_map, op_select, op_window, op_window_all, op_sink_file, op_sink_stdout, op_sink_blackhole;
 
 static const op_kind *const kinds[] = {
     &op_src_file, &op_src_generator, &op_src_nexmark, &op_src_behavior, &op_src_socket,
     &op_tokenize, &op_keyby, &op_reduce, &op_union,
-    &op_filter, &op_map, &op_select, &op_sink_file, &op_sink_stdout, &op_sink_blackhole,
+    &op_filter, &op_map, &op_select, &op_window, &op_window_all, &op_sink_file, &op_sink_stdout, &op_sink_blackhole,
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 

@@ -135,19 +135,6 @@ static int fold_key_by(job *j, mpf_err *e)
     return 0;
 }
 
-/* Duration option of a map in ns ("2s", "500ms", bare ms). */
-static int get_duration(const ynode *map, const char *key, const char *uid, int64_t *ns,
-                        mpf_err *e)
-{
-    const char *v = NULL;
-    if (ynode_get_str(map, key, 0, &v, e))
-        return err_prefix(e, "operator '%s'", uid);
-    if (v && parse_duration_ns(v, ns))
-        return err_set(e, MPF_EJOB, "%s: operator '%s': %s: expected a duration such as "
-                       "'500ms' or '2s', got '%s'", ynode_pos(ynode_get(map, key)), uid, key, v);
-    return 0;
-}
-
 /* A source's `watermark: {field, out-of-orderness, idleness}` (Flink's
  * WatermarkStrategy.forBoundedOutOfOrderness(...).withIdleness(...);
  * `strategy: monotonous` means no out-of-orderness). */
@@ -194,9 +181,9 @@ static int resolve_watermark(op_spec *s, mpf_err *e)
                        "bounded-out-of-orderness or monotonous, got '%s'",
                        ynode_pos(ynode_get(w, "strategy")), s->uid, strategy);
     }
-    if (get_duration(w, "out-of-orderness", s->uid, &delay, e) ||
-        get_duration(w, "idleness", s->uid, &idle, e))
-        return e->code;
+    if (ynode_get_duration_ns(w, "out-of-orderness", 0, &delay, e) ||
+        ynode_get_duration_ns(w, "idleness", 0, &idle, e))
+        return err_prefix(e, "operator '%s' watermark", s->uid);
     s->wm_field = idx;
     s->wm_delay_ms = delay / 1000000;
     s->wm_idle_ns = idle;
@@ -391,6 +378,14 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
                                                          : p->nslots;
     for (int i = 0; i < j->nops; i++) {
         op_spec *s = &j->ops[i];
+        if (s->kind->single) {
+            if (s->parallelism > 1) {
+                err_set(e, MPF_EPLAN, "%s: %s '%s' runs with parallelism 1, got parallelism: %d",
+                        op_where(s), op_role_name(s->kind->role), s->kind->name, s->parallelism);
+                goto fail;
+            }
+            s->parallelism = 1;
+        }
         if (!s->parallelism)
             s->parallelism = defpar;
         if (s->parallelism > p->nslots) {

@@ -1,0 +1,766 @@
+/* `type: window` (keyed) and `type: window-all` (parallelism 1): Flink's
+ * window operator with built-in aggregates (ops layer).
+ *
+ *   window: {type: tumbling, size: 5s[, offset: 0]}
+ *           {type: sliding, size: 1h, slide: 5min[, offset]}
+ *           {type: session, gap: 30s}
+ *           {type: count, size: 100[, slide: 10]}      (global window +
+ *                                                      count trigger)
+ *   time: event | processing   (default: event when the input has an
+ *                               event-time field, else processing)
+ *   allowed-lateness: 1min     (event time; default 0)
+ *   late-output: NAME          (side output of dropped late records)
+ *   aggregates: [{function: count|sum|min|max|avg|first|last, field, as}]
+ *
+ * Output: the key field (keyed windows), window_start, window_end and
+ * window_time (= window_end - 1 ms, the event time of the result, as in
+ * Flink SQL's window TVFs; count windows have no window fields), then
+ * the aggregates.
+ *
+ * Time windows are aligned to the epoch (plus offset), so every key shares
+ * the same windows: state is one kstore per open window holding the
+ * keys' accumulators, and a window fires for all its keys when the
+ * watermark (or the clock) passes its end - 1, without a timer per key.
+ * With allowed lateness a fired window is kept until end - 1 + lateness:
+ * a late record within it updates the result and re-emits it at once (as
+ * Flink's EventTimeTrigger fires on late elements). A record whose every
+ * window is past that is dropped, counted (numLateRecordsDropped) and
+ * sent to the late output when there is one.
+ *
+ * Session windows merge per key: accumulators are keyed by (start, key)
+ * with a per-key index of open sessions, and a timer per session fires it
+ * at end - 1. Count windows buffer each key's last `size` records and
+ * emit every `slide` records. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "ops/agg.h"
+#include "ops/op.h"
+#include "record/segpool.h"
+#include "state/kstore.h"
+#include "state/timers.h"
+#include "util/xmalloc.h"
+
+enum wkind { W_TUMBLING, W_SLIDING, W_SESSION, W_COUNT };
+
+/* Emit at most this many results per on_watermark call, so firing a big
+ * window does not queue unbounded output: the task calls again when the
+ * output has room. */
+#define FIRE_BUDGET 4096
+
+typedef struct win_cfg {
+    enum wkind kind;
+    int64_t size, slide, offset, gap; /* ms (count: records) */
+    int event_time;
+    int time_field;
+    int64_t lateness;
+    int keyed;
+    int key_field;
+    field_type key_type;
+    int late_port; /* -1: none */
+    agg_list aggs;
+} win_cfg;
+
+typedef struct awin {
+    int64_t start, end;
+    kstore keys; /* key -> accumulator */
+    int fired;
+} awin;
+
+typedef struct win_state {
+    awin *w; /* open aligned windows, sorted by end */
+    int nw, capw;
+    kstore sess_idx;  /* session: key -> [n u32][pad][(start, end) i64 x n] */
+    kstore sess_acc;  /* session: [start][key] -> accumulator */
+    timer_svc timers; /* session: [kind u8][start][key] at end - 1 (+ lateness) */
+    kstore counts;    /* count: key -> [since u32][nrec u32][used u32][pad][records] */
+    recbuf rb, acc, acc2, kbuf;
+    int fire_w;       /* firing cursor: window index and slot position */
+    size_t fire_pos;
+} win_state;
+
+static const char *const win_keys[] = {"window", "time", "allowed-lateness", "late-output",
+                                       "aggregates", "time-field", NULL};
+static const char *const wdef_keys[] = {"type", "size", "slide", "offset", "gap", NULL};
+
+static void win_free_cfg(void *p)
+{
+    win_cfg *c = p;
+    if (!c)
+        return;
+    agg_free(&c->aggs);
+    free(c);
+}
+
+static int get_ms(const ynode *n, const char *key, int required, int64_t *ms, const char *uid,
+                  mpf_err *e)
+{
+    int64_t ns = *ms * 1000000;
+    if (ynode_get_duration_ns(n, key, required, &ns, e))
+        return err_prefix(e, "operator '%s'", uid);
+    *ms = ns / 1000000;
+    return 0;
+}
+
+static int parse_window(op_spec *s, win_cfg *c, mpf_err *e)
+{
+    const ynode *w = ynode_get(s->node, "window");
+    if (!w || w->kind != YNODE_MAP)
+        return err_set(e, MPF_EJOB, "%s: window: {type: tumbling|sliding|session|count, ...} "
+                       "is required", op_where(s));
+    char what[300];
+    snprintf(what, sizeof what, "operator '%s' window", s->uid);
+    const char *type = NULL;
+    if (ynode_check_keys(w, wdef_keys, what, e) || ynode_get_str(w, "type", 1, &type, e))
+        return err_prefix(e, "operator '%s'", s->uid);
+    const char *pos = ynode_pos(ynode_get(w, "type"));
+    if (strcmp(type, "tumbling") == 0 || strcmp(type, "sliding") == 0) {
+        c->kind = type[0] == 't' ? W_TUMBLING : W_SLIDING;
+        if (get_ms(w, "size", 1, &c->size, s->uid, e) || get_ms(w, "offset", 0, &c->offset, s->uid, e))
+            return e->code;
+        c->slide = c->size;
+        if (c->kind == W_SLIDING && get_ms(w, "slide", 1, &c->slide, s->uid, e))
+            return e->code;
+        if (c->kind == W_TUMBLING && ynode_get(w, "slide"))
+            return err_set(e, MPF_EJOB, "%s: operator '%s': a tumbling window has no slide "
+                           "(use type: sliding)", ynode_pos(ynode_get(w, "slide")), s->uid);
+        if (c->size <= 0 || c->slide <= 0)
+            return err_set(e, MPF_EJOB, "%s: operator '%s': window size and slide must be "
+                           "at least 1 ms", pos, s->uid);
+        if (c->offset < 0 || c->offset >= c->slide)
+            return err_set(e, MPF_EJOB, "%s: operator '%s': window offset must be in [0, "
+                           "slide)", pos, s->uid);
+        if (c->size / c->slide > 10000)
+            return err_set(e, MPF_EJOB, "%s: operator '%s': size/slide is %lld: every record "
+                           "would be in that many windows", pos, s->uid,
+                           (long long)(c->size / c->slide));
+    } else if (strcmp(type, "session") == 0) {
+        c->kind = W_SESSION;
+        if (get_ms(w, "gap", 1, &c->gap, s->uid, e))
+            return e->code;
+        if (c->gap <= 0)
+            return err_set(e, MPF_EJOB, "%s: operator '%s': session gap must be at least 1 ms",
+                           pos, s->uid);
+    } else if (strcmp(type, "count") == 0) {
+        c->kind = W_COUNT;
+        if (ynode_get_i64(w, "size", 1, &c->size, e))
+            return err_prefix(e, "operator '%s'", s->uid);
+        c->slide = c->size;
+        if (ynode_get_i64(w, "slide", 0, &c->slide, e))
+            return err_prefix(e, "operator '%s'", s->uid);
+        if (c->size < 1 || c->slide < 1 || c->slide > c->size || c->size > 1000000)
+            return err_set(e, MPF_EJOB, "%s: operator '%s': count windows need 1 <= slide <= "
+                           "size <= 1000000", pos, s->uid);
+    } else {
+        return err_set(e, MPF_EJOB, "%s: operator '%s': window type must be tumbling, sliding, "
+                       "session or count, got '%s'", pos, s->uid, type);
+    }
+    return 0;
+}
+
+static int win_configure(op_spec *s, const conf *cf, mpf_err *e)
+{
+    (void)cf;
+    const schema *in = s->in_schema[0];
+    int keyed = strcmp(s->kind->name, "window") == 0;
+    if (keyed && s->part != PART_HASH)
+        return err_set(e, MPF_EJOB, "%s: a window needs a keyed input: add key-by: FIELD (or "
+                       "use type: window-all)", op_where(s));
+    if (!keyed && s->part == PART_HASH)
+        return err_set(e, MPF_EJOB, "%s: window-all takes no key-by (use type: window)",
+                       op_where(s));
+    win_cfg *c = xcalloc(1, sizeof *c);
+    s->cfg = c;
+    c->keyed = keyed;
+    c->key_field = keyed ? s->key_index : -1;
+    c->late_port = -1;
+    if (parse_window(s, c, e))
+        return e->code;
+    const char *time = NULL, *tfield = NULL, *late = NULL;
+    if (ynode_get_str(s->node, "time", 0, &time, e) ||
+        ynode_get_str(s->node, "time-field", 0, &tfield, e) ||
+        ynode_get_str(s->node, "late-output", 0, &late, e))
+        return err_prefix(e, "operator '%s'", s->uid);
+    c->time_field = in->rowtime;
+    if (tfield) {
+        c->time_field = schema_find(in, tfield);
+        if (c->time_field < 0 || (in->f[c->time_field].type != FT_TIMESTAMP &&
+                                  in->f[c->time_field].type != FT_I64))
+            return err_set(e, MPF_ESCHEMA, "%s: operator '%s': time-field '%s' must be a "
+                           "timestamp or i64 field of the input",
+                           ynode_pos(ynode_get(s->node, "time-field")), s->uid, tfield);
+    }
+    if (time && strcmp(time, "event") != 0 && strcmp(time, "processing") != 0)
+        return err_set(e, MPF_EJOB, "%s: operator '%s': time must be event or processing, got "
+                       "'%s'", ynode_pos(ynode_get(s->node, "time")), s->uid, time);
+    c->event_time = time ? strcmp(time, "event") == 0 : c->time_field >= 0;
+    if (c->kind == W_COUNT)
+        c->event_time = 0;
+    if (c->event_time && c->time_field < 0)
+        return err_set(e, MPF_ESCHEMA, "%s: event-time window but the input has no event time: "
+                       "give its source a watermark: {field: ...} or set time-field:",
+                       op_where(s));
+    if (get_ms(s->node, "allowed-lateness", 0, &c->lateness, s->uid, e))
+        return e->code;
+    if (c->lateness < 0 || (c->lateness && !c->event_time))
+        return err_set(e, MPF_EJOB, "%s: allowed-lateness needs event time and must be >= 0",
+                       op_where(s));
+    char what[300];
+    snprintf(what, sizeof what, "operator '%s'", s->uid);
+    if (agg_parse(&c->aggs, ynode_get(s->node, "aggregates"), in, what, e))
+        return e->code;
+    if (keyed) {
+        c->key_type = in->f[c->key_field].type;
+        schema_add(&s->out_schema, in->f[c->key_field].name, c->key_type);
+    }
+    if (c->kind != W_COUNT) {
+        schema_add(&s->out_schema, "window_start", FT_TIMESTAMP);
+        schema_add(&s->out_schema, "window_end", FT_TIMESTAMP);
+        schema_add(&s->out_schema, "window_time", FT_TIMESTAMP);
+        s->out_schema.rowtime = s->out_schema.n - 1;
+    }
+    for (int i = 0; i < c->aggs.n; i++)
+        if (schema_find(&s->out_schema, c->aggs.a[i].name) >= 0)
+            return err_set(e, MPF_ESCHEMA, "%s: output field '%s' appears twice; rename the "
+                           "aggregate with as:", op_where(s), c->aggs.a[i].name);
+    agg_schema(&c->aggs, &s->out_schema);
+    if (late) {
+        if (!c->event_time)
+            return err_set(e, MPF_EJOB, "%s: late-output needs an event-time window",
+                           op_where(s));
+        c->late_port = op_add_side_output(s, late, in);
+    }
+    return 0;
+}
+
+static void win_describe(const op_spec *s, char *buf, size_t n)
+{
+    const win_cfg *c = s->cfg;
+    static const char *kinds[] = {"tumbling", "sliding", "session", "count"};
+    snprintf(buf, n, "%s %s window, %d aggregate(s)%s", kinds[c->kind],
+             c->kind == W_COUNT ? "" : c->event_time ? "event-time" : "processing-time",
+             c->aggs.n, c->late_port >= 0 ? ", late side output" : "");
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int win_open(op_inst *oi, mpf_err *e)
+{
+    (void)e;
+    win_state *st = xcalloc(1, sizeof *st);
+    ks_init(&st->sess_idx);
+    ks_init(&st->sess_acc);
+    ks_init(&st->counts);
+    timers_init(&st->timers);
+    recbuf_init(&st->rb);
+    recbuf_init(&st->acc);
+    recbuf_init(&st->acc2);
+    recbuf_init(&st->kbuf);
+    oi->st = st;
+    return 0;
+}
+
+static void win_close(op_inst *oi)
+{
+    win_state *st = oi->st;
+    if (!st)
+        return;
+    for (int i = 0; i < st->nw; i++)
+        ks_fini(&st->w[i].keys);
+    free(st->w);
+    ks_fini(&st->sess_idx);
+    ks_fini(&st->sess_acc);
+    ks_fini(&st->counts);
+    timers_fini(&st->timers);
+    recbuf_fini(&st->rb);
+    recbuf_fini(&st->acc);
+    recbuf_fini(&st->acc2);
+    recbuf_fini(&st->kbuf);
+    free(st);
+    oi->st = NULL;
+}
+
+static void update_state_bytes(op_inst *oi)
+{
+    win_state *st = oi->st;
+    size_t b = ks_bytes(&st->sess_idx) + ks_bytes(&st->sess_acc) + ks_bytes(&st->counts) +
+               timers_bytes(&st->timers) + (size_t)st->capw * sizeof *st->w;
+    for (int i = 0; i < st->nw; i++)
+        b += ks_bytes(&st->w[i].keys);
+    oi->state_bytes = b;
+}
+
+/* Emit one result: key, window fields, aggregates. */
+static void emit_result(op_inst *oi, const uint8_t *key, uint32_t klen, int64_t start,
+                        int64_t end, const uint8_t *acc)
+{
+    const win_cfg *c = oi->spec->cfg;
+    win_state *st = oi->st;
+    recbuf *rb = &st->rb;
+    recbuf_begin(rb);
+    if (c->keyed) {
+        if (c->key_type == FT_STRING)
+            recbuf_str(rb, key, klen);
+        else
+            recbuf_raw_field(rb, c->key_type, key);
+    }
+    if (c->kind != W_COUNT) {
+        recbuf_i64(rb, start);
+        recbuf_i64(rb, end);
+        recbuf_i64(rb, end - 1);
+    }
+    acc_emit(&c->aggs, acc, rb);
+    recbuf_end(rb);
+    op_emit(oi, rb->p, rb->len);
+}
+
+static void late_record(op_inst *oi, const uint8_t *rec)
+{
+    const win_cfg *c = oi->spec->cfg;
+    oi->late_dropped++;
+    if (c->late_port >= 0)
+        op_emit_side(oi, c->late_port, rec, rec_size(rec));
+}
+
+/* ---- aligned (tumbling, sliding) windows ---- */
+
+static awin *aligned_get(win_state *st, int64_t start, int64_t end)
+{
+    int i = st->nw;
+    while (i > 0 && st->w[i - 1].end >= end) {
+        if (st->w[i - 1].end == end)
+            return &st->w[i - 1];
+        i--;
+    }
+    if (st->nw == st->capw) {
+        st->capw = st->capw ? st->capw * 2 : 16;
+        st->w = xrealloc(st->w, (size_t)st->capw * sizeof *st->w);
+    }
+    memmove(&st->w[i + 1], &st->w[i], (size_t)(st->nw - i) * sizeof *st->w);
+    st->nw++;
+    awin *w = &st->w[i];
+    w->start = start;
+    w->end = end;
+    w->fired = 0;
+    ks_init(&w->keys);
+    return w;
+}
+
+/* Fold rec into the accumulator of key in store ks; returns a pointer to
+ * the stored accumulator. */
+static const uint8_t *fold(op_inst *oi, kstore *ks, const uint8_t *key, uint32_t klen,
+                           uint64_t h, const uint8_t *rec)
+{
+    const win_cfg *c = oi->spec->cfg;
+    win_state *st = oi->st;
+    const schema *in = oi->spec->in_schema[0];
+    if (!c->aggs.nstr) {
+        uint8_t *acc = ks_put(ks, key, klen, h, c->aggs.fixed, NULL);
+        acc_add_fixed(&c->aggs, acc, in, rec);
+        return acc;
+    }
+    uint32_t vcap;
+    uint8_t *old = ks_get(ks, key, klen, h, &vcap);
+    uint32_t n = acc_add(&c->aggs, old, in, rec, &st->acc);
+    uint8_t *acc = old ? ks_resize(ks, key, klen, h, n) : ks_put(ks, key, klen, h, n, NULL);
+    memcpy(acc, st->acc.p, n);
+    return acc;
+}
+
+static void aligned_process(op_inst *oi, const uint8_t *rec, int64_t ts, const uint8_t *key,
+                            uint32_t klen, uint64_t h)
+{
+    const win_cfg *c = oi->spec->cfg;
+    win_state *st = oi->st;
+    int64_t rem = (ts - c->offset) % c->slide;
+    if (rem < 0)
+        rem += c->slide;
+    int any = 0;
+    for (int64_t start = ts - rem; start > ts - c->size; start -= c->slide) {
+        int64_t end = start + c->size;
+        if (c->event_time && end - 1 + c->lateness <= oi->watermark)
+            continue; /* this window is gone */
+        any = 1;
+        awin *w = aligned_get(st, start, end);
+        const uint8_t *acc = fold(oi, &w->keys, key, klen, h, rec);
+        if (w->fired) /* late but within allowed lateness: update the result */
+            emit_result(oi, key, klen, start, end, acc);
+    }
+    if (!any)
+        late_record(oi, rec);
+}
+
+/* Fire windows with end - 1 <= t and drop those past their lateness.
+ * Returns MPF_EAGAIN when the budget ran out mid-window. */
+static int aligned_advance(op_inst *oi, int64_t t)
+{
+    const win_cfg *c = oi->spec->cfg;
+    win_state *st = oi->st;
+    int emitted = 0;
+    for (; st->fire_w < st->nw; st->fire_w++, st->fire_pos = 0) {
+        awin *w = &st->w[st->fire_w];
+        if (w->end - 1 > t)
+            break;
+        if (w->fired)
+            continue;
+        const uint8_t *key;
+        uint32_t klen;
+        uint8_t *acc;
+        while (ks_next(&w->keys, &st->fire_pos, &key, &klen, &acc, NULL)) {
+            emit_result(oi, key, klen, w->start, w->end, acc);
+            if (++emitted >= FIRE_BUDGET)
+                return MPF_EAGAIN;
+        }
+        w->fired = 1;
+    }
+    st->fire_w = 0;
+    st->fire_pos = 0;
+    int keep = 0;
+    for (int i = 0; i < st->nw; i++) {
+        awin *w = &st->w[i];
+        if (w->fired && w->end - 1 + c->lateness <= t)
+            ks_fini(&w->keys);
+        else
+            st->w[keep++] = *w;
+    }
+    st->nw = keep;
+    return 0;
+}
+
+/* ---- session windows ---- */
+
+enum { TM_FIRE = 1, TM_CLEAN = 2 };
+
+/* [start][key] in st->kbuf. */
+static void sess_key(win_state *st, int64_t start, const uint8_t *key, uint32_t klen)
+{
+    recbuf *b = &st->kbuf;
+    b->len = 0;
+    recbuf_i64(b, start);
+    if (klen) {
+        recbuf_i64(b, 0); /* reserve, then overwrite: keeps recbuf growth logic */
+        b->len -= 8;
+        if (b->cap < b->len + klen) {
+            b->cap = (b->len + klen) * 2;
+            b->p = xrealloc(b->p, b->cap);
+        }
+        memcpy(b->p + b->len, key, klen);
+        b->len += klen;
+    }
+}
+
+static void sess_timer(win_state *st, int add, int kind, int64_t time, int64_t start,
+                       const uint8_t *key, uint32_t klen)
+{
+    uint32_t n = 9 + klen;
+    uint8_t small[256], *k = n <= sizeof small ? small : xmalloc(n);
+    k[0] = (uint8_t)kind;
+    memcpy(k + 1, &start, 8);
+    if (klen)
+        memcpy(k + 9, key, klen);
+    if (add)
+        timers_add(&st->timers, time, k, n);
+    else
+        timers_del(&st->timers, time, k, n);
+    if (k != small)
+        free(k);
+}
+
+static void session_process(op_inst *oi, const uint8_t *rec, int64_t ts, const uint8_t *key,
+                            uint32_t klen, uint64_t h)
+{
+    const win_cfg *c = oi->spec->cfg;
+    win_state *st = oi->st;
+    int64_t start = ts, end = ts + c->gap;
+    if (c->event_time && end - 1 + c->lateness <= oi->watermark) {
+        late_record(oi, rec);
+        return;
+    }
+    uint32_t vcap = 0;
+    uint8_t *idx = ks_get(&st->sess_idx, key, klen, h, &vcap);
+    uint32_t n = idx ? rd_u32(idx) : 0;
+    /* Fold into a fresh accumulator, then merge every session it touches
+     * (Flink's TimeWindow.intersects: start <= o.end && end >= o.start). */
+    c->aggs.nstr ? (void)0 : (void)0;
+    acc_add(&c->aggs, NULL, oi->spec->in_schema[0], rec, &st->acc);
+    int64_t mstart = start, mend = end;
+    uint32_t keep = 0;
+    int64_t *wins = idx ? (int64_t *)(void *)(idx + 8) : NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t ws = wins[2 * i], we = wins[2 * i + 1];
+        if (!(ws <= end && we >= start)) {
+            wins[2 * keep] = ws;
+            wins[2 * keep + 1] = we;
+            keep++;
+            continue;
+        }
+        /* merge session (ws, we) into the new one */
+        sess_key(st, ws, key, klen);
+        uint64_t sh = ks_hash(st->kbuf.p, st->kbuf.len);
+        const uint8_t *old = ks_get(&st->sess_acc, st->kbuf.p, st->kbuf.len, sh, NULL);
+        if (old) {
+            if (ws <= mstart)
+                acc_merge(&c->aggs, old, st->acc.p, &st->acc2);
+            else
+                acc_merge(&c->aggs, st->acc.p, old, &st->acc2);
+            recbuf t = st->acc;
+            st->acc = st->acc2;
+            st->acc2 = t;
+            ks_del(&st->sess_acc, st->kbuf.p, st->kbuf.len, sh);
+        }
+        sess_timer(st, 0, TM_FIRE, we - 1, ws, key, klen);
+        if (c->lateness)
+            sess_timer(st, 0, TM_CLEAN, we - 1 + c->lateness, ws, key, klen);
+        if (ws < mstart)
+            mstart = ws;
+        if (we > mend)
+            mend = we;
+    }
+    /* index: kept sessions plus the merged one */
+    uint32_t need = 8 + 16 * (keep + 1);
+    if (!idx) {
+        idx = ks_put(&st->sess_idx, key, klen, h, need, NULL);
+    } else if (vcap < need) {
+        idx = ks_resize(&st->sess_idx, key, klen, h, need);
+    }
+    wins = (int64_t *)(void *)(idx + 8);
+    wins[2 * keep] = mstart;
+    wins[2 * keep + 1] = mend;
+    keep++;
+    memcpy(idx, &keep, 4);
+    sess_key(st, mstart, key, klen);
+    uint64_t sh = ks_hash(st->kbuf.p, st->kbuf.len);
+    uint32_t size = acc_size(&c->aggs, st->acc.p);
+    uint8_t *acc = ks_put(&st->sess_acc, st->kbuf.p, st->kbuf.len, sh, size, NULL);
+    memcpy(acc, st->acc.p, size);
+    if (c->event_time && mend - 1 <= oi->watermark) /* late within lateness: refire */
+        emit_result(oi, key, klen, mstart, mend, acc);
+    else
+        sess_timer(st, 1, TM_FIRE, mend - 1, mstart, key, klen);
+    if (c->lateness)
+        sess_timer(st, 1, TM_CLEAN, mend - 1 + c->lateness, mstart, key, klen);
+}
+
+/* Remove session (start) of key from the index and its accumulator. */
+static void session_drop(win_state *st, int64_t start, const uint8_t *key, uint32_t klen)
+{
+    uint64_t h = ks_hash(key, klen);
+    uint8_t *idx = ks_get(&st->sess_idx, key, klen, h, NULL);
+    if (idx) {
+        uint32_t n = rd_u32(idx), keep = 0;
+        int64_t *wins = (int64_t *)(void *)(idx + 8);
+        for (uint32_t i = 0; i < n; i++)
+            if (wins[2 * i] != start) {
+                wins[2 * keep] = wins[2 * i];
+                wins[2 * keep + 1] = wins[2 * i + 1];
+                keep++;
+            }
+        if (keep)
+            memcpy(idx, &keep, 4);
+        else
+            ks_del(&st->sess_idx, key, klen, h);
+    }
+    sess_key(st, start, key, klen);
+    ks_del(&st->sess_acc, st->kbuf.p, st->kbuf.len, ks_hash(st->kbuf.p, st->kbuf.len));
+}
+
+static int session_advance(op_inst *oi, int64_t t)
+{
+    const win_cfg *c = oi->spec->cfg;
+    win_state *st = oi->st;
+    int64_t time;
+    const uint8_t *tk;
+    uint32_t tklen;
+    int emitted = 0;
+    while (emitted < FIRE_BUDGET && timers_pop(&st->timers, t, &time, &tk, &tklen)) {
+        int64_t start;
+        memcpy(&start, tk + 1, 8);
+        const uint8_t *key = tk + 9;
+        uint32_t klen = tklen - 9;
+        if (tk[0] == TM_CLEAN) {
+            session_drop(st, start, key, klen);
+            continue;
+        }
+        sess_key(st, start, key, klen);
+        const uint8_t *acc = ks_get(&st->sess_acc, st->kbuf.p, st->kbuf.len,
+                                    ks_hash(st->kbuf.p, st->kbuf.len), NULL);
+        if (acc) {
+            emit_result(oi, key, klen, start, time + 1, acc);
+            emitted++;
+        }
+        if (!c->lateness)
+            session_drop(st, start, key, klen);
+    }
+    return emitted >= FIRE_BUDGET ? MPF_EAGAIN : 0;
+}
+
+/* ---- count windows ---- */
+
+static void count_process(op_inst *oi, const uint8_t *rec, const uint8_t *key, uint32_t klen,
+                          uint64_t h)
+{
+    const win_cfg *c = oi->spec->cfg;
+    win_state *st = oi->st;
+    const schema *in = oi->spec->in_schema[0];
+    uint32_t rs = rec_size(rec), vcap;
+    uint8_t *v = ks_get(&st->counts, key, klen, h, &vcap);
+    if (!v)
+        v = ks_put(&st->counts, key, klen, h, vcap = 16 + rs * 2, NULL);
+    uint32_t since = rd_u32(v), nrec = rd_u32(v + 4), used = rd_u32(v + 8);
+    if (16 + used + rs > vcap) {
+        v = ks_resize(&st->counts, key, klen, h, vcap = (16 + used + rs) * 2);
+    }
+    memcpy(v + 16 + used, rec, rs);
+    used += rs;
+    nrec++;
+    since++;
+    if (nrec > (uint32_t)c->size) { /* drop the oldest */
+        uint32_t first = rec_size(v + 16);
+        memmove(v + 16, v + 16 + first, used - first);
+        used -= first;
+        nrec--;
+    }
+    if (since == (uint32_t)c->slide) {
+        const uint8_t *acc = NULL;
+        for (uint32_t off = 16; off < 16 + used; off += rec_size(v + off)) {
+            acc_add(&c->aggs, acc, in, v + off, &st->acc);
+            recbuf t = st->acc;
+            st->acc = st->acc2;
+            st->acc2 = t;
+            acc = st->acc2.p;
+        }
+        emit_result(oi, key, klen, 0, 0, acc);
+        since = 0;
+        if (c->slide == c->size) {
+            nrec = 0;
+            used = 0;
+        }
+    }
+    memcpy(v, &since, 4);
+    memcpy(v + 4, &nrec, 4);
+    memcpy(v + 8, &used, 4);
+}
+
+/* ---- operator ---- */
+
+static int64_t next_fire(const op_inst *oi)
+{
+    const win_cfg *c = oi->spec->cfg;
+    win_state *st = oi->st;
+    if (c->kind == W_SESSION)
+        return timers_next(&st->timers);
+    for (int i = 0; i < st->nw; i++)
+        if (!st->w[i].fired)
+            return st->w[i].end - 1;
+    return INT64_MAX;
+}
+
+static int win_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
+{
+    (void)input;
+    (void)e;
+    const win_cfg *c = oi->spec->cfg;
+    const schema *in = oi->spec->in_schema[0];
+    int64_t now = c->event_time || c->kind == W_COUNT ? 0 : wall_ms();
+    for (const uint8_t *r = batch_first(batch); r; r = batch_next(batch, r)) {
+        uint32_t klen = 0;
+        const uint8_t *key = c->keyed ? rec_key(in, r, c->key_field, &klen) : (const uint8_t *)"";
+        uint64_t h = ks_hash(key, klen);
+        int64_t ts = c->event_time ? rd_i64(rec_field(in, r, c->time_field)) : now;
+        switch (c->kind) {
+        case W_TUMBLING:
+        case W_SLIDING:
+            aligned_process(oi, r, ts, key, klen, h);
+            break;
+        case W_SESSION:
+            session_process(oi, r, ts, key, klen, h);
+            break;
+        case W_COUNT:
+            count_process(oi, r, key, klen, h);
+            break;
+        }
+    }
+    if (!c->event_time && c->kind != W_COUNT)
+        oi->proc_timer = next_fire(oi);
+    update_state_bytes(oi);
+    return 0;
+}
+
+static int advance(op_inst *oi, int64_t t)
+{
+    const win_cfg *c = oi->spec->cfg;
+    int rc = c->kind == W_SESSION ? session_advance(oi, t) : aligned_advance(oi, t);
+    update_state_bytes(oi);
+    return rc;
+}
+
+static int win_on_watermark(op_inst *oi, int64_t wm, mpf_err *e)
+{
+    (void)e;
+    const win_cfg *c = oi->spec->cfg;
+    if (!c->event_time || c->kind == W_COUNT)
+        return 0;
+    return advance(oi, wm);
+}
+
+static int win_on_proc_time(op_inst *oi, int64_t now, mpf_err *e)
+{
+    (void)e;
+    int rc = advance(oi, now);
+    if (rc != MPF_EAGAIN)
+        oi->proc_timer = next_fire(oi);
+    return rc;
+}
+
+/* End of input: processing-time windows fire what they hold (event-time
+ * ones already did, on the final watermark). */
+static int win_finish(op_inst *oi, mpf_err *e)
+{
+    (void)e;
+    const win_cfg *c = oi->spec->cfg;
+    if (c->event_time || c->kind == W_COUNT)
+        return 0;
+    return advance(oi, INT64_MAX);
+}
+
+const op_kind op_window = {
+    .name = "window",
+    .role = OP_TRANSFORM,
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .keys = win_keys,
+    .summary = "keyed windows (tumbling, sliding, session, count) with aggregates",
+    .configure = win_configure,
+    .free_cfg = win_free_cfg,
+    .describe = win_describe,
+    .open = win_open,
+    .process = win_process,
+    .on_watermark = win_on_watermark,
+    .on_proc_time = win_on_proc_time,
+    .finish = win_finish,
+    .close = win_close,
+};
+
+const op_kind op_window_all = {
+    .name = "window-all",
+    .role = OP_TRANSFORM,
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .single = 1,
+    .keys = win_keys,
+    .summary = "windows over the whole stream (parallelism 1) with aggregates",
+    .configure = win_configure,
+    .free_cfg = win_free_cfg,
+    .describe = win_describe,
+    .open = win_open,
+    .process = win_process,
+    .on_watermark = win_on_watermark,
+    .on_proc_time = win_on_proc_time,
+    .finish = win_finish,
+    .close = win_close,
+};
