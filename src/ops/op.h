@@ -104,6 +104,7 @@ struct op_spec {
     int wm_field;
     int64_t wm_delay_ms;  /* out-of-orderness */
     int64_t wm_idle_ns;   /* idleness; 0: never idle */
+    int wm_per_record;    /* emit: per-record (punctuated) instead of periodic */
 };
 
 struct op_inst {

@@ -145,7 +145,7 @@ static int resolve_watermark(op_spec *s, mpf_err *e)
     if (!w)
         return 0;
     static const char *const keys[] = {"field", "out-of-orderness", "idleness", "strategy",
-                                        NULL};
+                                        "emit", NULL};
     char what[300];
     snprintf(what, sizeof what, "operator '%s' watermark", s->uid);
     if (w->kind != YNODE_MAP)
@@ -153,9 +153,14 @@ static int resolve_watermark(op_spec *s, mpf_err *e)
                        "out-of-orderness, idleness}", ynode_pos(w), s->uid);
     if (ynode_check_keys(w, keys, what, e))
         return e->code;
-    const char *field = NULL, *strategy = "bounded-out-of-orderness";
-    if (ynode_get_str(w, "field", 1, &field, e) || ynode_get_str(w, "strategy", 0, &strategy, e))
+    const char *field = NULL, *strategy = "bounded-out-of-orderness", *emit = "periodic";
+    if (ynode_get_str(w, "field", 1, &field, e) || ynode_get_str(w, "strategy", 0, &strategy, e) ||
+        ynode_get_str(w, "emit", 0, &emit, e))
         return err_prefix(e, "operator '%s' watermark", s->uid);
+    if (strcmp(emit, "periodic") != 0 && strcmp(emit, "per-record") != 0)
+        return err_set(e, MPF_EJOB, "%s: operator '%s': watermark emit must be periodic or "
+                       "per-record, got '%s'", ynode_pos(ynode_get(w, "emit")), s->uid, emit);
+    s->wm_per_record = emit[0] == 'p' && emit[1] == 'e';
     int idx = schema_find(&s->out_schema, field);
     if (idx < 0) {
         const char **names = schema_names(&s->out_schema);

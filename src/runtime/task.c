@@ -170,14 +170,19 @@ static void send_watermark(task_inst *t, int64_t wm, int idle)
     }
 }
 
+static void punctuate(task_inst *t);
+
 static void ts_track_emit(collector *c, const uint8_t *rec, uint32_t len)
 {
     ts_tracker *tr = (ts_tracker *)c;
     int64_t ts = rd_i64(rec_field(tr->schema, rec, tr->field));
-    if (ts > tr->max_ts)
+    int advanced = ts > tr->max_ts;
+    if (advanced)
         tr->max_ts = ts;
     tr->seen++;
     tr->inner->emit(tr->inner, rec, len);
+    if (advanced && tr->task)
+        punctuate(tr->task);
 }
 
 static int64_t wall_ms(void)
@@ -285,6 +290,7 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
         t->track.schema = &head->out_schema;
         t->track.field = head->wm_field;
         t->track.max_ts = WM_MIN;
+        t->track.task = head->wm_per_record ? t : NULL;
         t->ops[0].out = &t->track.c;
     }
     for (int k = 0; k < t->nops; k++) {
@@ -352,6 +358,27 @@ static int wm_advance(task_inst *t, int64_t wm, mpf_err *e)
     t->wm_op = 0;
     int rc = wm_continue(t, e);
     return rc == MPF_EAGAIN ? 0 : rc;
+}
+
+/* `emit: per-record`: a watermark right after each record that raises
+ * the maximum event time, in order with the data (Flink's punctuated
+ * WatermarkGenerator.onEvent). Deterministic, so tests can predict
+ * exactly which records are late; far slower than periodic. */
+static void punctuate(task_inst *t)
+{
+    const op_spec *src = t->ops[0].spec;
+    int64_t wm = t->track.max_ts - src->wm_delay_ms - 1;
+    if (wm <= t->wm || t->wm_op >= 0 || t->err.code)
+        return;
+    chain_flush_from(t, 0);
+    t->wm_pending = wm;
+    t->wm_op = 0;
+    mpf_err e = {0};
+    int rc;
+    while ((rc = wm_continue(t, &e)) == MPF_EAGAIN)
+        ;
+    if (rc && !t->err.code)
+        t->err = e;
 }
 
 /* The combined watermark of the inputs: the minimum over channels that are

@@ -20,16 +20,18 @@ typedef struct chain_link chain_link;
 
 /* Wraps a source's collector to follow the largest event time emitted
  * (for periodic watermarks) and when the source last emitted. */
+typedef struct task_inst task_inst;
 typedef struct ts_tracker {
     collector c; /* must stay first */
     collector *inner;
+    task_inst *task; /* per-record watermarks */
     const schema *schema;
     int field;
     int64_t max_ts;
     uint64_t seen;
 } ts_tracker;
 
-typedef struct task_inst {
+struct task_inst {
     const plan *plan;
     const plan_task *pt;
     int task_index, subtask;
@@ -59,7 +61,7 @@ typedef struct task_inst {
     int64_t last_emit_ns; uint64_t last_seen;
     int stop_requested;
     mpf_err err; /* set by collectors, checked after each call */
-} task_inst;
+};
 
 /* Create the instance and open its channels (those whose ends are on this
  * rank) and operators. Errors name the operator uid. */

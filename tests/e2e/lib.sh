@@ -4,8 +4,8 @@ set -euo pipefail
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 : "${MPIFLOW:?}" "${SRC:?}"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mpiflow-test.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+WORK=${KEEP_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/mpiflow-test.XXXXXX")}
+[ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
