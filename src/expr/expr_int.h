@@ -78,6 +78,13 @@ enode *expr_parse(enode_arena *ar, const char *text, const schema *in, char *ali
  * timestamps. 0 or MPF_EJOB with e set. */
 int expr_check(enode_arena *ar, enode **root, mpf_err *e);
 
+/* String conversions shared by CAST at run time and the folding of
+ * literal casts (expr_eval.c): surrounding ASCII blanks are ignored;
+ * bools are true/false/1/0 in any case. 0 or -1. */
+int expr_str_to_i64(const uint8_t *p, uint32_t n, int64_t *out);
+int expr_str_to_f64(const uint8_t *p, uint32_t n, double *out);
+int expr_str_to_bool(const uint8_t *p, uint32_t n, int64_t *out);
+
 /* -------------------------------------------------------------- programs */
 
 /* A register holds one value; bools are i64 0/1, timestamps i64 ms. */
