@@ -71,8 +71,8 @@ int srcutil_get_count(const ynode *map, const char *key, int64_t min, int64_t *o
 {
     int64_t v;
     const ynode *n = ynode_get(map, key);
-    if (!n)
-        return 0;
+    if (!n || (n->kind == YNODE_SCALAR && strcmp(n->str, "unbounded") == 0))
+        return 0; /* job parameters can say `--events unbounded` */
     if (ynode_get_i64(map, key, 0, &v, e))
         return e->code;
     if (v < min)
