@@ -160,7 +160,7 @@ static int resolve_watermark(op_spec *s, mpf_err *e)
     if (strcmp(emit, "periodic") != 0 && strcmp(emit, "per-record") != 0)
         return err_set(e, MPF_EJOB, "%s: operator '%s': watermark emit must be periodic or "
                        "per-record, got '%s'", ynode_pos(ynode_get(w, "emit")), s->uid, emit);
-    s->wm_per_record = emit[0] == 'p' && emit[1] == 'e';
+    s->wm_per_record = strcmp(emit, "per-record") == 0;
     int idx = schema_find(&s->out_schema, field);
     if (idx < 0) {
         const char **names = schema_names(&s->out_schema);
