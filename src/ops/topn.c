@@ -28,7 +28,7 @@ typedef struct topn_cfg {
 } topn_cfg;
 
 typedef struct topn_state {
-    kstore rows;      /* key -> [used u32][pad u32][records] */
+    kstore rows;      /* key -> [used u32][rows u32][records] */
     timer_svc timers; /* key at emit time */
     recbuf rb;
     const uint8_t **sorted;
@@ -133,33 +133,6 @@ static void topn_close(op_inst *oi)
     oi->st = NULL;
 }
 
-static int topn_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
-{
-    (void)input;
-    (void)e;
-    const topn_cfg *c = oi->spec->cfg;
-    topn_state *st = oi->st;
-    const schema *in = oi->spec->in_schema[0];
-    for (const uint8_t *r = batch_first(batch); r; r = batch_next(batch, r)) {
-        uint32_t klen, vcap, rs = rec_size(r);
-        const uint8_t *key = rec_key(in, r, c->key, &klen);
-        uint64_t h = ks_hash(key, klen);
-        uint8_t *v = ks_get(&st->rows, key, klen, h, &vcap);
-        if (!v) {
-            v = ks_put(&st->rows, key, klen, h, vcap = 8 + rs * 4, NULL);
-            timers_add(&st->timers, rd_i64(rec_field(in, r, c->at_field)), key, klen);
-        }
-        uint32_t used = rd_u32(v);
-        if (8 + used + rs > vcap)
-            v = ks_resize(&st->rows, key, klen, h, (8 + used + rs) * 2);
-        memcpy(v + 8 + used, r, rs);
-        used += rs;
-        memcpy(v, &used, 4);
-    }
-    oi->state_bytes = ks_bytes(&st->rows) + timers_bytes(&st->timers);
-    return 0;
-}
-
 static const topn_cfg *sort_cfg;
 static const schema *sort_schema;
 
@@ -200,6 +173,88 @@ static int same_order(const topn_cfg *c, const schema *in, const uint8_t *a, con
     return wa == wb && memcmp(fa, fb, wa) == 0;
 }
 
+/* Pointers to the rows of a key's list, best first; returns how many. */
+static size_t sort_rows(topn_state *st, const topn_cfg *c, const schema *in, uint8_t *v)
+{
+    uint32_t used = rd_u32(v);
+    size_t n = 0;
+    for (uint32_t off = 8; off < 8 + used; off += rec_size(v + off)) {
+        if (n == st->sorted_cap) {
+            st->sorted_cap = st->sorted_cap ? st->sorted_cap * 2 : 64;
+            st->sorted = xrealloc(st->sorted, st->sorted_cap * sizeof *st->sorted);
+        }
+        st->sorted[n++] = v + off;
+    }
+    sort_cfg = c;
+    sort_schema = in;
+    qsort(st->sorted, n, sizeof *st->sorted, cmp_rows);
+    return n;
+}
+
+/* How many of n sorted rows make the result: n best plus ties. */
+static size_t result_rows(const topn_cfg *c, const schema *in, const uint8_t **sorted, size_t n)
+{
+    size_t k = (size_t)c->n < n ? (size_t)c->n : n;
+    while (c->with_ties && k < n && same_order(c, in, sorted[k], sorted[c->n - 1]))
+        k++;
+    return k;
+}
+
+/* A key's list holds more rows than can matter: keep only those that
+ * can still be in its result (the order is total, so later rows cannot
+ * bring a dropped one back). Bounds memory by about 4n rows per key. */
+static void prune(topn_state *st, const topn_cfg *c, const schema *in, uint8_t *v)
+{
+    size_t n = sort_rows(st, c, in, v);
+    size_t k = result_rows(c, in, st->sorted, n);
+    recbuf *rb = &st->rb;
+    rb->len = 0;
+    for (size_t i = 0; i < k; i++) {
+        uint32_t rs = rec_size(st->sorted[i]);
+        if (rb->cap < rb->len + rs) {
+            rb->cap = (rb->len + rs) * 2;
+            rb->p = xrealloc(rb->p, rb->cap);
+        }
+        memcpy(rb->p + rb->len, st->sorted[i], rs);
+        rb->len += rs;
+    }
+    memcpy(v + 8, rb->p, rb->len);
+    uint32_t used = rb->len, rows = (uint32_t)k;
+    memcpy(v, &used, 4);
+    memcpy(v + 4, &rows, 4);
+}
+
+static int topn_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
+{
+    (void)input;
+    (void)e;
+    const topn_cfg *c = oi->spec->cfg;
+    topn_state *st = oi->st;
+    const schema *in = oi->spec->in_schema[0];
+    for (const uint8_t *r = batch_first(batch); r; r = batch_next(batch, r)) {
+        uint32_t klen, vcap, rs = rec_size(r);
+        const uint8_t *key = rec_key(in, r, c->key, &klen);
+        uint64_t h = ks_hash(key, klen);
+        uint8_t *v = ks_get(&st->rows, key, klen, h, &vcap);
+        if (!v) {
+            v = ks_put(&st->rows, key, klen, h, vcap = 8 + rs * 4, NULL);
+            timers_add(&st->timers, rd_i64(rec_field(in, r, c->at_field)), key, klen);
+        }
+        uint32_t used = rd_u32(v);
+        if (8 + used + rs > vcap)
+            v = ks_resize(&st->rows, key, klen, h, (8 + used + rs) * 2);
+        memcpy(v + 8 + used, r, rs);
+        used += rs;
+        uint32_t rows = rd_u32(v + 4) + 1;
+        memcpy(v, &used, 4);
+        memcpy(v + 4, &rows, 4);
+        if (rows > (uint64_t)c->n * 4 + 64)
+            prune(st, c, in, v);
+    }
+    oi->state_bytes = ks_bytes(&st->rows) + timers_bytes(&st->timers);
+    return 0;
+}
+
 static int topn_on_watermark(op_inst *oi, int64_t wm, mpf_err *e)
 {
     (void)e;
@@ -215,22 +270,9 @@ static int topn_on_watermark(op_inst *oi, int64_t wm, mpf_err *e)
         uint8_t *v = ks_get(&st->rows, key, klen, h, NULL);
         if (!v)
             continue;
-        uint32_t used = rd_u32(v);
-        size_t n = 0;
-        for (uint32_t off = 8; off < 8 + used; off += rec_size(v + off)) {
-            if (n == st->sorted_cap) {
-                st->sorted_cap = st->sorted_cap ? st->sorted_cap * 2 : 64;
-                st->sorted = xrealloc(st->sorted, st->sorted_cap * sizeof *st->sorted);
-            }
-            st->sorted[n++] = v + off;
-        }
-        sort_cfg = c;
-        sort_schema = in;
-        qsort(st->sorted, n, sizeof *st->sorted, cmp_rows);
+        size_t n = sort_rows(st, c, in, v);
+        n = result_rows(c, in, st->sorted, n);
         for (size_t i = 0; i < n; i++) {
-            if ((int64_t)i >= c->n && !(c->with_ties && same_order(c, in, st->sorted[i],
-                                                                   st->sorted[c->n - 1])))
-                break;
             /* the row's fields, then its rank */
             const uint8_t *r = st->sorted[i];
             uint32_t body = rd_u32(r);
