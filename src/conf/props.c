@@ -55,6 +55,11 @@ const prop_def conf_props[] = {
      3600 * NS_PER_S, NULL,
      "How often sources with a watermark strategy emit a watermark (event "
      "time progress) downstream."},
+    {"metrics.latency.interval", PROP_DURATION, "0ms", 0, 3600 * NS_PER_S, NULL,
+     "Sources emit a latency marker this often (0: never). Markers travel "
+     "with the records, bypass operators, and sinks record how long they "
+     "took: the source-to-sink latency in the job summary (Flink's latency "
+     "tracking)."},
     {"execution.runtime-mode", PROP_ENUM, "AUTOMATIC", 0, 0,
      "STREAMING|BATCH|AUTOMATIC",
      "STREAMING processes records as they arrive; BATCH needs bounded "

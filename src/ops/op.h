@@ -117,6 +117,7 @@ struct op_inst {
     uint64_t records_in, records_out, records_skipped;
     uint64_t late_dropped; /* numLateRecordsDropped */
     size_t state_bytes;
+    size_t state_peak;     /* largest state_bytes seen */
     int64_t watermark;     /* current event time (ms) seen by this op */
     int64_t proc_timer;    /* next processing-time timer (ms); INT64_MAX none */
 };

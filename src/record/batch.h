@@ -20,7 +20,9 @@
 enum batch_kind {
     BATCH_DATA = 0,
     BATCH_END = 1,      /* end of partition: no more data on this channel */
-    BATCH_WATERMARK = 2 /* 8-byte payload: the channel's event time (ms) */
+    BATCH_WATERMARK = 2, /* payload: event time (ms), then the wall-clock ns
+                          * when its source created it (i64 each) */
+    BATCH_LATENCY = 3    /* latency marker: wall-clock ns of its creation */
 };
 
 /* Flags of a BATCH_WATERMARK: the channel went idle (Flink's

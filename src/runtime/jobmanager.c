@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "metrics/histo.h"
 #include "net/control.h"
 #include "net/world.h"
 #include "runtime/runtime.h"
@@ -12,7 +13,7 @@
 #include "util/xmalloc.h"
 
 typedef struct op_totals {
-    uint64_t in, out, skipped, state_bytes;
+    uint64_t in, out, skipped, state_bytes, state_peak, late;
 } op_totals;
 
 typedef struct jm_ctx {
@@ -23,6 +24,7 @@ typedef struct jm_ctx {
     int64_t max_sleep_ns;
     op_totals *ops;
     char **tm_lines; /* per TM: its metrics header line */
+    histo lat, wm_lat; /* merged from the TMs' sinks */
 } jm_ctx;
 
 static void broadcast(jm_ctx *jm, int type);
@@ -131,13 +133,20 @@ static void on_finished(jm_ctx *jm, int src, const char *text)
     while (line && *line) {
         int op, sub;
         unsigned long long in, out, skipped;
-        size_t sb;
-        if (sscanf(line, "op %d %d %llu %llu %llu %zu", &op, &sub, &in, &out, &skipped, &sb) == 6 &&
-            op >= 0 && op < jm->plan.job->nops) {
+        size_t sb, peak;
+        unsigned long long late;
+        if (sscanf(line, "op %d %d %llu %llu %llu %zu %zu %llu", &op, &sub, &in, &out, &skipped,
+                   &sb, &peak, &late) == 8 && op >= 0 && op < jm->plan.job->nops) {
             jm->ops[op].in += in;
             jm->ops[op].out += out;
             jm->ops[op].skipped += skipped;
             jm->ops[op].state_bytes += sb;
+            jm->ops[op].state_peak += peak;
+            jm->ops[op].late += late;
+        } else if (strncmp(line, "latency ", 8) == 0) {
+            histo_merge_text(&jm->lat, line + 8);
+        } else if (strncmp(line, "wmlatency ", 10) == 0) {
+            histo_merge_text(&jm->wm_lat, line + 10);
         } else if (strncmp(line, "tm ", 3) == 0 && src >= 1 && src <= jm->ntms) {
             const char *nl = strchr(line, '\n');
             const char *rest = strchr(line + 3, ' ');
@@ -164,12 +173,32 @@ static void print_summary(jm_ctx *jm, double secs)
         const op_spec *s = &j->ops[i];
         log_info("  %-18s %11d %14" PRIu64 " %14" PRIu64 "%s", s->uid, s->parallelism,
                  jm->ops[i].in, jm->ops[i].out, s->kind->role == OP_SINK ? "  (sink)" : "");
+        if (jm->ops[i].late)
+            log_warn("  operator '%s' dropped %" PRIu64 " late record(s) (numLateRecordsDropped)",
+                     s->uid, jm->ops[i].late);
+        if (jm->ops[i].state_peak)
+            log_info("  operator '%s' state: peak %" PRIu64 " bytes over its subtasks "
+                     "(state_peak_bytes=%" PRIu64 ")", s->uid, jm->ops[i].state_peak,
+                     jm->ops[i].state_peak);
         if (jm->ops[i].skipped)
             log_warn("  operator '%s' skipped %" PRIu64 " malformed record(s) "
                      "(csv.ignore-parse-errors)", s->uid, jm->ops[i].skipped);
     }
     log_info("  source records: %" PRIu64 " (%.0f records/s)", src_out,
              secs > 0 ? (double)src_out / secs : 0.0);
+    if (jm->lat.count)
+        log_info("  latency markers at sinks: %" PRIu64 ", p50 %.3f ms, p99 %.3f ms, max %.3f ms "
+                 "(latency_p50_ms=%.3f latency_p99_ms=%.3f)", jm->lat.count,
+                 histo_quantile_us(&jm->lat, 0.5) / 1e3, histo_quantile_us(&jm->lat, 0.99) / 1e3,
+                 jm->lat.max_us / 1e3, histo_quantile_us(&jm->lat, 0.5) / 1e3,
+                 histo_quantile_us(&jm->lat, 0.99) / 1e3);
+    if (jm->wm_lat.count)
+        log_info("  watermarks, source to sink: %" PRIu64 ", p50 %.3f ms, p99 %.3f ms "
+                 "(wm_latency_p50_ms=%.3f wm_latency_p99_ms=%.3f)", jm->wm_lat.count,
+                 histo_quantile_us(&jm->wm_lat, 0.5) / 1e3,
+                 histo_quantile_us(&jm->wm_lat, 0.99) / 1e3,
+                 histo_quantile_us(&jm->wm_lat, 0.5) / 1e3,
+                 histo_quantile_us(&jm->wm_lat, 0.99) / 1e3);
     for (int r = 1; r <= jm->ntms; r++)
         if (jm->tm_lines[r])
             log_info("tm-%d %s", r, jm->tm_lines[r]);

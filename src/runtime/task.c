@@ -45,6 +45,8 @@ static void deliver(task_inst *t, int k, int input, const uint8_t *seg)
     oi->records_in += batch_header_c(seg)->count;
     if (oi->spec->kind->process(oi, input, seg, &t->err) && !t->err.code)
         t->err.code = MPF_EIO;
+    if (oi->state_bytes > oi->state_peak)
+        oi->state_peak = oi->state_bytes;
     if (!t->err.code)
         chain_flush_from(t, k);
 }
@@ -163,11 +165,40 @@ static void send_watermark(task_inst *t, int64_t wm, int idle)
             uint8_t *seg = segpool_get();
             batch_reset(seg, BATCH_WATERMARK);
             batch_header(seg)->flags = idle ? BATCH_WM_IDLE : 0;
-            batch_header(seg)->used = 8;
+            batch_header(seg)->used = 16;
             memcpy(seg + BATCH_HDR_SIZE, &wm, 8);
+            memcpy(seg + BATCH_HDR_SIZE + 8, &t->wm_created_ns, 8);
             dp_send(r->chans[c], seg);
         }
     }
+}
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Pass a latency marker on, after the data produced so far, to one
+ * channel of each route (round-robin, as Flink's markers go to one
+ * random channel); a sink task records it instead. */
+static void forward_marker(task_inst *t, int64_t created_ns)
+{
+    if (!t->nroutes) {
+        histo_add_us(t->lat, (wall_ns() - created_ns) / 1000);
+        return;
+    }
+    flush_routes(t);
+    for (int i = 0; i < t->nroutes; i++) {
+        out_route *r = &t->routes[i];
+        uint8_t *seg = segpool_get();
+        batch_reset(seg, BATCH_LATENCY);
+        batch_header(seg)->used = 8;
+        memcpy(seg + BATCH_HDR_SIZE, &created_ns, 8);
+        dp_send(r->chans[t->marker_rr % r->nchan], seg);
+    }
+    t->marker_rr++;
 }
 
 static void punctuate(task_inst *t);
@@ -205,6 +236,7 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
     t->wm = WM_MIN;
     t->wm_op = -1;
     t->wm_interval_ns = conf_duration_ns(c, "pipeline.auto-watermark-interval");
+    t->marker_interval_ns = conf_duration_ns(c, "metrics.latency.interval");
     t->writer.emit = writer_emit;
     t->nops = t->pt->nops;
     t->ops = xcalloc((size_t)t->nops, sizeof *t->ops);
@@ -230,6 +262,10 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
     }
     /* Output routes: every channel of every out edge from this subtask. */
     t->nroutes = t->pt->nout;
+    if (!t->nroutes) {
+        t->lat = xcalloc(1, sizeof *t->lat);
+        t->wm_lat = xcalloc(1, sizeof *t->wm_lat);
+    }
     t->routes = xcalloc((size_t)t->nroutes + 1, sizeof *t->routes);
     for (int i = 0; i < t->nroutes; i++) {
         out_route *r = &t->routes[i];
@@ -346,6 +382,8 @@ static int wm_continue(task_inst *t, mpf_err *e)
     t->wm = t->wm_pending;
     t->wm_op = -1;
     t->idle_out = 0;
+    if (t->wm_lat && t->wm != WM_MAX && t->wm_created_ns)
+        histo_add_us(t->wm_lat, (wall_ns() - t->wm_created_ns) / 1000);
     send_watermark(t, t->wm, 0);
     return 0;
 }
@@ -370,6 +408,7 @@ static void punctuate(task_inst *t)
     int64_t wm = t->track.max_ts - src->wm_delay_ms - 1;
     if (wm <= t->wm || t->wm_op >= 0 || t->err.code)
         return;
+    t->wm_created_ns = wall_ns();
     chain_flush_from(t, 0);
     t->wm_pending = wm;
     t->wm_op = 0;
@@ -405,6 +444,7 @@ static int inputs_watermark(const task_inst *t, int64_t *wm)
 static int on_input_watermark(task_inst *t, int ch, const uint8_t *seg, mpf_err *e)
 {
     int64_t wm = rd_i64(seg + BATCH_HDR_SIZE);
+    t->wm_created_ns = rd_i64(seg + BATCH_HDR_SIZE + 8);
     if (batch_header_c(seg)->flags & BATCH_WM_IDLE) {
         t->in_idle[ch] = 1;
     } else {
@@ -443,6 +483,7 @@ static int source_watermark(task_inst *t, mpf_err *e)
     if (t->track.max_ts == WM_MIN)
         return 0;
     int64_t wm = t->track.max_ts - src->wm_delay_ms - 1;
+    t->wm_created_ns = wall_ns();
     if (wm > t->wm)
         return wm_advance(t, wm, e);
     if (t->idle_out) { /* active again, same watermark */
@@ -499,6 +540,10 @@ static int read_inputs(task_inst *t, int *progress, mpf_err *e)
                     return e->code;
             }
             continue;
+        case BATCH_LATENCY:
+            forward_marker(t, rd_i64(seg + BATCH_HDR_SIZE));
+            dp_consumed(ch, seg);
+            continue;
         case BATCH_WATERMARK: {
             int rc = on_input_watermark(t, idx, seg, e);
             dp_consumed(ch, seg);
@@ -546,6 +591,10 @@ int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
             if (check(t, rc, 0, e))
                 return e->code;
             progress = src->records_out != before;
+            if (t->marker_interval_ns && now_ns >= t->next_marker_ns) {
+                t->next_marker_ns = now_ns + t->marker_interval_ns;
+                forward_marker(t, wall_ns());
+            }
             if (rc == 0) {
                 t->state = TASK_FINISHING;
                 progress = 1;
@@ -623,6 +672,8 @@ void task_close(task_inst *t)
     free(t->in);
     free(t->in_wm);
     free(t->in_idle);
+    free(t->lat);
+    free(t->wm_lat);
     free(t->links);
     free(t->ops);
     memset(t, 0, sizeof *t);

@@ -9,6 +9,7 @@
 #define MPF_RUNTIME_TASK_H
 
 #include <stdint.h>
+#include "metrics/histo.h"
 #include "net/channel.h"
 #include "ops/op.h"
 #include "plan/plan.h"
@@ -60,6 +61,12 @@ struct task_inst {
     int64_t wm_interval_ns, next_wm_ns;
     int64_t last_emit_ns; uint64_t last_seen;
     int stop_requested;
+    /* Latency: markers (sources emit, sinks record) and the time from a
+     * watermark's creation at a source to its arrival here (sinks). */
+    int64_t marker_interval_ns, next_marker_ns;
+    int marker_rr;
+    int64_t wm_created_ns;
+    histo *lat, *wm_lat; /* sink tasks only */
     mpf_err err; /* set by collectors, checked after each call */
 };
 

@@ -127,6 +127,7 @@ static char *metrics_text(tm_ctx *tm, size_t *len)
                           ps.segment_size, (unsigned long long)ds.batches_sent,
                           (unsigned long long)ds.bytes_sent,
                           (unsigned long long)ds.credit_waits);
+    histo lat = {0}, wm_lat = {0};
     for (int i = 0; i < tm->ntasks; i++) {
         task_inst *t = &tm->tasks[i];
         for (int k = 0; k < t->nops; k++) {
@@ -135,13 +136,33 @@ static char *metrics_text(tm_ctx *tm, size_t *len)
                 cap *= 2;
                 buf = xrealloc(buf, cap);
             }
-            n += (size_t)snprintf(buf + n, cap - n, "op %d %d %llu %llu %llu %zu\n",
+            n += (size_t)snprintf(buf + n, cap - n, "op %d %d %llu %llu %llu %zu %zu %llu\n",
                                   oi->spec->index, oi->subtask,
                                   (unsigned long long)oi->records_in,
                                   (unsigned long long)oi->records_out,
-                                  (unsigned long long)oi->records_skipped, oi->state_bytes);
+                                  (unsigned long long)oi->records_skipped, oi->state_bytes,
+                                  oi->state_peak, (unsigned long long)oi->late_dropped);
+        }
+        for (int b = 0; t->lat && b < HISTO_BUCKETS; b++) {
+            lat.n[b] += t->lat->n[b];
+            wm_lat.n[b] += t->wm_lat->n[b];
+        }
+        if (t->lat) {
+            lat.count += t->lat->count;
+            wm_lat.count += t->wm_lat->count;
+            lat.max_us = lat.max_us > t->lat->max_us ? lat.max_us : t->lat->max_us;
+            wm_lat.max_us = wm_lat.max_us > t->wm_lat->max_us ? wm_lat.max_us : t->wm_lat->max_us;
         }
     }
+    char *h1 = histo_encode(&lat), *h2 = histo_encode(&wm_lat);
+    size_t need = strlen(h1) + strlen(h2) + 32;
+    if (cap - n < need) {
+        cap = n + need;
+        buf = xrealloc(buf, cap);
+    }
+    n += (size_t)snprintf(buf + n, cap - n, "latency %s\nwmlatency %s\n", h1, h2);
+    free(h1);
+    free(h2);
     *len = n;
     return buf;
 }
