@@ -74,12 +74,10 @@ int agg_parse(agg_list *l, const ynode *list, const schema *in, const char *what
                                field_type_name(a->in_type));
             a->out_type = a->fn == AG_AVG ? FT_F64 : a->in_type;
         }
-        if (a->out_type == FT_STRING) {
+        if (a->out_type == FT_STRING)
             a->str = l->nstr++;
-        } else {
-            a->slot = l->nslots;
-            l->nslots++;
-        }
+        else if (a->fn != AG_COUNT) /* count is the accumulator's shared counter */
+            a->slot = l->nslots++;
         char def[128];
         if (field)
             snprintf(def, sizeof def, "%s_%s", fn, field);

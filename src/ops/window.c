@@ -75,6 +75,7 @@ typedef struct win_state {
     timer_svc timers; /* session: [kind u8][start][key] at end - 1 (+ lateness) */
     kstore counts;    /* count: key -> [since u32][nrec u32][used u32][pad][records] */
     recbuf rb, acc, acc2, kbuf;
+    uint32_t fixed_klen, fixed_vcap; /* fixed-shape window stores, or 0 */
     int fire_w;       /* firing cursor: window index and slot position */
     size_t fire_pos;
 } win_state;
@@ -252,6 +253,7 @@ static int64_t wall_ms(void)
 static int win_open(op_inst *oi, mpf_err *e)
 {
     (void)e;
+    (void)0;
     win_state *st = xcalloc(1, sizeof *st);
     ks_init(&st->sess_idx);
     ks_init(&st->sess_acc);
@@ -261,6 +263,12 @@ static int win_open(op_inst *oi, mpf_err *e)
     recbuf_init(&st->acc);
     recbuf_init(&st->acc2);
     recbuf_init(&st->kbuf);
+    /* A fixed-width key and accumulator need no per-entry header. */
+    const win_cfg *c = oi->spec->cfg;
+    if (c->keyed && c->key_type != FT_STRING && !c->aggs.nstr) {
+        st->fixed_klen = c->key_type == FT_BOOL ? 1 : 8;
+        st->fixed_vcap = c->aggs.fixed;
+    }
     oi->st = st;
     return 0;
 }
@@ -347,7 +355,7 @@ static awin *aligned_get(win_state *st, int64_t start, int64_t end)
     w->start = start;
     w->end = end;
     w->fired = 0;
-    ks_init(&w->keys);
+    ks_init_fixed(&w->keys, st->fixed_klen, st->fixed_vcap);
     return w;
 }
 

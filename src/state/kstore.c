@@ -12,21 +12,48 @@
 static inline size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 static inline uint32_t slot_tag(uint64_t slot) { return (uint32_t)(slot >> 32); }
 static inline size_t slot_off(uint64_t slot) { return ((size_t)(uint32_t)slot - 1) * 8; }
-static inline uint32_t ent_klen(const uint8_t *e) { uint32_t v; memcpy(&v, e, 4); return v; }
-static inline uint32_t ent_vcap(const uint8_t *e) { uint32_t v; memcpy(&v, e + 4, 4); return v; }
-static inline size_t ent_size(const uint8_t *e) { return HDR + pad8(ent_klen(e)) + pad8(ent_vcap(e)); }
-static inline uint8_t *ent_val(uint8_t *e) { return e + HDR + pad8(ent_klen(e)); }
+static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+/* Entry layout: [klen u32][vcap u32][key, padded][value, padded], or
+ * [key, padded][value, padded] in a fixed store. */
+static inline size_t hdr(const kstore *s) { return s->fixed_klen ? 0 : HDR; }
+static inline uint32_t ent_klen(const kstore *s, const uint8_t *e)
+{
+    return s->fixed_klen ? s->fixed_klen : rd32(e);
+}
+static inline uint32_t ent_vcap(const kstore *s, const uint8_t *e)
+{
+    return s->fixed_klen ? s->fixed_vcap : rd32(e + 4);
+}
+static inline size_t ent_size(const kstore *s, const uint8_t *e)
+{
+    return hdr(s) + pad8(ent_klen(s, e)) + pad8(ent_vcap(s, e));
+}
+static inline const uint8_t *ent_key(const kstore *s, const uint8_t *e) { return e + hdr(s); }
+static inline uint8_t *ent_val(const kstore *s, uint8_t *e)
+{
+    return e + hdr(s) + pad8(ent_klen(s, e));
+}
 
 void ks_init(kstore *s)
 {
     memset(s, 0, sizeof *s);
 }
 
+void ks_init_fixed(kstore *s, uint32_t klen, uint32_t vcap)
+{
+    memset(s, 0, sizeof *s);
+    s->fixed_klen = klen; /* 0: an ordinary variable store */
+    s->fixed_vcap = vcap;
+}
+
 void ks_fini(kstore *s)
 {
     free(s->slots);
     free(s->arena);
+    uint32_t fk = s->fixed_klen, fv = s->fixed_vcap;
     ks_init(s);
+    s->fixed_klen = fk;
+    s->fixed_vcap = fv;
 }
 
 void ks_clear(kstore *s)
@@ -72,7 +99,7 @@ static void compact(kstore *s)
         if (!s->slots[i])
             continue;
         const uint8_t *e = s->arena + slot_off(s->slots[i]);
-        size_t sz = ent_size(e);
+        size_t sz = ent_size(s, e);
         memcpy(na + len, e, sz);
         s->slots[i] = (s->slots[i] & 0xffffffff00000000ull) | (uint64_t)(len / 8 + 1);
         len += sz;
@@ -95,7 +122,8 @@ static void reserve(kstore *s, size_t need)
     }
     size_t na = s->acap ? s->acap : 4096;
     while (s->alen + need > na)
-        na *= 2;
+        na += na / 2; /* 1.5x: less slack in a big store */
+    na = pad8(na);
     s->arena = xrealloc(s->arena, na);
     s->acap = na;
 }
@@ -111,7 +139,7 @@ static size_t find(const kstore *s, const void *key, uint32_t klen, uint32_t tag
             return (size_t)-1;
         if (slot_tag(sl) == tag) {
             const uint8_t *e = s->arena + slot_off(sl);
-            if (ent_klen(e) == klen && memcmp(e + HDR, key, klen) == 0)
+            if (ent_klen(s, e) == klen && memcmp(ent_key(s, e), key, klen) == 0)
                 return i;
         }
     }
@@ -124,21 +152,23 @@ uint8_t *ks_get(kstore *s, const void *key, uint32_t klen, uint64_t hash, uint32
         return NULL;
     uint8_t *e = s->arena + slot_off(s->slots[i]);
     if (vcap)
-        *vcap = ent_vcap(e);
-    return ent_val(e);
+        *vcap = ent_vcap(s, e);
+    return ent_val(s, e);
 }
 
 /* Append a new entry to the arena; returns its offset. */
 static size_t append(kstore *s, const void *key, uint32_t klen, uint32_t vcap)
 {
-    size_t sz = HDR + pad8(klen) + pad8(vcap);
+    size_t h = hdr(s), sz = h + pad8(klen) + pad8(vcap);
     reserve(s, sz);
     uint8_t *e = s->arena + s->alen;
-    memcpy(e, &klen, 4);
-    memcpy(e + 4, &vcap, 4);
+    if (h) {
+        memcpy(e, &klen, 4);
+        memcpy(e + 4, &vcap, 4);
+    }
     if (klen)
-        memcpy(e + HDR, key, klen);
-    memset(e + HDR + klen, 0, sz - HDR - klen);
+        memcpy(e + h, key, klen);
+    memset(e + h + klen, 0, sz - h - klen);
     size_t off = s->alen;
     s->alen += sz;
     return off;
@@ -148,11 +178,13 @@ uint8_t *ks_put(kstore *s, const void *key, uint32_t klen, uint64_t hash, uint32
                 int *created)
 {
     uint32_t tag = (uint32_t)(hash >> 32);
+    if (s->fixed_klen) /* callers must match the fixed shape */
+        vcap = s->fixed_vcap;
     size_t i = find(s, key, klen, tag);
     if (i != (size_t)-1) {
         if (created)
             *created = 0;
-        return ent_val(s->arena + slot_off(s->slots[i]));
+        return ent_val(s, s->arena + slot_off(s->slots[i]));
     }
     if ((s->n + 1) * 4 > s->cap * 3)
         grow(s);
@@ -161,36 +193,35 @@ uint8_t *ks_put(kstore *s, const void *key, uint32_t klen, uint64_t hash, uint32
     s->n++;
     if (created)
         *created = 1;
-    return ent_val(s->arena + off);
+    return ent_val(s, s->arena + off);
 }
 
 uint8_t *ks_resize(kstore *s, const void *key, uint32_t klen, uint64_t hash, uint32_t vcap)
 {
+    if (s->fixed_klen)
+        abort(); /* a fixed store's values cannot change size */
     size_t i = find(s, key, klen, (uint32_t)(hash >> 32));
     if (i == (size_t)-1)
         return NULL;
     uint8_t *e = s->arena + slot_off(s->slots[i]);
-    uint32_t old = ent_vcap(e);
+    uint32_t old = ent_vcap(s, e);
     if (pad8(vcap) == pad8(old)) { /* fits in place */
-        uint8_t *v = ent_val(e);
+        uint8_t *v = ent_val(s, e);
         if (vcap > old)
             memset(v + old, 0, vcap - old);
         memcpy(e + 4, &vcap, 4);
         return v;
     }
-    size_t oldsz = ent_size(e);
-    size_t sz = HDR + pad8(klen) + pad8(vcap);
-    /* reserve() may compact; keep the old value reachable through the
-     * slot, which compaction rewrites. */
-    reserve(s, sz);
-    i = find(s, key, klen, (uint32_t)(hash >> 32));
+    size_t oldsz = ent_size(s, e);
+    /* reserve() may compact, which moves entries and rewrites slots: find
+     * the entry again afterwards. */
+    reserve(s, HDR + pad8(klen) + pad8(vcap));
     e = s->arena + slot_off(s->slots[i]);
     size_t off = append(s, key, klen, vcap);
-    e = s->arena + slot_off(s->slots[i]); /* append does not move: reserved */
-    memcpy(ent_val(s->arena + off), ent_val(e), old < vcap ? old : vcap);
+    memcpy(ent_val(s, s->arena + off), ent_val(s, e), old < vcap ? old : vcap);
     s->slots[i] = (s->slots[i] & 0xffffffff00000000ull) | (uint64_t)(off / 8 + 1);
     s->dead += oldsz;
-    return ent_val(s->arena + off);
+    return ent_val(s, s->arena + off);
 }
 
 int ks_del(kstore *s, const void *key, uint32_t klen, uint64_t hash)
@@ -198,7 +229,7 @@ int ks_del(kstore *s, const void *key, uint32_t klen, uint64_t hash)
     size_t i = find(s, key, klen, (uint32_t)(hash >> 32));
     if (i == (size_t)-1)
         return 0;
-    s->dead += ent_size(s->arena + slot_off(s->slots[i]));
+    s->dead += ent_size(s, s->arena + slot_off(s->slots[i]));
     size_t mask = s->cap - 1;
     /* Backward shift: move later entries of the probe run into the hole
      * when their home is not between the hole and them. */
@@ -229,11 +260,11 @@ int ks_next(const kstore *s, size_t *pos, const uint8_t **key, uint32_t *klen, u
         if (!sl)
             continue;
         uint8_t *e = s->arena + slot_off(sl);
-        *key = e + HDR;
-        *klen = ent_klen(e);
-        *val = ent_val(e);
+        *key = ent_key(s, e);
+        *klen = ent_klen(s, e);
+        *val = ent_val(s, e);
         if (vcap)
-            *vcap = ent_vcap(e);
+            *vcap = ent_vcap(s, e);
         return 1;
     }
     return 0;
@@ -241,5 +272,5 @@ int ks_next(const kstore *s, size_t *pos, const uint8_t **key, uint32_t *klen, u
 
 size_t ks_bytes(const kstore *s)
 {
-    return s->cap * sizeof *s->slots + s->acap;
+    return s->cap * sizeof *s->slots + s->alen;
 }

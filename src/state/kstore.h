@@ -25,9 +25,14 @@ typedef struct kstore {
     size_t cap, n;   /* cap: power of two */
     uint8_t *arena;
     size_t alen, acap, dead; /* bytes used, allocated, garbage */
+    uint32_t fixed_klen, fixed_vcap; /* ks_init_fixed; 0: variable */
 } kstore;
 
 void ks_init(kstore *s);
+/* A store whose keys all have klen bytes and values vcap bytes: entries
+ * are just [key][value] (8-byte aligned), without the 8-byte header.
+ * ks_resize is not allowed on it. */
+void ks_init_fixed(kstore *s, uint32_t klen, uint32_t vcap);
 void ks_fini(kstore *s);
 void ks_clear(kstore *s);
 
@@ -52,7 +57,8 @@ int ks_next(const kstore *s, size_t *pos, const uint8_t **key, uint32_t *klen, u
             uint32_t *vcap);
 
 static inline size_t ks_count(const kstore *s) { return s->n; }
-/* Bytes held (slots and arena capacity). */
+/* Bytes held: the slot array and the arena bytes written (capacity not
+ * yet touched is not resident, so it is not counted). */
 size_t ks_bytes(const kstore *s);
 
 #endif
