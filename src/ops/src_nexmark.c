@@ -103,6 +103,10 @@ typedef struct nx_state {
     int64_t walked; /* events walked (all kinds) */
     srcutil_rate rl;
     recbuf rb;
+    /* Channel names and urls depend only on the channel: built once, on
+     * first use (Nexmark's BidGenerator caches them too). */
+    char **chan_name, **chan_url;
+    uint16_t *name_len, *url_len;
 } nx_state;
 
 static const char *const nx_keys[] = {"stream", "seed", "events", "events-per-second",
@@ -182,11 +186,28 @@ static int64_t nx_price(srcrng *r)
 
 /* 3..maxlen-1 characters, letters with a space 1 time in 13 (replaced by
  * `space`), trimmed. Returns the length; buf has room for maxlen. */
+/* n random lower-case letters, eight per 64-bit draw (each byte scaled
+ * to 0..25; the bias of 256 % 26 is irrelevant for padding text). */
+static void nx_letters(srcrng *r, char *buf, int n)
+{
+    for (int i = 0; i < n; i += 8) {
+        uint64_t x = srcrng_next(r);
+        for (int k = 0; k < 8 && i + k < n; k++, x >>= 8)
+            buf[i + k] = (char)('a' + (((x & 0xff) * 26) >> 8));
+    }
+}
+
 static int nx_string(srcrng *r, int maxlen, char space, char *buf)
 {
     int len = 3 + (int)srcrng_below(r, maxlen - 3), n = 0;
-    for (int i = 0; i < len; i++)
-        buf[n++] = srcrng_below(r, 13) == 0 ? ' ' : (char)('a' + srcrng_below(r, 26));
+    uint64_t x = 0;
+    for (int i = 0; i < len; i++, x >>= 16) {
+        if (!(i & 3))
+            x = srcrng_next(r);
+        /* one in 13 a space, as Nexmark's StringsGenerator */
+        uint32_t v = (uint32_t)(x & 0xffff);
+        buf[n++] = v * 13 < 65536 ? ' ' : (char)('a' + ((v * 26) >> 16));
+    }
     int a = 0;
     while (a < n && buf[a] == ' ')
         a++;
@@ -210,8 +231,7 @@ static int nx_extra(const nx_cfg *cfg, srcrng *r, int cur, int avg, char *buf)
     avg -= cur;
     int delta = (int)lround(avg * 0.2);
     int len = avg - delta + (delta ? (int)srcrng_below(r, 2 * delta) : 0);
-    for (int i = 0; i < len; i++)
-        buf[i] = (char)('a' + srcrng_below(r, 26));
+    nx_letters(r, buf, len);
     return len;
 }
 
@@ -293,27 +313,19 @@ static void nx_auction(const nx_cfg *cfg, int64_t e, srcrng *r, recbuf *rb)
     recbuf_end(rb);
 }
 
-static void nx_bid(const nx_cfg *cfg, int64_t e, srcrng *r, recbuf *rb)
+/* Build channel ch's name and url (ch < 4: a hot channel, else
+ * "channel-<n>" with n = ch - 4). */
+static void nx_channel(const nx_cfg *cfg, nx_state *st, int64_t ch)
 {
-    char channel[32], url[160], extra[2 * NX_BID_AVG_SIZE];
-    int64_t auction = srcrng_below(r, NX_HOT_AUCTION_RATIO) > 0
-                          ? (last_auction(e) / NX_HOT_BATCH) * NX_HOT_BATCH
-                          : random_auction(e, r);
-    auction += NX_FIRST_AUCTION_ID;
-    int64_t bidder = srcrng_below(r, NX_HOT_BIDDERS_RATIO) > 0
-                         ? (last_person(e) / NX_HOT_BATCH) * NX_HOT_BATCH + 1
-                         : random_person(e, r);
-    bidder += NX_FIRST_PERSON_ID;
-    int64_t price = nx_price(r);
+    char channel[32], url[160];
     int chl, ul;
-    if (srcrng_below(r, NX_HOT_CHANNELS_RATIO) > 0) {
-        int64_t i = srcrng_below(r, NELEM(hot_channels));
-        chl = snprintf(channel, sizeof channel, "%s", hot_channels[i]);
-        ul = nx_url(cfg->seed, (uint64_t)i, url, sizeof url);
+    if (ch < (int64_t)NELEM(hot_channels)) {
+        chl = snprintf(channel, sizeof channel, "%s", hot_channels[ch]);
+        ul = nx_url(cfg->seed, (uint64_t)ch, url, sizeof url);
     } else {
-        int64_t n = srcrng_below(r, NX_CHANNELS);
+        int64_t n = ch - (int64_t)NELEM(hot_channels);
         chl = snprintf(channel, sizeof channel, "channel-%lld", (long long)n);
-        ul = nx_url(cfg->seed, (uint64_t)(NELEM(hot_channels) + n), url, sizeof url);
+        ul = nx_url(cfg->seed, (uint64_t)ch, url, sizeof url);
         /* Nine in ten channel urls carry the channel id (bit-reversed
          * number), decided per channel. */
         if (srcutil_mix64(cfg->seed ^ (uint64_t)n) % 10 > 0) {
@@ -325,13 +337,36 @@ static void nx_bid(const nx_cfg *cfg, int64_t e, srcrng *r, recbuf *rb)
                            (long long)(id < 0 ? -id : id));
         }
     }
+    st->chan_name[ch] = xstrndup(channel, (size_t)chl);
+    st->chan_url[ch] = xstrndup(url, (size_t)ul);
+    st->name_len[ch] = (uint16_t)chl;
+    st->url_len[ch] = (uint16_t)ul;
+}
+
+static void nx_bid(const nx_cfg *cfg, nx_state *st, int64_t e, srcrng *r, recbuf *rb)
+{
+    char extra[2 * NX_BID_AVG_SIZE];
+    int64_t auction = srcrng_below(r, NX_HOT_AUCTION_RATIO) > 0
+                          ? (last_auction(e) / NX_HOT_BATCH) * NX_HOT_BATCH
+                          : random_auction(e, r);
+    auction += NX_FIRST_AUCTION_ID;
+    int64_t bidder = srcrng_below(r, NX_HOT_BIDDERS_RATIO) > 0
+                         ? (last_person(e) / NX_HOT_BATCH) * NX_HOT_BATCH + 1
+                         : random_person(e, r);
+    bidder += NX_FIRST_PERSON_ID;
+    int64_t price = nx_price(r);
+    int64_t ch = srcrng_below(r, NX_HOT_CHANNELS_RATIO) > 0
+                     ? srcrng_below(r, NELEM(hot_channels))
+                     : NELEM(hot_channels) + srcrng_below(r, NX_CHANNELS);
+    if (!st->chan_name[ch])
+        nx_channel(cfg, st, ch);
     int xl = nx_extra(cfg, r, 32, NX_BID_AVG_SIZE, extra);
     recbuf_begin(rb);
     recbuf_i64(rb, auction);
     recbuf_i64(rb, bidder);
     recbuf_i64(rb, price);
-    recbuf_str(rb, channel, (uint32_t)chl);
-    recbuf_str(rb, url, (uint32_t)ul);
+    recbuf_str(rb, st->chan_name[ch], st->name_len[ch]);
+    recbuf_str(rb, st->chan_url[ch], st->url_len[ch]);
     recbuf_i64(rb, nx_time(cfg, e));
     recbuf_str(rb, extra, (uint32_t)xl);
     recbuf_end(rb);
@@ -428,6 +463,11 @@ static int nx_open(op_inst *oi, mpf_err *e)
     nx_state *st = xcalloc(1, sizeof *st);
     st->next = oi->subtask;
     recbuf_init(&st->rb);
+    size_t nch = NELEM(hot_channels) + NX_CHANNELS;
+    st->chan_name = xcalloc(nch, sizeof *st->chan_name);
+    st->chan_url = xcalloc(nch, sizeof *st->chan_url);
+    st->name_len = xcalloc(nch, sizeof *st->name_len);
+    st->url_len = xcalloc(nch, sizeof *st->url_len);
     srcutil_rate_start(&st->rl, cfg->rate, oi->spec->parallelism);
     oi->st = st;
     return 0;
@@ -459,7 +499,7 @@ static int nx_poll(op_inst *oi, mpf_err *e)
         else if (kind == NX_AUCTION)
             nx_auction(cfg, ev, &r, &st->rb);
         else
-            nx_bid(cfg, ev, &r, &st->rb);
+            nx_bid(cfg, st, ev, &r, &st->rb);
         op_emit(oi, st->rb.p, st->rb.len);
         bytes += st->rb.len;
     }
@@ -471,6 +511,14 @@ static void nx_close(op_inst *oi)
     nx_state *st = oi->st;
     if (st) {
         recbuf_fini(&st->rb);
+        for (size_t i = 0; i < NELEM(hot_channels) + NX_CHANNELS; i++) {
+            free(st->chan_name[i]);
+            free(st->chan_url[i]);
+        }
+        free(st->chan_name);
+        free(st->chan_url);
+        free(st->name_len);
+        free(st->url_len);
         free(st);
         oi->st = NULL;
     }
