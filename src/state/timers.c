@@ -85,6 +85,7 @@ int timers_add(timer_svc *ts, int64_t time, const void *key, uint32_t klen)
     t->key = xmalloc(klen ? klen : 1);
     if (klen)
         memcpy(t->key, key, klen);
+    ts->key_bytes += klen;
     sift_up(ts->heap, ts->n++);
     return 1;
 }
@@ -112,6 +113,7 @@ static int top_live(timer_svc *ts)
             free(k);
         if (live)
             return 1;
+        ts->key_bytes -= t->klen;
         free(t->key);
         ts->heap[0] = ts->heap[--ts->n];
         sift_down(ts->heap, ts->n, 0);
@@ -130,6 +132,7 @@ int timers_pop(timer_svc *ts, int64_t upto, int64_t *time, const uint8_t **key, 
         return 0;
     free(ts->popped.key);
     ts->popped = ts->heap[0];
+    ts->key_bytes -= ts->popped.klen;
     ts->heap[0] = ts->heap[--ts->n];
     sift_down(ts->heap, ts->n, 0);
     timers_del(ts, ts->popped.time, ts->popped.key, ts->popped.klen);
@@ -141,8 +144,5 @@ int timers_pop(timer_svc *ts, int64_t upto, int64_t *time, const uint8_t **key, 
 
 size_t timers_bytes(const timer_svc *ts)
 {
-    size_t b = ts->cap * sizeof *ts->heap + ks_bytes(&ts->live);
-    for (size_t i = 0; i < ts->n; i++)
-        b += ts->heap[i].klen;
-    return b;
+    return ts->cap * sizeof *ts->heap + ks_bytes(&ts->live) + ts->key_bytes;
 }

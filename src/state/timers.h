@@ -21,6 +21,7 @@ typedef struct timer_svc {
     size_t n, cap;
     kstore live; /* [time][key] of registered, not deleted timers */
     timer_ent popped; /* owned until the next pop */
+    size_t key_bytes; /* keys held by the heap, so timers_bytes is O(1) */
 } timer_svc;
 
 void timers_init(timer_svc *ts);

@@ -1,0 +1,102 @@
+/* Joins of two keyed streams (ops layer): the parts shared by `type:
+ * join` (join.c), `type: window-join` (join_window.c) and `type:
+ * interval-join` (join_interval.c).
+ *
+ * All three are inner equi-joins over `inputs: [left, right]` with
+ * `key-by: [left_key, right_key]` (the planner hash-partitions both inputs
+ * by their key, so equal keys meet in one subtask). Output records are the
+ * left record's fields, then the right record's fields (a right field
+ * whose name is taken gets `right-prefix`, default "r_"), then fields the
+ * kind appends (window bounds, join time). Because a record is its fields
+ * concatenated after a length prefix, an output record is built by copying
+ * both inputs' payloads, without decoding them.
+ *
+ * Buffered records live in a keyed state store as per-key lists: value =
+ * [u32 used][u32 count][entry]*, entry = [i64 time][u32 len][payload],
+ * where time is the event time or the arrival time, as the kind needs. */
+#ifndef MPF_OPS_JOIN_H
+#define MPF_OPS_JOIN_H
+
+#include <stdint.h>
+#include "ops/op.h"
+#include "state/kstore.h"
+
+enum { JOIN_LEFT = 0, JOIN_RIGHT = 1 };
+
+#define JLIST_HDR 8u
+
+/* Plan-time facts every join kind needs. */
+typedef struct join_cfg {
+    int key[2];  /* key field per input */
+    int time[2]; /* event-time (rowtime) field per input, -1: none */
+    int nextra;  /* appended i64/timestamp fields */
+} join_cfg;
+
+/* Check the inputs (two, hash-partitioned by one key each and, when
+ * need_time, with event time) and build s->out_schema: left fields, right
+ * fields (clashes prefixed by option right-prefix), then the extra
+ * timestamp fields named in extra (NULL-terminated). Fills jc. Errors
+ * name the uid and file:line:col. */
+int join_configure_common(op_spec *s, int need_time, const char *const *extra, join_cfg *jc,
+                          mpf_err *e);
+
+/* Duration option `key` of map in ms. Signed when allow_negative ("-2s").
+ * *present (may be NULL) says whether it was given; absent and required
+ * is an error. */
+int join_duration_ms(const op_spec *s, const ynode *map, const char *key, int required,
+                     int allow_negative, int64_t *ms, int *present, mpf_err *e);
+
+/* Run-time helpers shared by the kinds. */
+typedef struct join_run {
+    kstore lists;   /* (namespace, side, key) -> record list */
+    uint8_t *kbuf;  /* scratch for state keys */
+    uint32_t kcap;
+    uint8_t *obuf;  /* scratch for one output record */
+    uint32_t ocap;
+} join_run;
+
+void join_run_init(join_run *r);
+void join_run_fini(join_run *r);
+/* State key [prefix (plen bytes)][side][key] in r->kbuf; returns its
+ * length. */
+uint32_t join_state_key(join_run *r, const void *prefix, uint32_t plen, int side,
+                        const uint8_t *key, uint32_t klen);
+/* Append an entry of bytes a[0..alen) b[0..blen) to the list at state key
+ * k; *created (may be NULL) says whether the list was new. Returns 0, or
+ * MPF_ETOOBIG (with e set) when one key's list would pass 4 GiB. */
+int jlist_add(kstore *ks, const uint8_t *k, uint32_t klen, uint64_t h, const void *a,
+              uint32_t alen, const void *b, uint32_t blen, int *created, mpf_err *e);
+/* Append the entry (time, rec) (jlist_add). */
+int jlist_append(kstore *ks, const uint8_t *k, uint32_t klen, uint64_t h, int64_t time,
+                 const uint8_t *rec, int *created, mpf_err *e);
+/* Append all entries of list value src (not in ks) to the list at k. */
+int jlist_append_list(kstore *ks, const uint8_t *k, uint32_t klen, uint64_t h,
+                      const uint8_t *src, mpf_err *e);
+/* Entries of a list value v: iterate with
+ * for (uint32_t off = JLIST_HDR; off < jlist_end(v); off = jlist_next(v, off)) */
+static inline uint32_t jlist_end(const uint8_t *v) { return JLIST_HDR + rd_u32(v); }
+static inline uint32_t jlist_count(const uint8_t *v) { return rd_u32(v + 4); }
+static inline int64_t jlist_time(const uint8_t *v, uint32_t off) { return rd_i64(v + off); }
+static inline const uint8_t *jlist_rec(const uint8_t *v, uint32_t off) { return v + off + 8; }
+static inline uint32_t jlist_next(const uint8_t *v, uint32_t off)
+{
+    return off + 8 + rec_size(v + off + 8);
+}
+/* Keep only entries with time > min_time, in order; returns the entries
+ * left. The value keeps its capacity. */
+uint32_t jlist_drop_upto(uint8_t *v, int64_t min_time);
+
+/* Emit left ++ right ++ extra[0..nextra) (i64s) as one record. */
+void join_emit(op_inst *oi, join_run *r, const uint8_t *left, const uint8_t *right,
+               const int64_t *extra, int nextra);
+
+/* a + b, saturating at the int64 limits (event times near WM_MIN/WM_MAX). */
+int64_t join_sat_add(int64_t a, int64_t b);
+/* a mod b in [0, b) for b > 0, also for negative a. */
+static inline int64_t join_floor_mod(int64_t a, int64_t b)
+{
+    int64_t m = a % b;
+    return m < 0 ? m + b : m;
+}
+
+#endif
