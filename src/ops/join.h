@@ -13,7 +13,11 @@
  *
  * Buffered records live in a keyed state store as per-key lists: value =
  * [u32 used][u32 count][entry]*, entry = [i64 time][u32 len][payload],
- * where time is the event time or the arrival time, as the kind needs. */
+ * where time is the event time or the arrival time, as the kind needs.
+ * A list is created with room for its first entry and doubles when full;
+ * jlist_add also builds lists of other entries (window-join's key index).
+ * State is per operator instance; key groups are not stored (they follow
+ * from the key). */
 #ifndef MPF_OPS_JOIN_H
 #define MPF_OPS_JOIN_H
 

@@ -154,6 +154,7 @@ static int parse_op(job *j, const ynode *n, int index, mpf_err *e)
 {
     op_spec *s = &j->ops[index];
     memset(s, 0, sizeof *s);
+    schema_init(&s->out_schema);
     s->index = index;
     s->node = n;
     s->key_index = -1;
@@ -387,7 +388,6 @@ int job_parse(const char *file, const char *text, size_t len, char *const *param
     j->ops = xcalloc(ops->n, sizeof *j->ops);
     for (size_t i = 0; i < ops->n; i++) {
         j->nops = (int)i + 1; /* so job_destroy frees a half-parsed op */
-        schema_init(&j->ops[i].out_schema);
         if (parse_op(j, ops->items[i], (int)i, e))
             goto fail;
     }

@@ -133,6 +133,9 @@ EOF
 mpf_run 3 "$WORK/proc.yaml" || { cat "$WORK/err"; fail "processing-time job failed"; }
 total=$(cat "$WORK/proc-out"/part-* | awk -F, '{s += $NF} END {print s}')
 [ "$total" -eq 20000 ] || fail "processing-time windows counted $total of 20000 records"
+today=$(date -u +%Y-%m-%d)
+! cut -d, -f2 "$WORK/proc-out"/part-* | grep -v "^$today" | grep -q . ||
+  fail "processing-time windows must start today ($today), not in event time"
 nwin=$(cut -d, -f2 "$WORK/proc-out"/part-* | sort -u | wc -l)
 [ "$nwin" -ge 3 ] || fail "processing-time windows: only $nwin distinct windows in ~1 s"
 echo "ok: processing time ($nwin windows, $total records)"
