@@ -356,6 +356,7 @@ const op_kind op_src_socket = {
     .name = "socket",
     .role = OP_SOURCE,
     .keys = sk_keys,
+    .single = 1, /* the planner gives it parallelism 1, as Flink's socketTextStream */
     .summary = "text lines from a TCP server (socketTextStream; parallelism 1)",
     .configure = sk_configure,
     .free_cfg = sk_free,

@@ -385,8 +385,9 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
         op_spec *s = &j->ops[i];
         if (s->kind->single) {
             if (s->parallelism > 1) {
-                err_set(e, MPF_EPLAN, "%s: %s '%s' runs with parallelism 1, got parallelism: %d",
-                        op_where(s), op_role_name(s->kind->role), s->kind->name, s->parallelism);
+                err_set(e, MPF_EPLAN, "%s: %s %s always runs with one subtask and needs "
+                        "parallelism 1, got %d", op_where(s), op_role_name(s->kind->role),
+                        s->kind->name, s->parallelism);
                 goto fail;
             }
             s->parallelism = 1;

@@ -230,8 +230,8 @@ mpf_run 2 "$WORK/refused.yaml" && fail "refused connection accepted"
 expect_err "operator 'nobody': cannot connect to 127.0.0.1:$port: Connection refused \(after 2 retries\)"
 
 # Parallelism other than 1 is a plan error naming the uid.
-printf 'name: x\noperators:\n  - {uid: sock, source: socket, port: 9}\n  - {uid: o, sink: stdout}\n' \
+printf 'name: x\noperators:\n  - {uid: sock, source: socket, port: 9, parallelism: 2}\n  - {uid: o, sink: stdout}\n' \
   >"$WORK/par.yaml"
 "$MPIFLOW" validate "$WORK/par.yaml" --taskmanagers 2 2>"$WORK/err" && fail "parallelism 2 accepted"
-expect_err "par.yaml:3:5: operator 'sock': source socket reads one connection and needs parallelism 1, got 2"
+expect_err "par.yaml:3:5: operator 'sock': source socket always runs with one subtask and needs parallelism 1, got 2"
 echo "PASS sources"

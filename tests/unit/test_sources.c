@@ -575,7 +575,7 @@ static void test_socket_parallelism_in_plan(void **state)
 {
     (void)state;
     const char *text = "name: s\noperators:\n"
-                       "  - {uid: lines, source: socket, port: 9999}\n"
+                       "  - {uid: lines, source: socket, port: 9999, parallelism: 2}\n"
                        "  - {uid: out, sink: stdout}\n";
     job *j = NULL;
     mpf_err e = {0};
@@ -587,9 +587,9 @@ static void test_socket_parallelism_in_plan(void **state)
     assert_non_null(strstr(e.msg, "t.yaml:3:5: operator 'lines'"));
     assert_non_null(strstr(e.msg, "needs parallelism 1"));
     conf_destroy(c);
-    /* With parallelism 1 on the source it plans. */
+    /* Without a parallelism it gets 1 and plans. */
     const char *ok = "name: s\noperators:\n"
-                     "  - {uid: lines, source: socket, port: 9999, parallelism: 1}\n"
+                     "  - {uid: lines, source: socket, port: 9999}\n"
                      "  - {uid: out, sink: stdout}\n";
     j = NULL;
     assert_int_equal(job_parse("t.yaml", ok, strlen(ok), NULL, 0, &j, &e), 0);
