@@ -253,7 +253,6 @@ static int64_t wall_ms(void)
 static int win_open(op_inst *oi, mpf_err *e)
 {
     (void)e;
-    (void)0;
     win_state *st = xcalloc(1, sizeof *st);
     ks_init(&st->sess_idx);
     ks_init(&st->sess_acc);
@@ -450,16 +449,13 @@ static void sess_key(win_state *st, int64_t start, const uint8_t *key, uint32_t 
     recbuf *b = &st->kbuf;
     b->len = 0;
     recbuf_i64(b, start);
-    if (klen) {
-        recbuf_i64(b, 0); /* reserve, then overwrite: keeps recbuf growth logic */
-        b->len -= 8;
-        if (b->cap < b->len + klen) {
-            b->cap = (b->len + klen) * 2;
-            b->p = xrealloc(b->p, b->cap);
-        }
-        memcpy(b->p + b->len, key, klen);
-        b->len += klen;
+    if (b->cap < b->len + klen) {
+        b->cap = (b->len + klen) * 2;
+        b->p = xrealloc(b->p, b->cap);
     }
+    if (klen)
+        memcpy(b->p + b->len, key, klen);
+    b->len += klen;
 }
 
 static void sess_timer(win_state *st, int add, int kind, int64_t time, int64_t start,
@@ -494,7 +490,6 @@ static void session_process(op_inst *oi, const uint8_t *rec, int64_t ts, const u
     uint32_t n = idx ? rd_u32(idx) : 0;
     /* Fold into a fresh accumulator, then merge every session it touches
      * (Flink's TimeWindow.intersects: start <= o.end && end >= o.start). */
-    c->aggs.nstr ? (void)0 : (void)0;
     acc_add(&c->aggs, NULL, oi->spec->in_schema[0], rec, &st->acc);
     int64_t mstart = start, mend = end;
     uint32_t keep = 0;
