@@ -2,12 +2,14 @@
  *   mpiflow run JOB.yaml [--conf F] [-D k=v]... [-p N] [--PARAM V]...
  *   mpiflow validate JOB.yaml [same options] [--taskmanagers N]
  *   mpiflow config --list | --markdown
+ *   mpiflow inspect CHECKPOINT_DIR
  * Exit codes: 0 success, 1 the job failed or was rejected, 2 usage. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "ckpt/ckpt.h"
 #include "conf/props.h"
 #include "net/world.h"
 #include "plan/plan.h"
@@ -25,6 +27,7 @@ static void usage(FILE *f)
             "  mpirun -np N mpiflow run JOB.yaml [options] [--PARAM VALUE]...\n"
             "  mpiflow validate JOB.yaml [options] [--taskmanagers N] [--PARAM VALUE]...\n"
             "  mpiflow config --list | --markdown\n"
+            "  mpiflow inspect DIR        summarise and verify a checkpoint or savepoint\n"
             "  mpiflow --help | --version\n"
             "\n"
             "options:\n"
@@ -33,6 +36,8 @@ static void usage(FILE *f)
             "  -D KEY=VALUE       set a configuration key (wins over files and the job)\n"
             "  -p, --parallelism N  default parallelism of the job's operators\n"
             "  -P NAME=VALUE      set a job parameter (same as --NAME VALUE after JOB)\n"
+            "  --restore latest|PATH  (run) resume from a checkpoint or savepoint\n"
+            "  --allow-non-restored-state  (run) ignore state of operators the job lacks\n"
             "  --taskmanagers N   (validate) plan for N TaskManagers (default 1)\n"
             "\n"
             "`run` needs at least 2 MPI ranks: rank 0 is the JobManager, ranks 1..N-1\n"
@@ -77,7 +82,8 @@ static int parse_int(const char *s, int *out)
 /* Parse run/validate arguments. Returns 0, or 2 after printing an error. */
 static int parse_job_args(int argc, char **argv, submission *sub, int *ntms, int validate)
 {
-    const char *reserved[] = {"conf", "parallelism", "taskmanagers", "help", NULL};
+    const char *reserved[] = {"conf", "parallelism", "taskmanagers", "help", "restore",
+                              "allow-non-restored-state", NULL};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -116,6 +122,14 @@ static int parse_job_args(int argc, char **argv, submission *sub, int *ntms, int
                 return 2;
             }
             i++;
+        } else if (!validate && strcmp(a, "--restore") == 0) {
+            if (!val)
+                goto missing;
+            free(sub->restore);
+            sub->restore = xstrdup(val);
+            i++;
+        } else if (!validate && strcmp(a, "--allow-non-restored-state") == 0) {
+            sub->allow_non_restored = 1;
         } else if (strcmp(a, "-P") == 0) {
             if (!val || !strchr(val, '=')) {
                 fprintf(stderr, "mpiflow: error: -P needs NAME=VALUE\n");
@@ -241,6 +255,24 @@ static int cmd_config(int argc, char **argv)
     return 2;
 }
 
+/* Validate a checkpoint (every blob's checksum) and summarise it. */
+static int cmd_inspect(int argc, char **argv)
+{
+    if (argc != 1 || argv[0][0] == '-') {
+        fprintf(stderr, "mpiflow: error: usage: mpiflow inspect CHECKPOINT_DIR\n");
+        return 2;
+    }
+    mpf_err e = {0};
+    ckpt *c = NULL;
+    if (ckpt_lib_init(&e) || ckpt_open(argv[0], &c, &e)) {
+        fprintf(stderr, "mpiflow: error: %s\n", e.msg);
+        return 1;
+    }
+    ckpt_print_summary(c, stdout);
+    ckpt_close(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -262,7 +294,9 @@ int main(int argc, char **argv)
         return cmd_validate(argc - 2, argv + 2);
     if (strcmp(cmd, "config") == 0)
         return cmd_config(argc - 2, argv + 2);
-    fprintf(stderr, "mpiflow: error: unknown command '%s' (run, validate, config; see --help)\n",
+    if (strcmp(cmd, "inspect") == 0)
+        return cmd_inspect(argc - 2, argv + 2);
+    fprintf(stderr, "mpiflow: error: unknown command '%s' (run, validate, config, inspect; see --help)\n",
             cmd);
     return 2;
 }

@@ -13,8 +13,8 @@ const char *ctl_type_name(int type)
 {
     static const char *names[] = {"?", "DEPLOYED", "START", "FINISHED", "FAILED",
                                   "CANCEL", "CANCELED", "COMMIT", "COMMITTED",
-                                  "SHUTDOWN", "STOP"};
-    return type > 0 && type <= CTL_STOP ? names[type] : "?";
+                                  "SHUTDOWN", "STOP", "TRIGGER", "ACK", "COMPLETE"};
+    return type > 0 && type <= CTL_COMPLETE ? names[type] : "?";
 }
 
 void idle_backoff(int64_t *cur, int64_t max_ns)

@@ -18,8 +18,11 @@ enum ctl_type {
     CTL_COMMIT,       /* JM -> TM: the job succeeded; commit output */
     CTL_COMMITTED,    /* TM -> JM: output committed (payload: "" or error) */
     CTL_SHUTDOWN,     /* JM -> TM: leave the MPI world */
-    CTL_STOP          /* JM -> TM: end the sources (stop on a signal);
+    CTL_STOP,         /* JM -> TM: end the sources (stop on a signal);
                        * TM -> JM: a signal arrived here, please stop */
+    CTL_TRIGGER,      /* JM -> TM: take checkpoint "<id> <directory>" */
+    CTL_ACK,          /* TM -> JM: "<id>" written, or "<id> <error>" */
+    CTL_COMPLETE      /* JM -> TM: checkpoint "<id>" is complete */
 };
 
 const char *ctl_type_name(int type);

@@ -83,6 +83,7 @@ static void filter_describe(const op_spec *s, char *buf, size_t n)
 }
 
 const op_kind op_filter = {
+    .stateless = 1,
     .name = "filter",
     .role = OP_TRANSFORM,
     .min_inputs = 1,

@@ -171,6 +171,7 @@ static void map_describe(const op_spec *s, char *buf, size_t n)
 }
 
 const op_kind op_map = {
+    .stateless = 1,
     .name = "map",
     .role = OP_TRANSFORM,
     .min_inputs = 1,
@@ -186,6 +187,7 @@ const op_kind op_map = {
 };
 
 const op_kind op_select = {
+    .stateless = 1,
     .name = "select",
     .role = OP_TRANSFORM,
     .min_inputs = 1,

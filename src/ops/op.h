@@ -25,6 +25,23 @@ enum op_role { OP_SOURCE, OP_TRANSFORM, OP_SINK };
 enum part_kind { PART_DEFAULT, PART_FORWARD, PART_HASH, PART_REBALANCE, PART_BROADCAST };
 const char *part_kind_name(int part);
 
+/* Checkpoint snapshots: an operator hands its state to the runtime as
+ * blobs, keyed state one blob per key group (so a restore with another
+ * parallelism can redistribute it) and other state (source positions,
+ * pending sink files) as operator blobs, which a restore hands to the
+ * subtask of the same index (or index mod the new parallelism). */
+enum snap_kind { SNAP_KEYED = 1, SNAP_OPERATOR = 2 };
+typedef struct snap_writer snap_writer;
+/* Add one blob (the bytes are copied). */
+void snap_put(snap_writer *w, int kind, int key_group, const void *data, size_t len);
+/* The checkpoint being taken. */
+int64_t snap_id(const snap_writer *w);
+typedef struct snap_blob {
+    int kind, key_group, subtask; /* subtask that wrote it */
+    const uint8_t *data;
+    size_t len;
+} snap_blob;
+
 typedef struct collector collector;
 struct collector {
     /* rec is a whole encoded record (length prefix included). */
@@ -66,6 +83,16 @@ typedef struct op_kind {
     /* Processing time reached oi->proc_timer (ms since the epoch): fire
      * processing-time timers; set oi->proc_timer to the next one. */
     int (*on_proc_time)(op_inst *oi, int64_t now_ms, mpf_err *e);
+    /* Checkpoints. snapshot: write the state as of now (called between
+     * batches, with the barrier). restore: one blob of restored state,
+     * after open and before any input. checkpoint_complete: checkpoint id
+     * is complete everywhere (two-phase-commit sinks publish what they
+     * staged up to it). An operator with state but no snapshot cannot run
+     * with checkpoints; `stateless` ones need none. */
+    int (*snapshot)(op_inst *oi, snap_writer *w, mpf_err *e);
+    int (*restore)(op_inst *oi, const snap_blob *b, mpf_err *e);
+    int (*checkpoint_complete)(op_inst *oi, int64_t id, mpf_err *e);
+    int stateless;
     /* The job succeeded everywhere: make output visible. */
     int (*commit)(op_inst *oi, mpf_err *e);
     /* Release everything; output not committed is discarded. */
@@ -91,6 +118,7 @@ struct op_spec {
     int batch_mode;    /* resolved execution.runtime-mode is BATCH */
     int max_parallelism;
     int two_phase;     /* AUTO/TWO_PHASE allows a local pre-aggregation */
+    int restoring;     /* the job starts from a checkpoint or savepoint */
     /* Side outputs declared by configure (op_add_side_output), consumed
      * by operators with `inputs: [uid.name]`. */
     int nside;

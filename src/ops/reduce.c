@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops/op.h"
+#include "ops/opstate.h"
 #include "record/keygroup.h"
 #include "state/kvtable.h"
 #include "util/xmalloc.h"
@@ -276,6 +277,57 @@ static void red_describe(const op_spec *s, char *buf, size_t n)
              phases[cfg->phase]);
 }
 
+/* Checkpoints (keyed phases): one blob per key group of
+ * [klen u32][key][value 8 bytes] entries. */
+static int red_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    const red_cfg *cfg = oi->spec->cfg;
+    red_state *st = oi->st;
+    if (cfg->phase == PHASE_LOCAL)
+        return err_set(e, MPF_EPLAN, "operator '%s': the local pre-aggregation of a BATCH job "
+                       "cannot be checkpointed", oi->spec->uid);
+    for (int i = 0; i < st->ntables; i++) {
+        kvtable *t = &st->tables[i];
+        if (!t->n)
+            continue;
+        recbuf b;
+        recbuf_init(&b);
+        b.len = 0;
+        size_t pos = 0;
+        kv_entry *en;
+        while ((en = kvtable_next(t, &pos))) {
+            uint32_t klen = en->klen_p1 - 1;
+            kgbuf_u32(&b, klen);
+            kgbuf_put(&b, kvtable_key(t, en), klen);
+            kgbuf_put(&b, &en->val, 8);
+        }
+        snap_put(w, SNAP_KEYED, st->kg.start + i, b.p, b.len);
+        recbuf_fini(&b);
+    }
+    return 0;
+}
+
+static int red_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
+{
+    red_state *st = oi->st;
+    if (sb->kind != SNAP_KEYED || sb->key_group < st->kg.start || sb->key_group > st->kg.end)
+        return blobrd_error(oi, sb, e);
+    kvtable *t = &st->tables[sb->key_group - st->kg.start];
+    blobrd r;
+    blobrd_init(&r, sb);
+    while (blobrd_more(&r)) {
+        uint32_t klen = blobrd_u32(&r);
+        const uint8_t *key = blobrd_bytes(&r, klen);
+        const uint8_t *val = blobrd_bytes(&r, 8);
+        if (r.bad)
+            break;
+        int created;
+        kv_entry *en = kvtable_upsert(t, key, klen, key_hash(key, klen), &created);
+        memcpy(&en->val, val, 8);
+    }
+    return r.bad ? blobrd_error(oi, sb, e) : 0;
+}
+
 const op_kind op_reduce = {
     .name = "reduce",
     .role = OP_TRANSFORM,
@@ -290,5 +342,7 @@ const op_kind op_reduce = {
     .open = red_open,
     .process = red_process,
     .finish = red_finish,
+    .snapshot = red_snapshot,
+    .restore = red_restore,
     .close = red_close,
 };

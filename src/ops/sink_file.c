@@ -29,9 +29,19 @@ typedef struct fsink_cfg {
     double rate; /* blackhole */
 } fsink_cfg;
 
+/* A part file staged by a checkpoint, published when it completes. */
+typedef struct pending_part {
+    int64_t ckpt;
+    int64_t n; /* part number */
+} pending_part;
+
 typedef struct fsink_state {
-    FILE *f;
-    char *tmp, *final;
+    FILE *f;              /* the in-progress part, opened on first write */
+    char *tmp, *final;    /* its names */
+    int64_t part;         /* its number: part-<subtask>-<part> */
+    int64_t written;      /* bytes in it */
+    pending_part *pend;   /* staged by checkpoints, not yet published */
+    int npend, cappend;
     char *out;
     size_t len, cap;
     int committed;
@@ -117,6 +127,8 @@ static int sink_global_init(const op_spec *s, mpf_err *e)
     if (access(cfg->path, W_OK | X_OK) != 0)
         return err_set(e, MPF_EIO, "%s: output directory '%s' is not writable: %s", op_where(s),
                        cfg->path, strerror(errno));
+    if (s->restoring) /* its parts belong to the restored checkpoint's history */
+        return 0;
     DIR *d = opendir(cfg->path);
     if (!d)
         return err_set(e, MPF_EIO, "%s: output directory '%s': %s", op_where(s), cfg->path,
@@ -152,13 +164,45 @@ static int sink_open(op_inst *oi, mpf_err *e)
     st->out = xmalloc(st->cap);
     if (strcmp(oi->spec->kind->name, "file") != 0 || !cfg->path)
         return 0;
-    st->tmp = xasprintf("%s/.part-%d-0.inprogress", cfg->path, oi->subtask);
-    st->final = xasprintf("%s/part-%d-0", cfg->path, oi->subtask);
+    (void)e;
+    return 0;
+}
+
+/* Names of part n of this subtask: in progress, staged, published. */
+static char *part_name(const op_inst *oi, int64_t n, const char *state)
+{
+    const fsink_cfg *cfg = oi->spec->cfg;
+    if (strcmp(state, "final") == 0)
+        return xasprintf("%s/part-%d-%lld", cfg->path, oi->subtask, (long long)n);
+    return xasprintf("%s/.part-%d-%lld.%s", cfg->path, oi->subtask, (long long)n, state);
+}
+
+static int open_part(op_inst *oi, mpf_err *e)
+{
+    fsink_state *st = oi->st;
+    free(st->tmp);
+    free(st->final);
+    st->tmp = part_name(oi, st->part, "inprogress");
+    st->final = part_name(oi, st->part, "final");
     st->f = fopen(st->tmp, "w");
     if (!st->f)
         return err_set(e, MPF_EIO, "operator '%s': cannot create '%s': %s", oi->spec->uid,
                        st->tmp, strerror(errno));
     setvbuf(st->f, NULL, _IOFBF, 1 << 20);
+    st->written = 0;
+    return 0;
+}
+
+/* Close the in-progress part durably (fsync). */
+static int close_part(op_inst *oi, mpf_err *e)
+{
+    fsink_state *st = oi->st;
+    int bad = fflush(st->f) != 0 || fsync(fileno(st->f)) != 0;
+    bad |= fclose(st->f) != 0;
+    st->f = NULL;
+    if (bad)
+        return err_set(e, MPF_EIO, "operator '%s': closing '%s': %s", oi->spec->uid, st->tmp,
+                       strerror(errno));
     return 0;
 }
 
@@ -167,9 +211,13 @@ static int sink_open(op_inst *oi, mpf_err *e)
 static int sink_flush(op_inst *oi, mpf_err *e)
 {
     fsink_state *st = oi->st;
+    const fsink_cfg *cfg = oi->spec->cfg;
     if (!st->len)
         return 0;
-    if (st->f) {
+    if (cfg->path && strcmp(oi->spec->kind->name, "file") == 0) {
+        if (!st->f && open_part(oi, e))
+            return e->code;
+        st->written += (int64_t)st->len;
         if (fwrite(st->out, 1, st->len, st->f) != st->len)
             return err_set(e, MPF_EIO, "operator '%s': writing '%s': %s", oi->spec->uid,
                            st->tmp, strerror(errno));
@@ -246,7 +294,7 @@ static int sink_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e
         }
         put(st, "\n", 1);
     }
-    return st->len >= (1 << 16) || !st->f ? sink_flush(oi, e) : 0;
+    return st->len >= (1 << 16) || !cfg->path ? sink_flush(oi, e) : 0;
 }
 
 static int sink_finish(op_inst *oi, mpf_err *e)
@@ -260,21 +308,136 @@ static int sink_finish(op_inst *oi, mpf_err *e)
     return 0;
 }
 
+/* Publish staged parts of checkpoints up to id (all: INT64_MAX). A part
+ * already published (a restore repeating a commit) is fine. */
+static int publish(op_inst *oi, int64_t id, mpf_err *e)
+{
+    fsink_state *st = oi->st;
+    int keep = 0, rc = 0;
+    for (int i = 0; i < st->npend; i++) {
+        pending_part *p = &st->pend[i];
+        if (p->ckpt > id || rc) {
+            st->pend[keep++] = *p;
+            continue;
+        }
+        char *from = part_name(oi, p->n, "pending"), *to = part_name(oi, p->n, "final");
+        if (rename(from, to) != 0 && !(errno == ENOENT && access(to, F_OK) == 0))
+            rc = err_set(e, MPF_EIO, "operator '%s': publishing '%s': %s", oi->spec->uid, from,
+                         strerror(errno));
+        free(from);
+        free(to);
+    }
+    st->npend = keep;
+    return rc;
+}
+
 static int sink_commit(op_inst *oi, mpf_err *e)
 {
     fsink_state *st = oi->st;
+    if (publish(oi, INT64_MAX, e))
+        return e->code;
     if (!st->f)
         return 0;
-    int bad = fflush(st->f) != 0 || fsync(fileno(st->f)) != 0;
-    bad |= fclose(st->f) != 0;
-    st->f = NULL;
-    if (bad)
-        return err_set(e, MPF_EIO, "operator '%s': closing '%s': %s", oi->spec->uid, st->tmp,
-                       strerror(errno));
+    if (close_part(oi, e))
+        return e->code;
     if (rename(st->tmp, st->final) != 0)
         return err_set(e, MPF_EIO, "operator '%s': renaming '%s' to '%s': %s", oi->spec->uid,
                        st->tmp, st->final, strerror(errno));
     st->committed = 1;
+    return 0;
+}
+
+/* Checkpoint: stage the in-progress part (in-progress -> pending, to be
+ * published when the checkpoint completes) and record what is staged and
+ * the next part number: [next part i64][n u32] then [ckpt i64][part i64]. */
+static int sink_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    fsink_state *st = oi->st;
+    const fsink_cfg *cfg = oi->spec->cfg;
+    if (!cfg->path)
+        return 0;
+    if (sink_flush(oi, e))
+        return e->code;
+    if (st->f) {
+        if (close_part(oi, e))
+            return e->code;
+        char *pend = part_name(oi, st->part, "pending");
+        int bad = rename(st->tmp, pend) != 0;
+        free(pend);
+        if (bad)
+            return err_set(e, MPF_EIO, "operator '%s': staging '%s': %s", oi->spec->uid,
+                           st->tmp, strerror(errno));
+        if (st->npend == st->cappend) {
+            st->cappend = st->cappend ? st->cappend * 2 : 8;
+            st->pend = xrealloc(st->pend, (size_t)st->cappend * sizeof *st->pend);
+        }
+        st->pend[st->npend++] = (pending_part){snap_id(w), st->part};
+        st->part++;
+    }
+    size_t len = 12 + 16 * (size_t)st->npend;
+    uint8_t *b = xmalloc(len);
+    memcpy(b, &st->part, 8);
+    uint32_t n = (uint32_t)st->npend;
+    memcpy(b + 8, &n, 4);
+    for (int i = 0; i < st->npend; i++) {
+        memcpy(b + 12 + 16 * i, &st->pend[i].ckpt, 8);
+        memcpy(b + 20 + 16 * i, &st->pend[i].n, 8);
+    }
+    snap_put(w, SNAP_OPERATOR, -1, b, len);
+    free(b);
+    return 0;
+}
+
+static int sink_checkpoint_complete(op_inst *oi, int64_t id, mpf_err *e)
+{
+    return ((const fsink_cfg *)oi->spec->cfg)->path ? publish(oi, id, e) : 0;
+}
+
+/* Restore: publish what the restored checkpoint staged (it completed),
+ * drop parts written after it, and continue after its part numbers. The
+ * blob may come from another subtask when the parallelism changed: its
+ * parts keep their names. */
+static int sink_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
+{
+    fsink_state *st = oi->st;
+    const fsink_cfg *cfg = oi->spec->cfg;
+    if (!cfg->path)
+        return 0;
+    uint32_t n = 0;
+    int64_t next = 0;
+    if (b->len >= 12) {
+        memcpy(&next, b->data, 8);
+        memcpy(&n, b->data + 8, 4);
+    }
+    if (b->len < 12 || b->len != 12 + 16 * (size_t)n || next < 0)
+        return err_set(e, MPF_EPARSE, "operator '%s': restored sink state of subtask %d is "
+                       "malformed (%zu bytes)", oi->spec->uid, b->subtask, b->len);
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t part;
+        memcpy(&part, b->data + 20 + 16 * i, 8);
+        char *from = xasprintf("%s/.part-%d-%lld.pending", cfg->path, b->subtask, (long long)part);
+        char *to = xasprintf("%s/part-%d-%lld", cfg->path, b->subtask, (long long)part);
+        int bad = rename(from, to) != 0 && !(errno == ENOENT && access(to, F_OK) == 0);
+        if (bad)
+            err_set(e, MPF_EIO, "operator '%s': committing restored '%s': %s", oi->spec->uid,
+                    from, strerror(errno));
+        free(from);
+        free(to);
+        if (bad)
+            return e->code;
+    }
+    /* Parts this subtask number wrote after the checkpoint never counted. */
+    for (int64_t k = next;; k++) {
+        char *p = xasprintf("%s/.part-%d-%lld.pending", cfg->path, b->subtask, (long long)k);
+        char *q = xasprintf("%s/.part-%d-%lld.inprogress", cfg->path, b->subtask, (long long)k);
+        int gone = unlink(p) != 0 && unlink(q) != 0;
+        free(p);
+        free(q);
+        if (gone && k > next + 64)
+            break;
+    }
+    if (b->subtask == oi->subtask && next > st->part)
+        st->part = next;
     return 0;
 }
 
@@ -287,6 +450,7 @@ static void sink_close(op_inst *oi)
         fclose(st->f);
         unlink(st->tmp); /* not committed: leave nothing behind */
     }
+    free(st->pend); /* staged parts stay on disk for a restore */
     free(st->tmp);
     free(st->final);
     free(st->out);
@@ -318,10 +482,14 @@ const op_kind op_sink_file = {
     .process = sink_process,
     .finish = sink_finish,
     .commit = sink_commit,
+    .snapshot = sink_snapshot,
+    .restore = sink_restore,
+    .checkpoint_complete = sink_checkpoint_complete,
     .close = sink_close,
 };
 
 const op_kind op_sink_stdout = {
+    .stateless = 1,
     .name = "stdout",
     .role = OP_SINK,
     .min_inputs = 1,
@@ -358,6 +526,7 @@ static int hole_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e
 }
 
 const op_kind op_sink_blackhole = {
+    .stateless = 1,
     .name = "blackhole",
     .role = OP_SINK,
     .min_inputs = 1,

@@ -225,6 +225,18 @@ static void bh_describe(const op_spec *s, char *buf, size_t n)
              cfg->rate > 0 ? ", rate-limited" : "");
 }
 
+static int bh_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    srcutil_snapshot_next(w, ((bh_state *)oi->st)->next);
+    return 0;
+}
+
+static int bh_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
+{
+    return srcutil_restore_next(oi, b, &((bh_state *)oi->st)->next, e);
+}
+
 const op_kind op_src_behavior = {
     .name = "behavior",
     .role = OP_SOURCE,
@@ -236,4 +248,6 @@ const op_kind op_src_behavior = {
     .open = bh_open,
     .poll = bh_poll,
     .close = bh_close,
+    .snapshot = bh_snapshot,
+    .restore = bh_restore,
 };

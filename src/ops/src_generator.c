@@ -272,6 +272,18 @@ static void gen_describe(const op_spec *s, char *buf, size_t n)
                  cfg->rate > 0 ? ", rate-limited" : "");
 }
 
+static int gen_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    srcutil_snapshot_next(w, ((gen_state *)oi->st)->next);
+    return 0;
+}
+
+static int gen_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
+{
+    return srcutil_restore_next(oi, b, &((gen_state *)oi->st)->next, e);
+}
+
 const op_kind op_src_generator = {
     .name = "generator",
     .role = OP_SOURCE,
@@ -283,4 +295,6 @@ const op_kind op_src_generator = {
     .open = gen_open,
     .poll = gen_poll,
     .close = gen_close,
+    .snapshot = gen_snapshot,
+    .restore = gen_restore,
 };

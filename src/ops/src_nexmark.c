@@ -537,6 +537,18 @@ static void nx_describe(const op_spec *s, char *buf, size_t n)
              (unsigned long long)cfg->seed, cfg->rate > 0 ? ", rate-limited" : "");
 }
 
+static int nx_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    srcutil_snapshot_next(w, ((nx_state *)oi->st)->next);
+    return 0;
+}
+
+static int nx_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
+{
+    return srcutil_restore_next(oi, b, &((nx_state *)oi->st)->next, e);
+}
+
 const op_kind op_src_nexmark = {
     .name = "nexmark",
     .role = OP_SOURCE,
@@ -548,4 +560,6 @@ const op_kind op_src_nexmark = {
     .open = nx_open,
     .poll = nx_poll,
     .close = nx_close,
+    .snapshot = nx_snapshot,
+    .restore = nx_restore,
 };

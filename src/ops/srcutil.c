@@ -81,3 +81,18 @@ int srcutil_get_count(const ynode *map, const char *key, int64_t min, int64_t *o
     *out = v;
     return 0;
 }
+
+void srcutil_snapshot_next(snap_writer *w, int64_t next)
+{
+    snap_put(w, SNAP_OPERATOR, -1, &next, sizeof next);
+}
+
+int srcutil_restore_next(const op_inst *oi, const snap_blob *b, int64_t *next, mpf_err *e)
+{
+    if (b->kind != SNAP_OPERATOR || b->len != sizeof *next || b->subtask != oi->subtask)
+        return err_set(e, MPF_EPARSE, "operator '%s' subtask %d: unexpected source state "
+                       "(%zu bytes from subtask %d)", oi->spec->uid, oi->subtask, b->len,
+                       b->subtask);
+    memcpy(next, b->data, sizeof *next);
+    return 0;
+}

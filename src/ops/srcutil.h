@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 #include "conf/yamldoc.h"
+#include "ops/op.h"
 #include "util/err.h"
 
 /* SplitMix64's finalizer: a bijective 64-bit mix. */
@@ -86,5 +87,11 @@ int srcutil_get_duration_ns(const ynode *map, const char *key, int64_t *out, mpf
 int srcutil_get_timestamp(const ynode *map, const char *key, int64_t *out, mpf_err *e);
 /* An integer option that must be >= min (absent: *out untouched). */
 int srcutil_get_count(const ynode *map, const char *key, int64_t min, int64_t *out, mpf_err *e);
+
+/* Checkpoints of counter-based sources: the position is the next row or
+ * event number of the subtask (sources keep their parallelism across a
+ * restore, which the JobManager checks). */
+void srcutil_snapshot_next(snap_writer *w, int64_t next);
+int srcutil_restore_next(const op_inst *oi, const snap_blob *b, int64_t *next, mpf_err *e);
 
 #endif

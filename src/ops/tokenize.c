@@ -127,6 +127,7 @@ static void tok_describe(const op_spec *s, char *buf, size_t n)
 }
 
 const op_kind op_tokenize = {
+    .stateless = 1,
     .name = "tokenize",
     .role = OP_TRANSFORM,
     .min_inputs = 1,

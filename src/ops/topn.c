@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops/op.h"
+#include "ops/opstate.h"
 #include "state/kstore.h"
 #include "state/timers.h"
 #include "util/strutil.h"
@@ -299,6 +300,58 @@ static void topn_free_cfg(void *p)
     free(p);
 }
 
+/* Checkpoints: per key group, entries [klen u32][key][emit time i64]
+ * [vlen u32][rows]; the timers are rebuilt from the emit times. */
+static int topn_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    const topn_cfg *c = oi->spec->cfg;
+    topn_state *st = oi->st;
+    const schema *in = oi->spec->in_schema[0];
+    kgbufs k;
+    kgbufs_init(&k, oi);
+    size_t pos = 0;
+    const uint8_t *key;
+    uint32_t klen;
+    uint8_t *v;
+    while (ks_next(&st->rows, &pos, &key, &klen, &v, NULL)) {
+        uint32_t used = rd_u32(v);
+        if (!used)
+            continue;
+        recbuf *b = kgbufs_for(&k, key, klen);
+        kgbuf_u32(b, klen);
+        kgbuf_put(b, key, klen);
+        kgbuf_i64(b, rd_i64(rec_field(in, v + 8, c->at_field)));
+        kgbuf_u32(b, 8 + used);
+        kgbuf_put(b, v, 8 + used);
+    }
+    kgbufs_flush(&k, w);
+    return 0;
+}
+
+static int topn_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
+{
+    topn_state *st = oi->st;
+    blobrd r;
+    blobrd_init(&r, sb);
+    while (blobrd_more(&r)) {
+        uint32_t klen = blobrd_u32(&r);
+        const uint8_t *key = blobrd_bytes(&r, klen);
+        int64_t at = blobrd_i64(&r);
+        uint32_t vlen = blobrd_u32(&r);
+        const uint8_t *v = blobrd_bytes(&r, vlen);
+        if (r.bad || vlen < 8 || rd_u32(v) != vlen - 8)
+            return blobrd_error(oi, sb, e);
+        uint8_t *dst = ks_put(&st->rows, key, klen, ks_hash(key, klen), vlen * 2, NULL);
+        memcpy(dst, v, vlen);
+        timers_add(&st->timers, at, key, klen);
+    }
+    if (r.bad)
+        return blobrd_error(oi, sb, e);
+    oi->state_bytes = ks_bytes(&st->rows) + timers_bytes(&st->timers);
+    return 0;
+}
+
 const op_kind op_topn = {
     .name = "top-n",
     .role = OP_TRANSFORM,
@@ -312,5 +365,7 @@ const op_kind op_topn = {
     .open = topn_open,
     .process = topn_process,
     .on_watermark = topn_on_watermark,
+    .snapshot = topn_snapshot,
+    .restore = topn_restore,
     .close = topn_close,
 };

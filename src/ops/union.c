@@ -28,6 +28,7 @@ static int union_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *
 }
 
 const op_kind op_union = {
+    .stateless = 1,
     .name = "union",
     .role = OP_TRANSFORM,
     .min_inputs = 1,
@@ -46,6 +47,7 @@ static int keyby_configure(op_spec *s, const conf *c, mpf_err *e)
 }
 
 const op_kind op_keyby = {
+    .stateless = 1,
     .name = "key-by",
     .role = OP_TRANSFORM,
     .min_inputs = 1,

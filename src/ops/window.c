@@ -36,6 +36,7 @@
 #include <time.h>
 #include "ops/agg.h"
 #include "ops/op.h"
+#include "ops/opstate.h"
 #include "record/segpool.h"
 #include "state/kstore.h"
 #include "state/timers.h"
@@ -731,6 +732,143 @@ static int win_finish(op_inst *oi, mpf_err *e)
     return advance(oi, INT64_MAX);
 }
 
+
+/* ---- checkpoints ----
+ * One blob per key group, a sequence of entries:
+ *   1 aligned: [klen u32][key][start i64][end i64][fired u32][alen u32][acc]
+ *   2 session: [klen u32][key][start i64][end i64][alen u32][acc]
+ *   3 count:   [klen u32][key][vlen u32][buffer]
+ * each preceded by its type (u32). Timers are rebuilt on restore. */
+enum { SN_ALIGNED = 1, SN_SESSION = 2, SN_COUNT = 3 };
+
+static int win_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    const win_cfg *c = oi->spec->cfg;
+    win_state *st = oi->st;
+    kgbufs k;
+    kgbufs_init(&k, oi);
+    const uint8_t *key;
+    uint32_t klen, vcap;
+    uint8_t *val;
+    for (int i = 0; i < st->nw; i++) {
+        awin *aw = &st->w[i];
+        size_t pos = 0;
+        while (ks_next(&aw->keys, &pos, &key, &klen, &val, &vcap)) {
+            recbuf *b = kgbufs_for(&k, key, klen);
+            uint32_t alen = acc_size(&c->aggs, val);
+            kgbuf_u32(b, SN_ALIGNED);
+            kgbuf_u32(b, klen);
+            kgbuf_put(b, key, klen);
+            kgbuf_i64(b, aw->start);
+            kgbuf_i64(b, aw->end);
+            kgbuf_u32(b, (uint32_t)aw->fired);
+            kgbuf_u32(b, alen);
+            kgbuf_put(b, val, alen);
+        }
+    }
+    size_t pos = 0;
+    while (ks_next(&st->sess_idx, &pos, &key, &klen, &val, &vcap)) {
+        recbuf *b = kgbufs_for(&k, key, klen);
+        uint32_t n = rd_u32(val);
+        const int64_t *wins = (const int64_t *)(const void *)(val + 8);
+        for (uint32_t i = 0; i < n; i++) {
+            sess_key(st, wins[2 * i], key, klen);
+            const uint8_t *acc = ks_get(&st->sess_acc, st->kbuf.p, st->kbuf.len,
+                                        ks_hash(st->kbuf.p, st->kbuf.len), NULL);
+            if (!acc)
+                continue;
+            uint32_t alen = acc_size(&c->aggs, acc);
+            kgbuf_u32(b, SN_SESSION);
+            kgbuf_u32(b, klen);
+            kgbuf_put(b, key, klen);
+            kgbuf_i64(b, wins[2 * i]);
+            kgbuf_i64(b, wins[2 * i + 1]);
+            kgbuf_u32(b, alen);
+            kgbuf_put(b, acc, alen);
+        }
+    }
+    pos = 0;
+    while (ks_next(&st->counts, &pos, &key, &klen, &val, &vcap)) {
+        recbuf *b = kgbufs_for(&k, key, klen);
+        uint32_t used = 16 + rd_u32(val + 8);
+        kgbuf_u32(b, SN_COUNT);
+        kgbuf_u32(b, klen);
+        kgbuf_put(b, key, klen);
+        kgbuf_u32(b, used);
+        kgbuf_put(b, val, used);
+    }
+    kgbufs_flush(&k, w);
+    return 0;
+}
+
+static int win_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
+{
+    const win_cfg *c = oi->spec->cfg;
+    win_state *st = oi->st;
+    blobrd r;
+    blobrd_init(&r, sb);
+    while (blobrd_more(&r)) {
+        uint32_t type = blobrd_u32(&r), klen = blobrd_u32(&r);
+        const uint8_t *key = blobrd_bytes(&r, klen);
+        if (r.bad)
+            break;
+        uint64_t h = ks_hash(key, klen);
+        if (type == SN_ALIGNED || type == SN_SESSION) {
+            int64_t start = blobrd_i64(&r), end = blobrd_i64(&r);
+            uint32_t fired = type == SN_ALIGNED ? blobrd_u32(&r) : 0, alen = blobrd_u32(&r);
+            const uint8_t *acc = blobrd_bytes(&r, alen);
+            if (r.bad || alen < c->aggs.fixed || acc_size(&c->aggs, acc) != alen)
+                return blobrd_error(oi, sb, e);
+            if (type == SN_ALIGNED) {
+                if (c->kind != W_TUMBLING && c->kind != W_SLIDING)
+                    return blobrd_error(oi, sb, e);
+                awin *aw = aligned_get(st, start, end);
+                aw->fired = (int)fired;
+                uint8_t *v = ks_put(&aw->keys, key, klen, h, alen, NULL);
+                memcpy(v, acc, alen);
+            } else {
+                if (c->kind != W_SESSION)
+                    return blobrd_error(oi, sb, e);
+                uint32_t vcap = 0;
+                uint8_t *idx = ks_get(&st->sess_idx, key, klen, h, &vcap);
+                uint32_t n = idx ? rd_u32(idx) : 0, need = 8 + 16 * (n + 1);
+                if (!idx)
+                    idx = ks_put(&st->sess_idx, key, klen, h, need, NULL);
+                else if (vcap < need)
+                    idx = ks_resize(&st->sess_idx, key, klen, h, need);
+                int64_t *wins = (int64_t *)(void *)(idx + 8);
+                wins[2 * n] = start;
+                wins[2 * n + 1] = end;
+                n++;
+                memcpy(idx, &n, 4);
+                sess_key(st, start, key, klen);
+                uint8_t *v = ks_put(&st->sess_acc, st->kbuf.p, st->kbuf.len,
+                                    ks_hash(st->kbuf.p, st->kbuf.len), alen, NULL);
+                memcpy(v, acc, alen);
+                sess_timer(st, 1, TM_FIRE, end - 1, start, key, klen);
+                if (c->lateness)
+                    sess_timer(st, 1, TM_CLEAN, end - 1 + c->lateness, start, key, klen);
+            }
+        } else if (type == SN_COUNT && c->kind == W_COUNT) {
+            uint32_t used = blobrd_u32(&r);
+            const uint8_t *v = blobrd_bytes(&r, used);
+            if (r.bad || used < 16)
+                return blobrd_error(oi, sb, e);
+            uint8_t *dst = ks_put(&st->counts, key, klen, h, used, NULL);
+            memcpy(dst, v, used);
+        } else {
+            return blobrd_error(oi, sb, e);
+        }
+    }
+    if (r.bad)
+        return blobrd_error(oi, sb, e);
+    if (!c->event_time && c->kind != W_COUNT)
+        oi->proc_timer = next_fire(oi);
+    update_state_bytes(oi);
+    return 0;
+}
+
 const op_kind op_window = {
     .name = "window",
     .role = OP_TRANSFORM,
@@ -746,6 +884,8 @@ const op_kind op_window = {
     .on_watermark = win_on_watermark,
     .on_proc_time = win_on_proc_time,
     .finish = win_finish,
+    .snapshot = win_snapshot,
+    .restore = win_restore,
     .close = win_close,
 };
 
@@ -765,5 +905,7 @@ const op_kind op_window_all = {
     .on_watermark = win_on_watermark,
     .on_proc_time = win_on_proc_time,
     .finish = win_finish,
+    .snapshot = win_snapshot,
+    .restore = win_restore,
     .close = win_close,
 };

@@ -437,7 +437,25 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
                 op_where(unbounded));
         goto fail;
     }
-    p->batch_mode = strcmp(mode, "BATCH") == 0 || (strcmp(mode, "AUTOMATIC") == 0 && all_bounded);
+    /* Checkpoints need STREAMING execution (as in Flink) and every
+     * stateful operator able to snapshot. */
+    int checkpointing = conf_duration_ns(c, "execution.checkpointing.interval") > 0;
+    if (checkpointing && strcmp(mode, "BATCH") == 0) {
+        err_set(e, MPF_EPLAN, "execution.runtime-mode BATCH cannot take checkpoints; use "
+                "STREAMING or AUTOMATIC, or set execution.checkpointing.interval: 0");
+        goto fail;
+    }
+    for (int i = 0; checkpointing && i < j->nops; i++) {
+        const op_spec *s = &j->ops[i];
+        if (!s->kind->snapshot && !s->kind->stateless) {
+            err_set(e, MPF_EPLAN, "%s: %s '%s' cannot take part in checkpoints yet; remove it "
+                    "or set execution.checkpointing.interval: 0", op_where(s),
+                    op_role_name(s->kind->role), s->kind->name);
+            goto fail;
+        }
+    }
+    p->batch_mode = strcmp(mode, "BATCH") == 0 ||
+                    (strcmp(mode, "AUTOMATIC") == 0 && all_bounded && !checkpointing);
     for (int i = 0; i < j->nops; i++)
         j->ops[i].batch_mode = p->batch_mode;
     if (insert_local_phases(j, c, e))

@@ -22,7 +22,8 @@ enum batch_kind {
     BATCH_END = 1,      /* end of partition: no more data on this channel */
     BATCH_WATERMARK = 2, /* payload: event time (ms), then the wall-clock ns
                           * when its source created it (i64 each) */
-    BATCH_LATENCY = 3    /* latency marker: wall-clock ns of its creation */
+    BATCH_LATENCY = 3,   /* latency marker: wall-clock ns of its creation */
+    BATCH_BARRIER = 4    /* checkpoint barrier: the checkpoint id (i64) */
 };
 
 /* Flags of a BATCH_WATERMARK: the channel went idle (Flink's

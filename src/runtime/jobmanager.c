@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include "ckpt/ckpt.h"
 #include "metrics/histo.h"
 #include "net/control.h"
 #include "net/world.h"
@@ -16,8 +18,22 @@ typedef struct op_totals {
     uint64_t in, out, skipped, state_bytes, state_peak, late;
 } op_totals;
 
+/* The checkpoint coordinator's state (one checkpoint in flight). */
+typedef struct jm_ckpt {
+    int on;
+    int64_t interval_ns, timeout_ns, min_pause_ns;
+    int tolerable, failures, retain;
+    const char *root;
+    int64_t last_id, inflight, completed;
+    int acks, any_finished;
+    int64_t next_ns, start_ns, trigger_ms;
+    char dir[4096];
+    char *fail; /* set when too many checkpoints failed */
+} jm_ckpt;
+
 typedef struct jm_ctx {
     int stopping; /* CTL_STOP sent */
+    jm_ckpt ck;
     conf *conf;
     plan plan;
     int ntms;
@@ -43,6 +59,117 @@ static void request_stop(jm_ctx *jm, int rank)
     broadcast(jm, CTL_STOP);
 }
 
+
+static int64_t jm_now_ns(void)
+{
+    return (int64_t)(net_wtime() * 1e9);
+}
+
+static void ckpt_declined(jm_ctx *jm, const char *why)
+{
+    jm_ckpt *ck = &jm->ck;
+    ck->failures++;
+    log_warn("checkpoint %lld declined: %s (%d consecutive failure(s), %d tolerated)",
+             (long long)ck->inflight, why, ck->failures, ck->tolerable);
+    ck->inflight = 0;
+    if (ck->failures > ck->tolerable && !ck->fail)
+        ck->fail = xasprintf("checkpoint %lld failed and %d consecutive failure(s) exceed "
+                             "execution.checkpointing.tolerable-failed-checkpoints (%d): %s",
+                             (long long)ck->last_id, ck->failures, ck->tolerable, why);
+}
+
+static void ckpt_completed(jm_ctx *jm)
+{
+    jm_ckpt *ck = &jm->ck;
+    const job *j = jm->plan.job;
+    ckpt_meta m = {0};
+    m.job = j->name;
+    m.checkpoint_id = ck->inflight;
+    m.timestamp_ms = ck->trigger_ms;
+    m.max_parallelism = jm->plan.max_parallelism;
+    m.ntms = jm->ntms;
+    m.nops = j->nops;
+    m.ops = xcalloc((size_t)j->nops + 1, sizeof *m.ops);
+    char sch[4096];
+    for (int i = 0; i < j->nops; i++) {
+        schema_format(&j->ops[i].out_schema, sch, sizeof sch);
+        m.ops[i].uid = j->ops[i].uid;
+        m.ops[i].parallelism = j->ops[i].parallelism;
+        m.ops[i].schema = xstrdup(sch);
+        m.ops[i].kind = (char *)j->ops[i].kind->name;
+    }
+    mpf_err e = {0};
+    int rc = ckpt_write_metadata(ck->dir, &m, &e);
+    for (int i = 0; i < j->nops; i++)
+        free(m.ops[i].schema);
+    free(m.ops);
+    if (rc) {
+        ckpt_declined(jm, e.msg);
+        return;
+    }
+    double ms = (double)(jm_now_ns() - ck->start_ns) / 1e6;
+    log_info("checkpoint %lld completed in %.1f ms: %s", (long long)ck->inflight, ms, ck->dir);
+    char msg[32];
+    snprintf(msg, sizeof msg, "%lld", (long long)ck->inflight);
+    for (int r = 1; r <= jm->ntms; r++)
+        ctl_send(r, CTL_COMPLETE, msg, strlen(msg) + 1);
+    ck->completed++;
+    ck->failures = 0;
+    ck->inflight = 0;
+    if (ckpt_retain(ck->root, j->name, ck->retain, &e))
+        log_warn("checkpoint retention: %s", e.msg);
+    int64_t pause = jm_now_ns() + ck->min_pause_ns;
+    if (ck->next_ns < pause)
+        ck->next_ns = pause;
+}
+
+static void ckpt_on_ack(jm_ctx *jm, const char *payload)
+{
+    jm_ckpt *ck = &jm->ck;
+    long long id = 0;
+    int used = 0;
+    if (sscanf(payload, "%lld%n", &id, &used) < 1 || id != ck->inflight || !ck->inflight)
+        return; /* a late answer to a declined checkpoint */
+    while (payload[used] == ' ')
+        used++;
+    if (payload[used]) {
+        ckpt_declined(jm, payload + used);
+        return;
+    }
+    if (++ck->acks == jm->ntms)
+        ckpt_completed(jm);
+}
+
+/* Trigger and time out checkpoints while the job runs. */
+static void ckpt_tick(jm_ctx *jm)
+{
+    jm_ckpt *ck = &jm->ck;
+    if (!ck->on)
+        return;
+    int64_t now = jm_now_ns();
+    if (ck->inflight) {
+        if (now - ck->start_ns > ck->timeout_ns)
+            ckpt_declined(jm, "timed out (execution.checkpointing.timeout)");
+        return;
+    }
+    if (now < ck->next_ns || jm->stopping || ck->any_finished)
+        return;
+    mpf_err e = {0};
+    if (ckpt_chk_dir(ck->dir, sizeof ck->dir, ck->root, jm->plan.job->name, ck->last_id + 1, &e)) {
+        log_warn("%s", e.msg);
+        return;
+    }
+    ck->inflight = ++ck->last_id;
+    ck->acks = 0;
+    ck->start_ns = now;
+    ck->trigger_ms = (int64_t)time(NULL) * 1000;
+    ck->next_ns = now + ck->interval_ns;
+    char *msg = xasprintf("%lld %s", (long long)ck->inflight, ck->dir);
+    for (int r = 1; r <= jm->ntms; r++)
+        ctl_send(r, CTL_TRIGGER, msg, strlen(msg) + 1);
+    free(msg);
+}
+
 /* Collect one message of `type` from every TM; FAILED messages meanwhile
  * are kept as errors. Returns the number of errors; messages with a
  * non-empty payload of `type` count as errors too when errors_in_payload. */
@@ -57,6 +184,16 @@ static int gather(jm_ctx *jm, int type, int errors_in_payload, char **first_erro
         char *payload;
         size_t len;
         int stop_now = type == CTL_FINISHED && !jm->stopping && runtime_stop_signal();
+        if (type == CTL_FINISHED) {
+            ckpt_tick(jm);
+            if (jm->ck.fail) {
+                errors++;
+                log_error("%s", jm->ck.fail);
+                if (!*first_error)
+                    *first_error = xstrdup(jm->ck.fail);
+                break;
+            }
+        }
         if (!ctl_poll(&src, &t, &payload, &len)) {
             if (stop_now)
                 request_stop(jm, 0);
@@ -65,6 +202,16 @@ static int gather(jm_ctx *jm, int type, int errors_in_payload, char **first_erro
             continue;
         }
         backoff = 0;
+        if (t == CTL_ACK) {
+            ckpt_on_ack(jm, payload);
+            free(payload);
+            continue;
+        }
+        if (t == CTL_FINISHED && jm->ck.on && !jm->ck.any_finished) {
+            /* no checkpoints once tasks finish: the end of the job commits */
+            jm->ck.any_finished = 1;
+            jm->ck.inflight = 0;
+        }
         if (t == CTL_STOP) {
             if (type == CTL_FINISHED && !jm->stopping)
                 request_stop(jm, src);
@@ -204,6 +351,72 @@ static void print_summary(jm_ctx *jm, double secs)
             log_info("tm-%d %s", r, jm->tm_lines[r]);
 }
 
+
+/* Resolve --restore (latest: the newest completed checkpoint or savepoint
+ * of this job) and check that the job can take the state, before anything
+ * runs or is overwritten: same max-parallelism, every operator with state
+ * present (unless allowed), unchanged schemas and kinds, sources with
+ * their old parallelism. */
+static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
+{
+    const job *j = jm->plan.job;
+    if (ckpt_lib_init(e))
+        return e->code;
+    char path[4096];
+    if (strcmp(sub->restore, "latest") == 0) {
+        if (ckpt_find_latest(conf_str(jm->conf, "state.checkpoints.dir"),
+                             conf_str(jm->conf, "state.savepoints.dir"), j->name, path,
+                             sizeof path, e))
+            return e->code;
+        free(sub->restore);
+        sub->restore = xstrdup(path);
+    }
+    ckpt *c = NULL;
+    if (ckpt_open(sub->restore, &c, e))
+        return e->code;
+    const ckpt_meta *m = ckpt_meta_get(c);
+    int rc = 0;
+    if (m->max_parallelism != jm->plan.max_parallelism)
+        rc = err_set(e, MPF_EPLAN, "%s: taken with pipeline.max-parallelism %d, the job has %d; "
+                     "key groups cannot be remapped", sub->restore, m->max_parallelism,
+                     jm->plan.max_parallelism);
+    for (int i = 0; !rc && i < m->nops; i++) {
+        const ckpt_op_meta *om = &m->ops[i];
+        const op_spec *s = NULL;
+        for (int k = 0; k < j->nops; k++)
+            if (strcmp(j->ops[k].uid, om->uid) == 0)
+                s = &j->ops[k];
+        if (!s) {
+            if (!sub->allow_non_restored)
+                rc = err_set(e, MPF_EPLAN, "%s: has state of operator '%s', which this job "
+                             "does not have (--allow-non-restored-state drops it)",
+                             sub->restore, om->uid);
+            continue;
+        }
+        char sch[4096];
+        schema_format(&s->out_schema, sch, sizeof sch);
+        if (om->kind && om->kind[0] && strcmp(om->kind, s->kind->name) != 0)
+            rc = err_set(e, MPF_EPLAN, "%s: operator '%s' was a %s, the job makes it a %s",
+                         sub->restore, om->uid, om->kind, s->kind->name);
+        else if (om->schema && strcmp(om->schema, sch) != 0)
+            rc = err_set(e, MPF_ESCHEMA, "%s: operator '%s' changed its output schema (saved: "
+                         "%s; now: %s)", sub->restore, om->uid, om->schema, sch);
+        else if (s->kind->role == OP_SOURCE && om->parallelism != s->parallelism)
+            rc = err_set(e, MPF_EPLAN, "%s: source '%s' ran with parallelism %d and now has %d; "
+                         "sources keep their parallelism across a restore (set parallelism: %d "
+                         "on it)", sub->restore, om->uid, om->parallelism, s->parallelism,
+                         om->parallelism);
+    }
+    if (!rc) {
+        jm->ck.last_id = m->checkpoint_id;
+        log_info("restoring job '%s' from %s %lld (%s)", j->name,
+                 m->is_savepoint ? "savepoint" : "checkpoint", (long long)m->checkpoint_id,
+                 sub->restore);
+    }
+    ckpt_close(c);
+    return rc;
+}
+
 int jm_main(submission *sub)
 {
     jm_ctx jm = {0};
@@ -214,6 +427,8 @@ int jm_main(submission *sub)
     int rc = sub->job_text ? 0 : submission_read_files(sub, &e);
     if (!rc)
         rc = submission_plan(sub, jm.ntms, &jm.conf, &jm.plan, &e);
+    if (!rc && sub->restore)
+        rc = jm_resolve_restore(&jm, sub, &e);
     for (int i = 0; !rc && i < jm.plan.job->nops; i++) {
         const op_spec *s = &jm.plan.job->ops[i];
         if (s->kind->global_init)
@@ -253,6 +468,25 @@ int jm_main(submission *sub)
         goto out;
     }
     double t0 = net_wtime();
+    jm_ckpt *ck = &jm.ck;
+    ck->interval_ns = conf_duration_ns(jm.conf, "execution.checkpointing.interval");
+    ck->on = ck->interval_ns > 0;
+    if (ck->on) {
+        ck->timeout_ns = conf_duration_ns(jm.conf, "execution.checkpointing.timeout");
+        ck->min_pause_ns = conf_duration_ns(jm.conf, "execution.checkpointing.min-pause");
+        ck->tolerable = (int)conf_int(jm.conf, "execution.checkpointing.tolerable-failed-checkpoints");
+        ck->retain = (int)conf_int(jm.conf, "state.checkpoints.num-retained");
+        ck->root = conf_str(jm.conf, "state.checkpoints.dir");
+        ck->next_ns = jm_now_ns() + ck->interval_ns;
+        if (ckpt_lib_init(&e)) {
+            log_error("%s", e.msg);
+            cancel_all(&jm);
+            rc = 1;
+            goto out;
+        }
+        log_info("checkpoints every %.3f s into %s/%s (%s)", (double)ck->interval_ns / 1e9,
+                 ck->root, jm.plan.job->name, conf_str(jm.conf, "execution.checkpointing.mode"));
+    }
     broadcast(&jm, CTL_START);
     if (gather(&jm, CTL_FINISHED, 0, &err, on_finished)) {
         log_error("job '%s' failed; cancelling all tasks, no output committed", jm.plan.job->name);
@@ -274,6 +508,7 @@ int jm_main(submission *sub)
     }
     print_summary(&jm, secs);
 out:
+    free(jm.ck.fail);
     if (jm.tm_lines)
         for (int r = 0; r <= jm.ntms; r++)
             free(jm.tm_lines[r]);

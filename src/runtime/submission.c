@@ -75,6 +75,8 @@ char *submission_encode(const submission *s, size_t *len)
     w_str(&w, num);
     for (int i = 0; i < s->nparams; i++)
         w_str(&w, s->params[i]);
+    w_str(&w, s->restore);
+    w_str(&w, s->allow_non_restored ? "1" : "0");
     *len = w.len;
     return w.p;
 }
@@ -125,6 +127,10 @@ int submission_decode(submission *s, const char *buf, size_t len, mpf_err *e)
             free(v);
         }
     }
+    if (r_str(buf, len, &off, &s->restore) || r_str(buf, len, &off, &num) || !num)
+        goto bad;
+    s->allow_non_restored = num[0] == '1';
+    free(num);
     return 0;
 bad:
     free(num);
@@ -144,6 +150,7 @@ void submission_fini(submission *s)
         free(s->params[i]);
     free(s->defs);
     free(s->params);
+    free(s->restore);
     memset(s, 0, sizeof *s);
 }
 
@@ -174,6 +181,8 @@ int submission_plan(const submission *s, int ntms, conf **out, plan *p, mpf_err 
         free(j->name);
         j->name = xstrdup(name);
     }
+    for (int i = 0; s->restore && i < j->nops; i++)
+        j->ops[i].restoring = 1;
     if (plan_build(p, j, c, ntms, s->parallelism, e)) {
         j = NULL; /* plan_build took it */
         goto fail;

@@ -18,6 +18,8 @@ typedef struct submission {
     char **defs;   /* "key=value" */
     char **params; /* "name=value" */
     int parallelism;
+    char *restore;      /* --restore: "latest" or a path; the JM resolves it */
+    int allow_non_restored; /* --allow-non-restored-state */
 } submission;
 
 void submission_add_def(submission *s, const char *kv);

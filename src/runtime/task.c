@@ -7,6 +7,7 @@
 #include <time.h>
 #include "record/keygroup.h"
 #include "record/segpool.h"
+#include "runtime/snapshot.h"
 #include "util/xmalloc.h"
 
 struct chain_link {
@@ -203,6 +204,51 @@ static void forward_marker(task_inst *t, int64_t created_ns)
 
 static void punctuate(task_inst *t);
 
+/* Snapshot the chain for checkpoint id and, when the task has not ended
+ * its outputs, send the barrier after the data produced so far. */
+static int snapshot_now(task_inst *t, int64_t id, int send_barrier, mpf_err *e)
+{
+    snap_writer *w = t->snap_for(t->snap_ctx, id);
+    if (snapw_ops(w, t->ops, t->nops, e))
+        return e->code;
+    t->snapped_id = id;
+    if (!send_barrier)
+        return 0;
+    flush_routes(t);
+    for (int i = 0; i < t->nroutes; i++) {
+        out_route *r = &t->routes[i];
+        for (int c = 0; c < r->nchan; c++) {
+            uint8_t *seg = segpool_get();
+            batch_reset(seg, BATCH_BARRIER);
+            batch_header(seg)->used = 8;
+            memcpy(seg + BATCH_HDR_SIZE, &id, 8);
+            dp_send(r->chans[c], seg);
+        }
+    }
+    return 0;
+}
+
+void task_trigger(task_inst *t, int64_t id)
+{
+    if (id > t->trigger_id && (t->nin == 0 || t->state != TASK_RUNNING))
+        t->trigger_id = id;
+}
+
+/* All input channels delivered the barrier being aligned (or ended):
+ * snapshot and pass it on. */
+static int check_aligned(task_inst *t, mpf_err *e)
+{
+    if (!t->align_id || t->align_id <= t->snapped_id)
+        return 0;
+    for (int c = 0; c < t->nin; c++)
+        if (!t->in_barrier[c] && !t->in[c]->ended)
+            return 0;
+    if (t->align_hist)
+        histo_add_us(t->align_hist, (t->now_ns - t->align_start_ns) / 1000);
+    memset(t->in_barrier, 0, (size_t)t->nin);
+    return snapshot_now(t, t->align_id, t->state <= TASK_FINISHING, e);
+}
+
 static void ts_track_emit(collector *c, const uint8_t *rec, uint32_t len)
 {
     ts_tracker *tr = (ts_tracker *)c;
@@ -292,6 +338,7 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
     t->in = xcalloc((size_t)t->nin + 1, sizeof *t->in);
     t->in_wm = xcalloc((size_t)t->nin + 1, sizeof *t->in_wm);
     t->in_idle = xcalloc((size_t)t->nin + 1, 1);
+    t->in_barrier = xcalloc((size_t)t->nin + 1, 1);
     for (int i = 0; i < t->nin; i++)
         t->in_wm[i] = WM_MIN;
     int n = 0;
@@ -513,9 +560,10 @@ static int read_inputs(task_inst *t, int *progress, mpf_err *e)
 {
     for (int budget = 4; budget > 0 && output_ready(t) && t->wm_op < 0;) {
         int idx = -1;
+        int aligning = t->exactly_once && t->align_id > t->snapped_id;
         for (int k = 0; k < t->nin; k++) {
             int c = (t->rr_in + k) % t->nin;
-            if (dp_queued(t->in[c])) {
+            if (dp_queued(t->in[c]) && !(aligning && t->in_barrier[c])) {
                 idx = c;
                 t->rr_in = (c + 1) % t->nin;
                 break;
@@ -530,9 +578,11 @@ static int read_inputs(task_inst *t, int *progress, mpf_err *e)
         switch (batch_header(seg)->kind) {
         case BATCH_END:
             dp_consumed(ch, seg);
+            if (check_aligned(t, e))
+                return e->code;
             if (++t->ended_in == t->nin) {
                 t->state = TASK_FINISHING;
-                return 0;
+                return check_aligned(t, e);
             }
             if (!t->in_idle[idx]) { /* the minimum may have moved */
                 int64_t m;
@@ -544,6 +594,20 @@ static int read_inputs(task_inst *t, int *progress, mpf_err *e)
             forward_marker(t, rd_i64(seg + BATCH_HDR_SIZE));
             dp_consumed(ch, seg);
             continue;
+        case BATCH_BARRIER: {
+            int64_t id = rd_i64(seg + BATCH_HDR_SIZE);
+            dp_consumed(ch, seg);
+            if (id > t->align_id) { /* the first barrier of checkpoint id */
+                t->align_id = id;
+                t->align_start_ns = t->now_ns;
+                memset(t->in_barrier, 0, (size_t)t->nin);
+            }
+            if (id == t->align_id)
+                t->in_barrier[idx] = 1;
+            if (check_aligned(t, e))
+                return e->code;
+            continue;
+        }
         case BATCH_WATERMARK: {
             int rc = on_input_watermark(t, idx, seg, e);
             dp_consumed(ch, seg);
@@ -553,6 +617,12 @@ static int read_inputs(task_inst *t, int *progress, mpf_err *e)
         }
         default:
             t->in_idle[idx] = 0;
+            if (t->inject_after && (*t->inject_count += batch_header(seg)->count) >= t->inject_after) {
+                dp_consumed(ch, seg);
+                return err_set(e, MPF_EIO, "operator '%s': injected failure after %llu records "
+                               "on this TaskManager (debug.inject-failure)", t->ops[0].spec->uid,
+                               (unsigned long long)*t->inject_count);
+            }
             deliver(t, 0, ch->input, seg);
             dp_consumed(ch, seg);
             if (check(t, 0, 0, e))
@@ -565,6 +635,11 @@ static int read_inputs(task_inst *t, int *progress, mpf_err *e)
 int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
 {
     t->now_ns = now_ns;
+    /* A triggered snapshot of a source or of a task whose inputs ended,
+     * taken between steps (never while a watermark is half through). */
+    if (t->trigger_id > t->snapped_id && t->wm_op < 0 &&
+        snapshot_now(t, t->trigger_id, t->state <= TASK_FINISHING, e))
+        return e->code;
     if (t->state == TASK_DONE)
         return 0;
     if (t->oldest_ns && now_ns - t->oldest_ns >= t->buffer_timeout_ns)
@@ -672,6 +747,8 @@ void task_close(task_inst *t)
     free(t->in);
     free(t->in_wm);
     free(t->in_idle);
+    free(t->in_barrier);
+    free(t->align_hist);
     free(t->lat);
     free(t->wm_lat);
     free(t->links);

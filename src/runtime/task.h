@@ -67,6 +67,18 @@ struct task_inst {
     int marker_rr;
     int64_t wm_created_ns;
     histo *lat, *wm_lat; /* sink tasks only */
+    /* Checkpoints: the TaskManager's snapshot for a checkpoint id. */
+    snap_writer *(*snap_for)(void *ctx, int64_t id);
+    void *snap_ctx;
+    int exactly_once;     /* align barriers (else at-least-once) */
+    int64_t trigger_id;   /* sources (and finished tasks): snapshot due */
+    int64_t align_id;     /* barrier being aligned */
+    uint8_t *in_barrier;  /* per input channel: delivered align_id */
+    int64_t align_start_ns;
+    int64_t snapped_id;   /* newest checkpoint this task has snapshotted */
+    histo *align_hist;    /* alignment durations */
+    uint64_t inject_after; /* debug.inject-failure: fail after this many records, 0: never */
+    uint64_t *inject_count; /* records read on this TaskManager */
     mpf_err err; /* set by collectors, checked after each call */
 };
 
@@ -77,6 +89,9 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
 /* Do a bounded amount of work. Returns 1 if it made progress, 0 if idle,
  * or a negative code with e set on failure. */
 int task_step(task_inst *t, int64_t now_ns, mpf_err *e);
+/* Checkpoint id was triggered: sources emit its barrier at their next
+ * step; tasks whose inputs have all ended snapshot without one. */
+void task_trigger(task_inst *t, int64_t id);
 /* Stop a source task as if its input had ended (job stop by signal):
  * event-time windows then fire on the final watermark, as with Flink's
  * `stop --drain`. No effect on other tasks. */

@@ -3,17 +3,22 @@
  * loop polls the network, steps every task once, and sleeps with a short
  * exponential back-off when nothing moved, so an idle rank does not burn
  * its core (DESIGN.md section 10). */
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "ckpt/ckpt.h"
 #include "net/channel.h"
 #include "net/control.h"
 #include "net/world.h"
 #include "pin/pin.h"
+#include "record/keygroup.h"
 #include "record/segpool.h"
 #include "runtime/runtime.h"
+#include "runtime/snapshot.h"
 #include "runtime/task.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -61,6 +66,23 @@ int runtime_stop_signal(void)
     return stop_signal;
 }
 
+/* The checkpoint this TaskManager is taking: snapshots gather in w until
+ * every local task has passed the barrier, then a background thread
+ * writes them (processing goes on) and the TM acknowledges. */
+typedef struct tm_ckpt {
+    int64_t id;
+    char dir[4096]; /* from the trigger; empty until it arrives */
+    int64_t trigger_ms;
+    snap_writer w;
+    int writing;
+    pthread_t thread;
+    atomic_int done;
+    int rc;
+    mpf_err err;
+    const char *job;
+    int rank, maxp;
+} tm_ckpt;
+
 typedef struct tm_ctx {
     int rank;
     conf *conf;
@@ -68,7 +90,111 @@ typedef struct tm_ctx {
     int ntasks;
     task_inst *tasks;
     int64_t max_sleep_ns;
+    int checkpointing;
+    tm_ckpt ck;
+    uint64_t records_read; /* for debug.inject-failure */
 } tm_ctx;
+
+static snap_writer *tm_snap_for(void *ctx, int64_t id)
+{
+    tm_ckpt *ck = ctx;
+    if (ck->id != id && !ck->writing) {
+        snapw_fini(&ck->w); /* an older checkpoint that never completed */
+        snapw_init(&ck->w, id);
+        ck->id = id;
+        ck->dir[0] = 0;
+    }
+    return &ck->w;
+}
+
+static void *ckpt_thread(void *arg)
+{
+    tm_ckpt *ck = arg;
+    ckpt_blob *b = xcalloc(ck->w.n + 1, sizeof *b);
+    for (size_t i = 0; i < ck->w.n; i++) {
+        const snap_entry *s = &ck->w.v[i];
+        b[i] = (ckpt_blob){s->uid, s->subtask, s->kind == SNAP_KEYED ? CKPT_KEYED : CKPT_OPERATOR,
+                           s->key_group, s->data, s->len};
+    }
+    ckpt_meta m = {0};
+    m.job = (char *)ck->job;
+    m.checkpoint_id = ck->id;
+    m.timestamp_ms = ck->trigger_ms;
+    m.max_parallelism = ck->maxp;
+    ck->rc = ckpt_write_tm(ck->dir, ck->rank, &m, b, ck->w.n, &ck->err);
+    free(b);
+    atomic_store(&ck->done, 1);
+    return NULL;
+}
+
+/* Start writing once every local task has snapshotted; acknowledge when
+ * the write finished. */
+static void ckpt_progress(tm_ctx *tm)
+{
+    tm_ckpt *ck = &tm->ck;
+    if (ck->writing) {
+        if (!atomic_load(&ck->done))
+            return;
+        pthread_join(ck->thread, NULL);
+        char *msg = ck->rc ? xasprintf("%lld %s", (long long)ck->id, ck->err.msg)
+                           : xasprintf("%lld", (long long)ck->id);
+        if (ck->rc)
+            log_warn("checkpoint %lld: %s", (long long)ck->id, ck->err.msg);
+        ctl_send(0, CTL_ACK, msg, strlen(msg) + 1);
+        free(msg);
+        snapw_fini(&ck->w);
+        ck->writing = 0;
+        ck->id = 0;
+        ck->dir[0] = 0;
+        return;
+    }
+    if (!ck->id || !ck->dir[0])
+        return;
+    for (int i = 0; i < tm->ntasks; i++)
+        if (tm->tasks[i].snapped_id < ck->id)
+            return;
+    atomic_store(&ck->done, 0);
+    ck->writing = 1;
+    if (pthread_create(&ck->thread, NULL, ckpt_thread, ck) != 0) {
+        ck->rc = MPF_ERESOURCE;
+        err_set(&ck->err, MPF_ERESOURCE, "cannot start the checkpoint writer thread");
+        atomic_store(&ck->done, 1);
+        ck->thread = pthread_self();
+    }
+}
+
+static void on_trigger(tm_ctx *tm, const char *payload)
+{
+    long long id = 0;
+    int used = 0;
+    if (sscanf(payload, "%lld %n", &id, &used) < 1 || id <= 0 || !payload[used])
+        return;
+    tm_ckpt *ck = &tm->ck;
+    if (ck->writing) {
+        log_warn("checkpoint %lld triggered while %lld is still being written; skipped", id,
+                 (long long)ck->id);
+        return;
+    }
+    tm_snap_for(ck, id);
+    snprintf(ck->dir, sizeof ck->dir, "%s", payload + used);
+    ck->trigger_ms = 0;
+    for (int i = 0; i < tm->ntasks; i++)
+        task_trigger(&tm->tasks[i], id);
+}
+
+static int on_complete(tm_ctx *tm, const char *payload, mpf_err *e)
+{
+    long long id = atoll(payload);
+    for (int i = 0; i < tm->ntasks; i++) {
+        task_inst *t = &tm->tasks[i];
+        for (int k = 0; k < t->nops; k++) {
+            op_inst *oi = &t->ops[k];
+            if (oi->spec->kind->checkpoint_complete && oi->spec->kind->checkpoint_complete(oi, id, e))
+                return err_prefix(e, "operator '%s' completing checkpoint %lld", oi->spec->uid, id);
+        }
+    }
+    return 0;
+}
 
 /* Wait for one of the wanted control messages, keeping the data plane
  * drained meanwhile. Returns the type received. */
@@ -84,7 +210,7 @@ static int wait_ctl(int a, int b, int64_t max_sleep_ns)
             free(payload);
             if (type == a || type == b)
                 return type;
-            if (type == CTL_STOP)
+            if (type == CTL_STOP || type == CTL_TRIGGER || type == CTL_COMPLETE)
                 continue; /* already finishing */
             log_warn("ignoring %s from rank %d", ctl_type_name(type), src);
             backoff = 0;
@@ -98,6 +224,10 @@ static int wait_ctl(int a, int b, int64_t max_sleep_ns)
  * leave on SHUTDOWN. */
 static int tm_cancel(tm_ctx *tm)
 {
+    if (tm->ck.writing) /* let the writer finish; its checkpoint is never completed */
+        pthread_join(tm->ck.thread, NULL);
+    tm->ck.writing = 0;
+    snapw_fini(&tm->ck.w);
     dp_set_discard(1);
     for (int i = 0; i < tm->ntasks; i++)
         task_close(&tm->tasks[i]);
@@ -190,10 +320,18 @@ static int tm_run_loop(tm_ctx *tm)
         char *payload;
         size_t len;
         if (ctl_poll(&src, &type, &payload, &len)) {
+            if (type == CTL_TRIGGER)
+                on_trigger(tm, payload);
+            else if (type == CTL_COMPLETE && on_complete(tm, payload, &e)) {
+                free(payload);
+                return tm_fail(tm, &e);
+            }
             free(payload);
             if (type == CTL_CANCEL)
                 return tm_cancel(tm);
-            if (type == CTL_STOP) {
+            if (type == CTL_TRIGGER || type == CTL_COMPLETE) {
+                /* handled above */
+            } else if (type == CTL_STOP) {
                 log_info("stopping: ending the sources");
                 for (int i = 0; i < tm->ntasks; i++)
                     task_request_stop(&tm->tasks[i]);
@@ -214,13 +352,96 @@ static int tm_run_loop(tm_ctx *tm)
             progress += rc;
             done &= tm->tasks[i].state == TASK_DONE;
         }
-        if (done && dp_pending_sends() == 0)
+        if (tm->checkpointing)
+            ckpt_progress(tm);
+        if (done && dp_pending_sends() == 0 && !tm->ck.writing)
             return 0;
         if (progress)
             backoff = 0;
         else
             idle_backoff(&backoff, tm->max_sleep_ns);
     }
+}
+
+/* debug.inject-failure "rank=R,records=N": the subtasks of rank R fail
+ * once they have read N records in total. */
+static int parse_inject(const char *spec, int *rank, unsigned long long *records)
+{
+    return sscanf(spec, "rank=%d,records=%llu", rank, records) == 2 ? 0 : -1;
+}
+
+static int tm_setup_checkpoints(tm_ctx *tm, mpf_err *e)
+{
+    const char *inject = conf_str(tm->conf, "debug.inject-failure");
+    int irank = 0;
+    unsigned long long irecords = 0;
+    if (inject[0] && parse_inject(inject, &irank, &irecords))
+        return err_set(e, MPF_ECONFIG, "debug.inject-failure: expected 'rank=R,records=N', got "
+                       "'%s'", inject);
+    tm->checkpointing = conf_duration_ns(tm->conf, "execution.checkpointing.interval") > 0;
+    if (tm->checkpointing && ckpt_lib_init(e))
+        return e->code;
+    tm->ck.job = tm->plan.job->name;
+    tm->ck.rank = tm->rank;
+    tm->ck.maxp = tm->plan.max_parallelism;
+    int exactly = strcmp(conf_str(tm->conf, "execution.checkpointing.mode"), "EXACTLY_ONCE") == 0;
+    for (int i = 0; i < tm->ntasks; i++) {
+        task_inst *t = &tm->tasks[i];
+        t->snap_for = tm_snap_for;
+        t->snap_ctx = &tm->ck;
+        t->exactly_once = exactly;
+        t->align_hist = xcalloc(1, sizeof *t->align_hist);
+        if (inject[0] && irank == tm->rank) {
+            t->inject_after = irecords;
+            t->inject_count = &tm->records_read;
+        }
+    }
+    return 0;
+}
+
+
+typedef struct restore_ctx {
+    op_inst *oi;
+} restore_ctx;
+
+static int restore_blob(void *arg, const ckpt_blob *b, mpf_err *e)
+{
+    restore_ctx *r = arg;
+    op_inst *oi = r->oi;
+    /* Operator state goes to subtask (old subtask mod parallelism). */
+    if (b->kind == CKPT_OPERATOR && b->subtask % oi->spec->parallelism != oi->subtask)
+        return 0;
+    snap_blob sb = {b->kind == CKPT_KEYED ? SNAP_KEYED : SNAP_OPERATOR, b->key_group,
+                    b->subtask, b->data, b->len};
+    return oi->spec->kind->restore(oi, &sb, e);
+}
+
+/* Give every local operator its state: keyed state of its key groups,
+ * operator state of the old subtasks that map to it. */
+static int tm_restore(tm_ctx *tm, const char *path, mpf_err *e)
+{
+    if (ckpt_lib_init(e))
+        return e->code;
+    ckpt *c = NULL;
+    if (ckpt_open_flags(path, CKPT_OPEN_NO_VERIFY, &c, e))
+        return e->code;
+    int rc = 0;
+    for (int i = 0; i < tm->ntasks && !rc; i++) {
+        task_inst *t = &tm->tasks[i];
+        for (int k = 0; k < t->nops && !rc; k++) {
+            op_inst *oi = &t->ops[k];
+            if (!oi->spec->kind->restore)
+                continue;
+            keygroup_range kg = keygroup_range_of(oi->subtask, oi->spec->max_parallelism,
+                                                  oi->spec->parallelism);
+            restore_ctx r = {oi};
+            rc = ckpt_read(c, oi->spec->uid, kg.start, kg.end, 1, restore_blob, &r, e);
+            if (rc)
+                err_prefix(e, "restoring operator '%s' subtask %d", oi->spec->uid, oi->subtask);
+        }
+    }
+    ckpt_close(c);
+    return rc;
 }
 
 int tm_main(void)
@@ -245,10 +466,12 @@ int tm_main(void)
         return 1; /* the JobManager reports why */
     }
     submission sub;
+    char *restore = NULL;
     int rc = submission_decode(&sub, blob + 1, len - 1, &e);
     free(blob);
     if (!rc) {
         rc = submission_plan(&sub, net_size() - 1, &tm.conf, &tm.plan, &e);
+        restore = sub.restore ? xstrdup(sub.restore) : NULL;
         submission_fini(&sub);
     }
     net_node_tm_index(&idx, &count);
@@ -289,6 +512,12 @@ int tm_main(void)
             if (plan_rank_of(&tm.plan, s) == tm.rank)
                 rc = task_open(&tm.tasks[tm.ntasks++], &tm.plan, t, s, tm.rank, tm.conf, &e);
     dp_link_locals();
+    if (!rc)
+        rc = tm_setup_checkpoints(&tm, &e);
+    if (!rc && restore)
+        rc = tm_restore(&tm, restore, &e);
+    free(restore);
+    restore = NULL;
     int exit_code;
     if (rc) {
         char *msg = xasprintf("tm-%d: %s", tm.rank, e.msg);
@@ -322,6 +551,7 @@ int tm_main(void)
     wait_ctl(CTL_SHUTDOWN, CTL_SHUTDOWN, tm.max_sleep_ns);
     exit_code = rc ? 1 : 0;
 out:
+    snapw_fini(&tm.ck.w);
     for (int i = 0; i < tm.ntasks; i++)
         task_close(&tm.tasks[i]);
     free(tm.tasks);

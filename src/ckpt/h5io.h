@@ -1,0 +1,78 @@
+/* HDF5 helpers private to src/ckpt (checkpoint layer): file access
+ * properties, typed attributes, the index record type, HDF5 error detail
+ * for messages, and fsync. Only src/ckpt includes this header, and with it
+ * hdf5.h. */
+#ifndef MPF_CKPT_H5IO_H
+#define MPF_CKPT_H5IO_H
+
+#include <hdf5.h>
+#include <stdint.h>
+#include "ckpt/ckpt.h"
+
+/* One row of keyed_index / operator_index (memory layout). */
+typedef struct ckpt_index_row {
+    int32_t key_group;
+    int32_t subtask;
+    uint64_t offset; /* into the matching *_data dataset */
+    uint64_t length;
+    uint64_t xxh64; /* XXH64(data, length, seed 0) */
+} ckpt_index_row;
+
+/* One row of the operators table in _metadata.h5 (memory layout). */
+typedef struct ckpt_op_row {
+    char *uid;
+    char *kind;
+    int32_t parallelism;
+    char *schema;
+} ckpt_op_row;
+
+/* Names inside the files (docs/CHECKPOINTS.md). */
+#define H5IO_OPERATORS_GROUP "operators"
+#define H5IO_KEYED_INDEX "keyed_index"
+#define H5IO_KEYED_DATA "keyed_data"
+#define H5IO_OPERATOR_INDEX "operator_index"
+#define H5IO_OPERATOR_DATA "operator_data"
+
+/* H5open and error printing off; idempotent. */
+int h5io_init(mpf_err *e);
+/* File access properties: sec2 driver, no file locking (NFS, Lustre),
+ * oldest file format for the widest tool compatibility. Caller closes. */
+hid_t h5io_fapl(void);
+/* The innermost message on HDF5's error stack, or "" (buf is returned). */
+const char *h5io_detail(char *buf, size_t n);
+/* err_set with " (HDF5: <detail>)" appended when HDF5 left one. */
+int h5io_fail(mpf_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Variable-length UTF-8 string type; caller closes. */
+hid_t h5io_str_type(void);
+/* The index row type: file = packed little-endian, else native. Caller
+ * closes. */
+hid_t h5io_index_type(int file);
+
+/* The operators row type over string type str (h5io_str_type): file =
+ * packed, else native. Caller closes. */
+hid_t h5io_op_type(hid_t str, int file);
+
+/* Scalar attributes. put: 0 or -1. get: 0, 1 if absent, -1 if present but
+ * not readable as that type. Strings from get are malloc'd (caller frees). */
+int h5io_attr_put_int(hid_t obj, const char *name, int64_t v, hid_t ftype);
+int h5io_attr_put_str(hid_t obj, const char *name, const char *s);
+int h5io_attr_get_int(hid_t obj, const char *name, int64_t *v);
+int h5io_attr_get_str(hid_t obj, const char *name, char **out);
+
+/* Read a 1-D dataset of variable-length strings: *out gets n malloc'd
+ * strings (caller frees each and the array). 0 or -1. */
+int h5io_read_strings(hid_t dset, char ***out, size_t *n);
+
+/* Classify why path cannot be opened as HDF5: "not an HDF5 file" or
+ * "truncated or damaged HDF5 file". */
+const char *h5io_open_failure(const char *path);
+
+/* Read only format_version, timestamp_ms and checkpoint_id of
+ * <dir>/_metadata.h5 (ckpt_find_latest). */
+int ckpt_peek_metadata(const char *dir, int64_t *timestamp_ms, int64_t *id, mpf_err *e);
+
+/* fsync a file or directory by path; errno-based message on failure. */
+int h5io_fsync_path(const char *path, mpf_err *e);
+
+#endif

@@ -1,0 +1,58 @@
+/* Snapshot collection (runtime layer). */
+#include "runtime/snapshot.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "util/xmalloc.h"
+
+void snapw_init(snap_writer *w, int64_t id)
+{
+    memset(w, 0, sizeof *w);
+    w->id = id;
+}
+
+void snapw_fini(snap_writer *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        free(w->v[i].data);
+    free(w->v);
+    memset(w, 0, sizeof *w);
+}
+
+void snap_put(snap_writer *w, int kind, int key_group, const void *data, size_t len)
+{
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 64;
+        w->v = xrealloc(w->v, w->cap * sizeof *w->v);
+    }
+    snap_entry *s = &w->v[w->n++];
+    s->uid = w->uid;
+    s->subtask = w->subtask;
+    s->kind = kind;
+    s->key_group = kind == SNAP_KEYED ? key_group : -1;
+    s->data = xmalloc(len ? len : 1);
+    if (len)
+        memcpy(s->data, data, len);
+    s->len = len;
+    w->bytes += len;
+}
+
+int64_t snap_id(const snap_writer *w)
+{
+    return w->id;
+}
+
+int snapw_ops(snap_writer *w, op_inst *ops, int nops, mpf_err *e)
+{
+    for (int k = 0; k < nops; k++) {
+        op_inst *oi = &ops[k];
+        if (!oi->spec->kind->snapshot)
+            continue;
+        w->uid = oi->spec->uid;
+        w->subtask = oi->subtask;
+        if (oi->spec->kind->snapshot(oi, w, e))
+            return err_prefix(e, "operator '%s' snapshot of checkpoint %lld", oi->spec->uid,
+                              (long long)w->id);
+    }
+    return 0;
+}
