@@ -41,6 +41,7 @@ typedef struct jm_ctx {
     op_totals *ops;
     char **tm_lines; /* per TM: its metrics header line */
     histo lat, wm_lat; /* merged from the TMs' sinks */
+    histo align;       /* checkpoint barrier alignment, all tasks */
 } jm_ctx;
 
 static void broadcast(jm_ctx *jm, int type);
@@ -294,6 +295,8 @@ static void on_finished(jm_ctx *jm, int src, const char *text)
             histo_merge_text(&jm->lat, line + 8);
         } else if (strncmp(line, "wmlatency ", 10) == 0) {
             histo_merge_text(&jm->wm_lat, line + 10);
+        } else if (strncmp(line, "alignment ", 10) == 0) {
+            histo_merge_text(&jm->align, line + 10);
         } else if (strncmp(line, "tm ", 3) == 0 && src >= 1 && src <= jm->ntms) {
             const char *nl = strchr(line, '\n');
             const char *rest = strchr(line + 3, ' ');
@@ -346,6 +349,11 @@ static void print_summary(jm_ctx *jm, double secs)
                  histo_quantile_us(&jm->wm_lat, 0.99) / 1e3,
                  histo_quantile_us(&jm->wm_lat, 0.5) / 1e3,
                  histo_quantile_us(&jm->wm_lat, 0.99) / 1e3);
+    if (jm->ck.on)
+        log_info("  checkpoints: %lld completed; barrier alignment p50 %.3f ms, p99 %.3f ms over "
+                 "%llu alignments (alignment_p99_ms=%.3f)", (long long)jm->ck.completed,
+                 histo_quantile_us(&jm->align, 0.5) / 1e3, histo_quantile_us(&jm->align, 0.99) / 1e3,
+                 (unsigned long long)jm->align.count, histo_quantile_us(&jm->align, 0.99) / 1e3);
     for (int r = 1; r <= jm->ntms; r++)
         if (jm->tm_lines[r])
             log_info("tm-%d %s", r, jm->tm_lines[r]);

@@ -257,7 +257,7 @@ static char *metrics_text(tm_ctx *tm, size_t *len)
                           ps.segment_size, (unsigned long long)ds.batches_sent,
                           (unsigned long long)ds.bytes_sent,
                           (unsigned long long)ds.credit_waits);
-    histo lat = {0}, wm_lat = {0};
+    histo lat = {0}, wm_lat = {0}, align = {0};
     for (int i = 0; i < tm->ntasks; i++) {
         task_inst *t = &tm->tasks[i];
         for (int k = 0; k < t->nops; k++) {
@@ -277,6 +277,13 @@ static char *metrics_text(tm_ctx *tm, size_t *len)
             lat.n[b] += t->lat->n[b];
             wm_lat.n[b] += t->wm_lat->n[b];
         }
+        if (t->align_hist) {
+            for (int b = 0; b < HISTO_BUCKETS; b++)
+                align.n[b] += t->align_hist->n[b];
+            align.count += t->align_hist->count;
+            if (t->align_hist->max_us > align.max_us)
+                align.max_us = t->align_hist->max_us;
+        }
         if (t->lat) {
             lat.count += t->lat->count;
             wm_lat.count += t->wm_lat->count;
@@ -284,15 +291,17 @@ static char *metrics_text(tm_ctx *tm, size_t *len)
             wm_lat.max_us = wm_lat.max_us > t->wm_lat->max_us ? wm_lat.max_us : t->wm_lat->max_us;
         }
     }
-    char *h1 = histo_encode(&lat), *h2 = histo_encode(&wm_lat);
-    size_t need = strlen(h1) + strlen(h2) + 32;
+    char *h1 = histo_encode(&lat), *h2 = histo_encode(&wm_lat), *h3 = histo_encode(&align);
+    size_t need = strlen(h1) + strlen(h2) + strlen(h3) + 48;
     if (cap - n < need) {
         cap = n + need;
         buf = xrealloc(buf, cap);
     }
-    n += (size_t)snprintf(buf + n, cap - n, "latency %s\nwmlatency %s\n", h1, h2);
+    n += (size_t)snprintf(buf + n, cap - n, "latency %s\nwmlatency %s\nalignment %s\n", h1, h2,
+                          h3);
     free(h1);
     free(h2);
+    free(h3);
     *len = n;
     return buf;
 }
