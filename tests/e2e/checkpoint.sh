@@ -71,3 +71,19 @@ expect_err "operator 'w' changed its output schema"
 mpf_run 3 "$WORK/bad.yaml" "${CK[@]}" --restore "$WORK/nothing-here" && fail "a missing checkpoint was restored"
 expect_err "nothing-here"
 echo "ok: restore errors"
+
+# 4. A checkpoint directory that cannot be created: checkpoints are
+#    declined; the job goes on while that is tolerated (and its output is
+#    still complete), and fails once it is not.
+touch "$WORK/afile"
+job tol >"$WORK/tol.yaml"
+BADCK=(-D execution.checkpointing.interval=300ms -D state.checkpoints.dir="$WORK/afile/chk")
+mpf_run 3 "$WORK/tol.yaml" "${BADCK[@]}" -D execution.checkpointing.tolerable-failed-checkpoints=1000 ||
+  { cat "$WORK/err"; fail "tolerated checkpoint failures failed the job"; }
+expect_err "checkpoint 1 declined"
+cat "$WORK/tol"/part-* | LC_ALL=C sort | diff -q "$WORK/want" - >/dev/null ||
+  fail "output of the job with declined checkpoints is incomplete"
+rm -rf "$WORK/tol"
+mpf_run 3 "$WORK/tol.yaml" "${BADCK[@]}" && fail "an intolerable checkpoint failure did not fail the job"
+expect_err "exceed execution.checkpointing.tolerable-failed-checkpoints \(0\)"
+echo "ok: declined checkpoints"
