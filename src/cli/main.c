@@ -3,6 +3,7 @@
  *   mpiflow validate JOB.yaml [same options] [--taskmanagers N]
  *   mpiflow config --list | --markdown
  *   mpiflow inspect CHECKPOINT_DIR
+ *   mpiflow submit [--restart-attempts N] [--restart-delay D] -- LAUNCHER...
  * Exit codes: 0 success, 1 the job failed or was rejected, 2 usage. */
 #include <limits.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "ckpt/ckpt.h"
+#include "cli/submit.h"
 #include "conf/props.h"
 #include "net/world.h"
 #include "plan/plan.h"
@@ -36,7 +38,8 @@ static void usage(FILE *f)
             "  -D KEY=VALUE       set a configuration key (wins over files and the job)\n"
             "  -p, --parallelism N  default parallelism of the job's operators\n"
             "  -P NAME=VALUE      set a job parameter (same as --NAME VALUE after JOB)\n"
-            "  --restore latest|PATH  (run) resume from a checkpoint or savepoint\n"
+            "  --restore latest|auto|PATH  (run) resume from a checkpoint or savepoint\n"
+            "                     (auto: the latest if there is one, else a fresh start)\n"
             "  --allow-non-restored-state  (run) ignore state of operators the job lacks\n"
             "  --taskmanagers N   (validate) plan for N TaskManagers (default 1)\n"
             "\n"
@@ -296,7 +299,9 @@ int main(int argc, char **argv)
         return cmd_config(argc - 2, argv + 2);
     if (strcmp(cmd, "inspect") == 0)
         return cmd_inspect(argc - 2, argv + 2);
-    fprintf(stderr, "mpiflow: error: unknown command '%s' (run, validate, config, inspect; see --help)\n",
+    if (strcmp(cmd, "submit") == 0)
+        return cmd_submit(argc - 2, argv + 2);
+    fprintf(stderr, "mpiflow: error: unknown command '%s' (run, validate, config, inspect, submit; see --help)\n",
             cmd);
     return 2;
 }

@@ -102,7 +102,7 @@ const prop_def conf_props[] = {
      "Directory of savepoints: <dir>/<job name>/savepoint-<n>-<time>/."},
     {"debug.inject-failure", PROP_STRING, "", 0, 0, NULL,
      "Testing only: 'rank=R,records=N' makes the tasks of rank R fail once they have read N "
-     "records in total. Empty: off."},
+     "records in total, in a run that does not restore a checkpoint. Empty: off."},
     {"log.level", PROP_ENUM, "info", 0, 0, "debug|info|warn|error",
      "Lowest level of log lines that are written (mpiflow-specific)."},
     {NULL, 0, NULL, 0, 0, NULL, NULL},

@@ -118,7 +118,8 @@ struct op_spec {
     int batch_mode;    /* resolved execution.runtime-mode is BATCH */
     int max_parallelism;
     int two_phase;     /* AUTO/TWO_PHASE allows a local pre-aggregation */
-    int restoring;     /* the job starts from a checkpoint or savepoint */
+    int restoring;     /* 1: the job starts from a checkpoint or savepoint;
+                        * 2: --restore auto found none (a fresh start) */
     /* Side outputs declared by configure (op_add_side_output), consumed
      * by operators with `inputs: [uid.name]`. */
     int nside;

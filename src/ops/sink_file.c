@@ -127,7 +127,7 @@ static int sink_global_init(const op_spec *s, mpf_err *e)
     if (access(cfg->path, W_OK | X_OK) != 0)
         return err_set(e, MPF_EIO, "%s: output directory '%s' is not writable: %s", op_where(s),
                        cfg->path, strerror(errno));
-    if (s->restoring) /* its parts belong to the restored checkpoint's history */
+    if (s->restoring == 1) /* its parts belong to the restored checkpoint's history */
         return 0;
     DIR *d = opendir(cfg->path);
     if (!d)
@@ -138,6 +138,13 @@ static int sink_global_init(const op_spec *s, mpf_err *e)
     while ((de = readdir(d)) && !rc) {
         if (!is_part_file(de->d_name))
             continue;
+        if (s->restoring == 2 && de->d_name[0] == '.') {
+            /* staged by an attempt that never completed a checkpoint */
+            char *stale = xasprintf("%s/%s", cfg->path, de->d_name);
+            unlink(stale);
+            free(stale);
+            continue;
+        }
         if (!cfg->overwrite) {
             rc = err_set(e, MPF_EIO, "%s: output directory '%s' already holds %s from an "
                          "earlier run; remove it or set overwrite: true", op_where(s),

@@ -163,7 +163,9 @@ static void ckpt_tick(jm_ctx *jm)
     ck->inflight = ++ck->last_id;
     ck->acks = 0;
     ck->start_ns = now;
-    ck->trigger_ms = (int64_t)time(NULL) * 1000;
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    ck->trigger_ms = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
     ck->next_ns = now + ck->interval_ns;
     char *msg = xasprintf("%lld %s", (long long)ck->inflight, ck->dir);
     for (int r = 1; r <= jm->ntms; r++)
@@ -371,11 +373,22 @@ static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
     if (ckpt_lib_init(e))
         return e->code;
     char path[4096];
-    if (strcmp(sub->restore, "latest") == 0) {
+    int is_auto = strcmp(sub->restore, "auto") == 0;
+    if (is_auto || strcmp(sub->restore, "latest") == 0) {
         if (ckpt_find_latest(conf_str(jm->conf, "state.checkpoints.dir"),
                              conf_str(jm->conf, "state.savepoints.dir"), j->name, path,
-                             sizeof path, e))
-            return e->code;
+                             sizeof path, e)) {
+            if (!is_auto || e->code != MPF_ENOENT)
+                return e->code;
+            log_info("no checkpoint or savepoint of job '%s' yet: starting from the beginning",
+                     j->name);
+            memset(e, 0, sizeof *e);
+            free(sub->restore);
+            sub->restore = NULL;
+            for (int i = 0; i < j->nops; i++) /* files a failed attempt staged are stale */
+                jm->plan.job->ops[i].restoring = 2;
+            return 0;
+        }
         free(sub->restore);
         sub->restore = xstrdup(path);
     }

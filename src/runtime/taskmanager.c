@@ -373,13 +373,14 @@ static int tm_run_loop(tm_ctx *tm)
 }
 
 /* debug.inject-failure "rank=R,records=N": the subtasks of rank R fail
- * once they have read N records in total. */
+ * once they have read N records in total -- in a run that does not
+ * restore a checkpoint, so a supervised restart gets past the failure. */
 static int parse_inject(const char *spec, int *rank, unsigned long long *records)
 {
     return sscanf(spec, "rank=%d,records=%llu", rank, records) == 2 ? 0 : -1;
 }
 
-static int tm_setup_checkpoints(tm_ctx *tm, mpf_err *e)
+static int tm_setup_checkpoints(tm_ctx *tm, int restoring, mpf_err *e)
 {
     const char *inject = conf_str(tm->conf, "debug.inject-failure");
     int irank = 0;
@@ -400,7 +401,7 @@ static int tm_setup_checkpoints(tm_ctx *tm, mpf_err *e)
         t->snap_ctx = &tm->ck;
         t->exactly_once = exactly;
         t->align_hist = xcalloc(1, sizeof *t->align_hist);
-        if (inject[0] && irank == tm->rank) {
+        if (inject[0] && irank == tm->rank && !restoring) {
             t->inject_after = irecords;
             t->inject_count = &tm->records_read;
         }
@@ -522,7 +523,7 @@ int tm_main(void)
                 rc = task_open(&tm.tasks[tm.ntasks++], &tm.plan, t, s, tm.rank, tm.conf, &e);
     dp_link_locals();
     if (!rc)
-        rc = tm_setup_checkpoints(&tm, &e);
+        rc = tm_setup_checkpoints(&tm, restore != NULL, &e);
     if (!rc && restore)
         rc = tm_restore(&tm, restore, &e);
     free(restore);
