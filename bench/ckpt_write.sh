@@ -41,9 +41,19 @@ mkdir -p "$dir"
 fs=$(df -PT "$dir" | awk 'NR == 2 { print $1 " (" $2 ")" }')
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# Before every timed run, an untimed 1 GB dd to the same directory (deleted
+# again): on a VM, memory freed by the previous run (the driver's buffers,
+# the deleted files' page cache) may have gone back to the host, and the
+# first writer to need it afterwards pays for getting it back; without this
+# whichever side ran second was measured 2-3x slower.
+warm() {
+    dd if=/dev/zero of="$dir/warm.bin" bs=1M count="$mb" status=none
+    rm -f "$dir/warm.bin"
+}
 declare -A res
 for ((r = 1; r <= runs; r++)); do
     rm -f "$dir/dd.bin"
+    warm
     sync
     t0=$(date +%s.%N)
     dd if=/dev/zero of="$dir/dd.bin" bs=1M count="$mb" conv=fdatasync status=none
@@ -52,6 +62,7 @@ for ((r = 1; r <= runs; r++)); do
     rm -f "$dir/dd.bin"
     for cfg in $configs; do
         rm -rf "$dir/chk"
+        warm
         sync
         out=$("$BENCH" "$dir/chk" "$mb" "${cfg%%:*}" "${cfg#*:}")
         res[w$cfg]+="$(sed 's/.*write_mb_s=\([0-9]*\).*/\1/' <<<"$out") "
@@ -67,7 +78,8 @@ dd_med=$(tr ' ' '\n' <<<"${res[dd]}" | grep . | median)
     echo
     echo "Command: \`bench/ckpt_write.sh --mb $mb --runs $runs --configs \"$configs\"\`;" \
          "file system $fs; $(nproc) cores; HDF5 $(h5dump --version 2>/dev/null | awk '{ print $NF }')." \
-         "MB = 10^6 bytes; median of $runs interleaved runs (all runs in brackets)." \
+         "MB = 10^6 bytes; median of $runs interleaved runs (all runs in the runs column)," \
+         "each after an untimed warm-up dd of the same size." \
          "Both sides include the fsync: dd with conv=fdatasync, ckpt_write_tm fsyncs the file and the directory" \
          "and also computes the xxh64 of every blob." \
          "CPU s: user + system seconds of the ckpt_write_tm call (median)."

@@ -85,7 +85,7 @@ int ckpt_write_tm(const char *dir, int rank, const ckpt_meta *m, const ckpt_blob
  * (temporary name, fsync, rename, fsync of the directory). */
 int ckpt_write_metadata(const char *dir, const ckpt_meta *m, mpf_err *e);
 
-enum ckpt_open_flags {
+enum ckpt_open_flag {
     /* Skip reading every blob at open to check its xxh64; ckpt_read still
      * checks each blob it delivers. For restores, which read it all anyway. */
     CKPT_OPEN_NO_VERIFY = 1,

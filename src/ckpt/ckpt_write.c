@@ -1,9 +1,9 @@
 /* Checkpoint writer (checkpoint layer): a TaskManager's tm-<rank>.h5 and
  * the JobManager's _metadata.h5. Blob data goes to one contiguous u8
- * dataset per operator and state kind, written in large pieces (blobs
- * adjacent in the caller's memory, or large, straight from it; small
- * scattered ones gathered in a staging buffer), so the disk sees a few big
- * sequential writes. */
+ * dataset per operator and state kind, written sequentially in pieces of
+ * about 1 MiB, each hashed just before it is written so the caller's
+ * memory is read once; writeback is started as we go so the final fsync
+ * is short (docs/CHECKPOINTS.md, "Writing performance"). */
 #include "ckpt/h5io.h"
 
 #include <errno.h>
@@ -92,7 +92,7 @@ static int blob_cmp(const void *pa, const void *pb)
         return c;
     if (a->kind != b->kind)
         return a->kind < b->kind ? -1 : 1;
-    if (a->key_group != b->key_group)
+    if (a->kind == CKPT_KEYED && a->key_group != b->key_group)
         return a->key_group < b->key_group ? -1 : 1;
     if (a->subtask != b->subtask)
         return a->subtask < b->subtask ? -1 : 1;
@@ -388,7 +388,7 @@ static int fsync_parent(const char *path, mpf_err *e)
 int ckpt_write_tm(const char *dir, int rank, const ckpt_meta *m, const ckpt_blob *blobs,
                   size_t n, mpf_err *e)
 {
-    if (!dir || !m || !m->job || (n && !blobs) || rank < 0)
+    if (!dir || !*dir || !m || !m->job || (n && !blobs) || rank < 0)
         return err_set(e, MPF_EINVAL, "ckpt_write_tm: invalid arguments");
     int rc = h5io_init(e);
     if (rc)
@@ -512,7 +512,7 @@ static int write_meta_file(const char *tmp, const ckpt_meta *m, mpf_err *e)
 
 int ckpt_write_metadata(const char *dir, const ckpt_meta *m, mpf_err *e)
 {
-    if (!dir || !m || !m->job || m->ntms < 0 || m->nops < 0 || (m->nops && !m->ops))
+    if (!dir || !*dir || !m || !m->job || m->ntms < 0 || m->nops < 0 || (m->nops && !m->ops))
         return err_set(e, MPF_EINVAL, "ckpt_write_metadata: invalid arguments");
     for (int i = 0; i < m->nops; i++)
         if (!m->ops[i].uid || !*m->ops[i].uid)

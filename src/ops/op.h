@@ -36,6 +36,12 @@ typedef struct snap_writer snap_writer;
 void snap_put(snap_writer *w, int kind, int key_group, const void *data, size_t len);
 /* The checkpoint being taken. */
 int64_t snap_id(const snap_writer *w);
+/* Copy-on-write snapshots: finish this operator's snapshot later, on the
+ * checkpoint writer's thread, while processing goes on. fn gets ctx (an
+ * immutable copy the snapshot hook made) and puts the blobs; free_fn
+ * releases ctx afterwards, or when the checkpoint is abandoned. */
+void snap_defer(snap_writer *w, int (*fn)(void *ctx, snap_writer *w, mpf_err *e),
+                void (*free_fn)(void *ctx), void *ctx);
 typedef struct snap_blob {
     int kind, key_group, subtask; /* subtask that wrote it */
     const uint8_t *data;

@@ -741,13 +741,11 @@ static int win_finish(op_inst *oi, mpf_err *e)
  * each preceded by its type (u32). Timers are rebuilt on restore. */
 enum { SN_ALIGNED = 1, SN_SESSION = 2, SN_COUNT = 3 };
 
-static int win_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+/* Serialise a (cloned) window state into per-key-group blobs. */
+static int win_serialize(const win_cfg *c, win_state *st, kgbufs *kp, snap_writer *w)
 {
-    (void)e;
-    const win_cfg *c = oi->spec->cfg;
-    win_state *st = oi->st;
-    kgbufs k;
-    kgbufs_init(&k, oi);
+    kgbufs k = *kp;
+    kp->b = NULL;
     const uint8_t *key;
     uint32_t klen, vcap;
     uint8_t *val;
@@ -799,6 +797,61 @@ static int win_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
         kgbuf_put(b, val, used);
     }
     kgbufs_flush(&k, w);
+    return 0;
+}
+
+/* Copy-on-write: at the barrier only the tables are copied (memcpy of
+ * their slots and arenas); serialising them into blobs happens on the
+ * checkpoint writer's thread while the window goes on. */
+typedef struct win_cow {
+    const win_cfg *c;
+    win_state st; /* clones */
+    kgbufs k;
+} win_cow;
+
+static void win_cow_free(void *p)
+{
+    win_cow *v = p;
+    for (int i = 0; i < v->st.nw; i++)
+        ks_fini(&v->st.w[i].keys);
+    free(v->st.w);
+    ks_fini(&v->st.sess_idx);
+    ks_fini(&v->st.sess_acc);
+    ks_fini(&v->st.counts);
+    recbuf_fini(&v->st.kbuf);
+    if (v->k.b) {
+        for (int i = 0; i < v->k.n; i++)
+            free(v->k.b[i].p);
+        free(v->k.b);
+    }
+    free(v);
+}
+
+static int win_cow_write(void *p, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    win_cow *v = p;
+    return win_serialize(v->c, &v->st, &v->k, w);
+}
+
+static int win_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    win_state *st = oi->st;
+    win_cow *v = xcalloc(1, sizeof *v);
+    v->c = oi->spec->cfg;
+    v->st.nw = st->nw;
+    v->st.w = xcalloc((size_t)st->nw + 1, sizeof *v->st.w);
+    for (int i = 0; i < st->nw; i++) {
+        v->st.w[i] = st->w[i];
+        ks_clone(&v->st.w[i].keys, &st->w[i].keys);
+    }
+    ks_clone(&v->st.sess_idx, &st->sess_idx);
+    ks_clone(&v->st.sess_acc, &st->sess_acc);
+    ks_clone(&v->st.counts, &st->counts);
+    recbuf_init(&v->st.kbuf);
+    kgbufs_init(&v->k, oi);
+    snap_defer(w, win_cow_write, win_cow_free, v);
     return 0;
 }
 

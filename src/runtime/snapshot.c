@@ -16,6 +16,10 @@ void snapw_fini(snap_writer *w)
     for (size_t i = 0; i < w->n; i++)
         free(w->v[i].data);
     free(w->v);
+    for (size_t i = 0; i < w->ndefer; i++)
+        if (w->defer[i].free_fn)
+            w->defer[i].free_fn(w->defer[i].ctx);
+    free(w->defer);
     memset(w, 0, sizeof *w);
 }
 
@@ -35,6 +39,33 @@ void snap_put(snap_writer *w, int kind, int key_group, const void *data, size_t 
         memcpy(s->data, data, len);
     s->len = len;
     w->bytes += len;
+}
+
+void snap_defer(snap_writer *w, int (*fn)(void *ctx, snap_writer *w, mpf_err *e),
+                void (*free_fn)(void *ctx), void *ctx)
+{
+    if (w->ndefer == w->capdefer) {
+        w->capdefer = w->capdefer ? w->capdefer * 2 : 8;
+        w->defer = xrealloc(w->defer, w->capdefer * sizeof *w->defer);
+    }
+    w->defer[w->ndefer++] = (snap_deferred){fn, free_fn, ctx, w->uid, w->subtask};
+}
+
+int snapw_run_deferred(snap_writer *w, mpf_err *e)
+{
+    int rc = 0;
+    for (size_t i = 0; i < w->ndefer; i++) {
+        snap_deferred *d = &w->defer[i];
+        w->uid = d->uid;
+        w->subtask = d->subtask;
+        if (!rc && d->fn(d->ctx, w, e))
+            rc = err_prefix(e, "operator '%s' snapshot of checkpoint %lld", d->uid,
+                            (long long)w->id);
+        if (d->free_fn)
+            d->free_fn(d->ctx);
+    }
+    w->ndefer = 0;
+    return rc;
 }
 
 int64_t snap_id(const snap_writer *w)

@@ -15,8 +15,18 @@ typedef struct snap_entry {
     size_t len;
 } snap_entry;
 
+typedef struct snap_deferred {
+    int (*fn)(void *ctx, snap_writer *w, mpf_err *e);
+    void (*free_fn)(void *ctx);
+    void *ctx;
+    const char *uid;
+    int subtask;
+} snap_deferred;
+
 struct snap_writer {
     int64_t id;
+    snap_deferred *defer;
+    size_t ndefer, capdefer;
     snap_entry *v;
     size_t n, cap, bytes;
     const char *uid; /* operator being snapshotted */
@@ -25,6 +35,8 @@ struct snap_writer {
 
 void snapw_init(snap_writer *w, int64_t id);
 void snapw_fini(snap_writer *w);
+/* Run the deferred parts (on the writer thread); returns 0 or an error. */
+int snapw_run_deferred(snap_writer *w, mpf_err *e);
 /* Snapshot every operator of a chain into w (sets uid/subtask for each). */
 int snapw_ops(snap_writer *w, op_inst *ops, int nops, mpf_err *e);
 

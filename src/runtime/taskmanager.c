@@ -110,6 +110,11 @@ static snap_writer *tm_snap_for(void *ctx, int64_t id)
 static void *ckpt_thread(void *arg)
 {
     tm_ckpt *ck = arg;
+    if (snapw_run_deferred(&ck->w, &ck->err)) {
+        ck->rc = ck->err.code;
+        atomic_store(&ck->done, 1);
+        return NULL;
+    }
     ckpt_blob *b = xcalloc(ck->w.n + 1, sizeof *b);
     for (size_t i = 0; i < ck->w.n; i++) {
         const snap_entry *s = &ck->w.v[i];

@@ -65,6 +65,18 @@ void ks_clear(kstore *s)
     s->dead = 0;
 }
 
+void ks_clone(kstore *dst, const kstore *src)
+{
+    *dst = *src;
+    dst->slots = src->cap ? xmalloc(src->cap * sizeof *src->slots) : NULL;
+    if (src->cap)
+        memcpy(dst->slots, src->slots, src->cap * sizeof *src->slots);
+    dst->arena = src->alen ? xmalloc(src->alen) : NULL;
+    if (src->alen)
+        memcpy(dst->arena, src->arena, src->alen);
+    dst->acap = src->alen;
+}
+
 uint64_t ks_hash(const void *key, uint32_t klen)
 {
     return XXH3_64bits(key, klen);

@@ -36,6 +36,10 @@ void ks_init_fixed(kstore *s, uint32_t klen, uint32_t vcap);
 void ks_fini(kstore *s);
 void ks_clear(kstore *s);
 
+/* dst becomes an independent copy of src (slots and the arena bytes in
+ * use): what a copy-on-write snapshot hands to a background writer. */
+void ks_clone(kstore *dst, const kstore *src);
+
 /* Hash for a key (XXH3, as for key groups). */
 uint64_t ks_hash(const void *key, uint32_t klen);
 
