@@ -20,6 +20,7 @@
 #include <time.h>
 #include "state/timers.h"
 #include "util/xmalloc.h"
+#include "util/clock.h"
 
 /* ---- plan time (shared) ---- */
 
@@ -335,12 +336,6 @@ static int rj_open(op_inst *oi, mpf_err *e)
     return 0;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void rj_account(op_inst *oi, rj_state *st)
 {
@@ -354,7 +349,7 @@ static int rj_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
     rj_state *st = oi->st;
     const schema *in = oi->spec->in_schema[input];
     int side = input == 0 ? JOIN_LEFT : JOIN_RIGHT;
-    int64_t now = cfg->retention ? now_ms() : 0;
+    int64_t now = cfg->retention ? clock_wall_ms() : 0;
     int64_t expired = cfg->retention ? now - cfg->retention : INT64_MIN; /* time <= this */
     for (const uint8_t *r = batch_first(batch); r; r = batch_next(batch, r)) {
         uint32_t klen;

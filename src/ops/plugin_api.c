@@ -11,6 +11,7 @@
 #include "ops/plugin_int.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "util/clock.h"
 
 _Static_assert((int)MPF_I64 == (int)FT_I64 && (int)MPF_F64 == (int)FT_F64 &&
                    (int)MPF_BOOL == (int)FT_BOOL && (int)MPF_STRING == (int)FT_STRING &&
@@ -579,9 +580,8 @@ static int64_t api_watermark(mpf_ctx *c)
 
 static int64_t api_now(mpf_ctx *c)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    (void)c;
+    return clock_wall_ms();
 }
 
 static int timer_check(plugin_ctx *pc, int domain, const char *call)

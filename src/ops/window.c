@@ -41,6 +41,7 @@
 #include "state/kstore.h"
 #include "state/timers.h"
 #include "util/xmalloc.h"
+#include "util/clock.h"
 
 enum wkind { W_TUMBLING, W_SLIDING, W_SESSION, W_COUNT };
 
@@ -242,13 +243,6 @@ static void win_describe(const op_spec *s, char *buf, size_t n)
     snprintf(buf, n, "%s %s window, %d aggregate(s)%s", kinds[c->kind],
              c->kind == W_COUNT ? "" : c->event_time ? "event-time" : "processing-time",
              c->aggs.n, c->late_port >= 0 ? ", late side output" : "");
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int win_open(op_inst *oi, mpf_err *e)
@@ -670,7 +664,7 @@ static int win_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
     (void)e;
     const win_cfg *c = oi->spec->cfg;
     const schema *in = oi->spec->in_schema[0];
-    int64_t now = c->event_time || c->kind == W_COUNT ? 0 : wall_ms();
+    int64_t now = c->event_time || c->kind == W_COUNT ? 0 : clock_wall_ms();
     for (const uint8_t *r = batch_first(batch); r; r = batch_next(batch, r)) {
         uint32_t klen = 0;
         const uint8_t *key = c->keyed ? rec_key(in, r, c->key_field, &klen) : (const uint8_t *)"";
@@ -922,43 +916,23 @@ static int win_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
     return 0;
 }
 
+/* window and window-all differ only in name, summary and parallelism. */
+#define WINDOW_KIND_FUNCTIONS                                                                    \
+    .role = OP_TRANSFORM, .min_inputs = 1, .max_inputs = 1, .keys = win_keys,                    \
+    .configure = win_configure, .free_cfg = win_free_cfg, .describe = win_describe,              \
+    .open = win_open, .process = win_process, .on_watermark = win_on_watermark,                  \
+    .on_proc_time = win_on_proc_time, .finish = win_finish, .snapshot = win_snapshot,            \
+    .restore = win_restore, .close = win_close
+
 const op_kind op_window = {
     .name = "window",
-    .role = OP_TRANSFORM,
-    .min_inputs = 1,
-    .max_inputs = 1,
-    .keys = win_keys,
     .summary = "keyed windows (tumbling, sliding, session, count) with aggregates",
-    .configure = win_configure,
-    .free_cfg = win_free_cfg,
-    .describe = win_describe,
-    .open = win_open,
-    .process = win_process,
-    .on_watermark = win_on_watermark,
-    .on_proc_time = win_on_proc_time,
-    .finish = win_finish,
-    .snapshot = win_snapshot,
-    .restore = win_restore,
-    .close = win_close,
+    WINDOW_KIND_FUNCTIONS,
 };
 
 const op_kind op_window_all = {
     .name = "window-all",
-    .role = OP_TRANSFORM,
-    .min_inputs = 1,
-    .max_inputs = 1,
-    .single = 1,
-    .keys = win_keys,
     .summary = "windows over the whole stream (parallelism 1) with aggregates",
-    .configure = win_configure,
-    .free_cfg = win_free_cfg,
-    .describe = win_describe,
-    .open = win_open,
-    .process = win_process,
-    .on_watermark = win_on_watermark,
-    .on_proc_time = win_on_proc_time,
-    .finish = win_finish,
-    .snapshot = win_snapshot,
-    .restore = win_restore,
-    .close = win_close,
+    .single = 1,
+    WINDOW_KIND_FUNCTIONS,
 };

@@ -13,6 +13,7 @@
 #include "runtime/runtime.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "util/clock.h"
 
 typedef struct op_totals {
     uint64_t in, out, skipped, state_bytes, state_peak, late;
@@ -163,9 +164,7 @@ static void ckpt_tick(jm_ctx *jm)
     ck->inflight = ++ck->last_id;
     ck->acks = 0;
     ck->start_ns = now;
-    struct timespec rt;
-    clock_gettime(CLOCK_REALTIME, &rt);
-    ck->trigger_ms = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
+    ck->trigger_ms = clock_wall_ms();
     ck->next_ns = now + ck->interval_ns;
     char *msg = xasprintf("%lld %s", (long long)ck->inflight, ck->dir);
     for (int r = 1; r <= jm->ntms; r++)

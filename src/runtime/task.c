@@ -9,6 +9,7 @@
 #include "record/segpool.h"
 #include "runtime/snapshot.h"
 #include "util/xmalloc.h"
+#include "util/clock.h"
 
 struct chain_link {
     collector c; /* must stay first */
@@ -174,20 +175,13 @@ static void send_watermark(task_inst *t, int64_t wm, int idle)
     }
 }
 
-static int64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Pass a latency marker on, after the data produced so far, to one
  * channel of each route (round-robin, as Flink's markers go to one
  * random channel); a sink task records it instead. */
 static void forward_marker(task_inst *t, int64_t created_ns)
 {
     if (!t->nroutes) {
-        histo_add_us(t->lat, (wall_ns() - created_ns) / 1000);
+        histo_add_us(t->lat, (clock_wall_ns() - created_ns) / 1000);
         return;
     }
     flush_routes(t);
@@ -262,12 +256,6 @@ static void ts_track_emit(collector *c, const uint8_t *rec, uint32_t len)
         punctuate(tr->task);
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_rank,
               const conf *c, mpf_err *e)
@@ -430,7 +418,7 @@ static int wm_continue(task_inst *t, mpf_err *e)
     t->wm_op = -1;
     t->idle_out = 0;
     if (t->wm_lat && t->wm != WM_MAX && t->wm_created_ns)
-        histo_add_us(t->wm_lat, (wall_ns() - t->wm_created_ns) / 1000);
+        histo_add_us(t->wm_lat, (clock_wall_ns() - t->wm_created_ns) / 1000);
     send_watermark(t, t->wm, 0);
     return 0;
 }
@@ -455,7 +443,7 @@ static void punctuate(task_inst *t)
     int64_t wm = t->track.max_ts - src->wm_delay_ms - 1;
     if (wm <= t->wm || t->wm_op >= 0 || t->err.code)
         return;
-    t->wm_created_ns = wall_ns();
+    t->wm_created_ns = clock_wall_ns();
     chain_flush_from(t, 0);
     t->wm_pending = wm;
     t->wm_op = 0;
@@ -530,7 +518,7 @@ static int source_watermark(task_inst *t, mpf_err *e)
     if (t->track.max_ts == WM_MIN)
         return 0;
     int64_t wm = t->track.max_ts - src->wm_delay_ms - 1;
-    t->wm_created_ns = wall_ns();
+    t->wm_created_ns = clock_wall_ns();
     if (wm > t->wm)
         return wm_advance(t, wm, e);
     if (t->idle_out) { /* active again, same watermark */
@@ -542,7 +530,7 @@ static int source_watermark(task_inst *t, mpf_err *e)
 
 static int proc_timers(task_inst *t, mpf_err *e)
 {
-    int64_t now = wall_ms();
+    int64_t now = clock_wall_ms();
     for (int k = 0; k < t->nops; k++) {
         op_inst *oi = &t->ops[k];
         if (!oi->spec->kind->on_proc_time || oi->proc_timer > now)
@@ -668,7 +656,7 @@ int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
             progress = src->records_out != before;
             if (t->marker_interval_ns && now_ns >= t->next_marker_ns) {
                 t->next_marker_ns = now_ns + t->marker_interval_ns;
-                forward_marker(t, wall_ns());
+                forward_marker(t, clock_wall_ns());
             }
             if (rc == 0) {
                 t->state = TASK_FINISHING;

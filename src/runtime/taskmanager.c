@@ -22,13 +22,7 @@
 #include "runtime/task.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#include "util/clock.h"
 
 long runtime_peak_rss_kb(void)
 {
@@ -357,7 +351,7 @@ static int tm_run_loop(tm_ctx *tm)
             asked_stop = 1;
             ctl_send(0, CTL_STOP, "", 0);
         }
-        int64_t now = mono_ns();
+        int64_t now = clock_mono_ns();
         int done = 1;
         for (int i = 0; i < tm->ntasks; i++) {
             int rc = task_step(&tm->tasks[i], now, &e);
