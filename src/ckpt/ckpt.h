@@ -124,12 +124,22 @@ void ckpt_close(ckpt *c);
 int ckpt_find_latest(const char *chk_root, const char *sp_root, const char *job, char *path,
                      size_t n, mpf_err *e);
 
-/* Retention for <chk_root>/<job>: keep the `keep` (>= 1) completed chk-<n>
+/* Retention for <chk_root>/<job>: keep the `keep` (>= 0; 0 deletes every
+ * chk-<n>, as when a job finished) completed chk-<n>
  * with the highest n, delete older completed ones and every incomplete one
  * whose n is below the newest completed (newer ones may be in progress).
  * _metadata.h5 goes first, so a half-deleted directory is never complete.
  * Checkpoint ids must increase across restarts for "newest" to hold. */
 int ckpt_retain(const char *chk_root, const char *job, int keep, mpf_err *e);
+
+/* <chk_root>/<job>/_finished: the job ran to its end and committed
+ * everything, so `--restore auto` (a supervisor's relaunch) has nothing
+ * left to do. Written durably before the job's checkpoints are deleted;
+ * cleared when the job starts afresh. */
+#define CKPT_FINISHED_FILE "_finished"
+int ckpt_mark_finished(const char *chk_root, const char *job, mpf_err *e);
+int ckpt_is_finished(const char *chk_root, const char *job);
+void ckpt_clear_finished(const char *chk_root, const char *job);
 
 /* Human-readable summary for `mpiflow inspect`: job, id, kind, time,
  * max-parallelism, TaskManagers, per operator uid, kind, parallelism,

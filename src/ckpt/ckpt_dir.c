@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,7 +148,7 @@ static int by_number_desc(const void *pa, const void *pb)
 
 int ckpt_retain(const char *chk_root, const char *job, int keep, mpf_err *e)
 {
-    if (!chk_root || !job || !*job || keep < 1)
+    if (!chk_root || !job || !*job || keep < 0)
         return err_set(e, MPF_EINVAL, "ckpt_retain: invalid arguments (keep = %d)", keep);
     char *base = xasprintf("%s/%s", chk_root, job);
     DIR *d = opendir(base);
@@ -183,7 +184,9 @@ int ckpt_retain(const char *chk_root, const char *job, int keep, mpf_err *e)
         }
     for (size_t i = 0; i < nv; i++) {
         int drop;
-        if (v[i].complete)
+        if (keep == 0)
+            drop = 1;
+        else if (v[i].complete)
             drop = ++kept > keep;
         else
             drop = v[i].n < newest_complete;
@@ -194,4 +197,44 @@ int ckpt_retain(const char *chk_root, const char *job, int keep, mpf_err *e)
     free(v);
     free(base);
     return rc;
+}
+
+static char *finished_path(const char *chk_root, const char *job)
+{
+    return xasprintf("%s/%s/%s", chk_root, job, CKPT_FINISHED_FILE);
+}
+
+int ckpt_mark_finished(const char *chk_root, const char *job, mpf_err *e)
+{
+    char *dir = xasprintf("%s/%s", chk_root, job);
+    char *p = finished_path(chk_root, job);
+    int rc = ckpt_make_dirs(dir, e);
+    int fd = rc ? -1 : open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (!rc && (fd < 0 || fsync(fd) != 0))
+        rc = err_set(e, MPF_EIO, "%s: %s", p, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    int dfd = rc ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    free(p);
+    free(dir);
+    return rc;
+}
+
+int ckpt_is_finished(const char *chk_root, const char *job)
+{
+    char *p = finished_path(chk_root, job);
+    int yes = access(p, F_OK) == 0;
+    free(p);
+    return yes;
+}
+
+void ckpt_clear_finished(const char *chk_root, const char *job)
+{
+    char *p = finished_path(chk_root, job);
+    unlink(p);
+    free(p);
 }

@@ -37,8 +37,7 @@ int ckpt_chk_dir(char *buf, size_t n, const char *root, const char *job, int64_t
     return 0;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir, mpf_err *e)
+int ckpt_make_dirs(const char *dir, mpf_err *e)
 {
     char *p = xstrdup(dir);
     int rc = 0;
@@ -413,7 +412,7 @@ int ckpt_write_tm(const char *dir, int rank, const ckpt_meta *m, const ckpt_blob
             goto done;
         }
     }
-    if ((rc = make_dirs(dir, e)))
+    if ((rc = ckpt_make_dirs(dir, e)))
         goto done;
 
     fapl = h5io_fapl();

@@ -74,5 +74,7 @@ int ckpt_peek_metadata(const char *dir, int64_t *timestamp_ms, int64_t *id, mpf_
 
 /* fsync a file or directory by path; errno-based message on failure. */
 int h5io_fsync_path(const char *path, mpf_err *e);
+/* mkdir -p dir; MPF_EIO naming the part that could not be made. */
+int ckpt_make_dirs(const char *dir, mpf_err *e);
 
 #endif

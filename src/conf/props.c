@@ -100,9 +100,54 @@ const prop_def conf_props[] = {
      "Completed checkpoints kept; older ones are deleted."},
     {"state.savepoints.dir", PROP_STRING, "savepoints", 0, 0, NULL,
      "Directory of savepoints: <dir>/<job name>/savepoint-<n>-<time>/."},
+    {"execution.checkpointing.externalized-checkpoint-retention", PROP_ENUM,
+     "RETAIN_ON_CANCELLATION", 0, 0, "RETAIN_ON_CANCELLATION|DELETE_ON_CANCELLATION",
+     "What happens to the retained checkpoints when the job is cancelled (a failed job always "
+     "keeps them; a finished one deletes them)."},
+    {"execution.stop-with-savepoint-on-sigterm", PROP_BOOL, "false", 0, 0, NULL,
+     "SIGTERM stops the job with a savepoint (resume it with --restore latest) instead of "
+     "draining it; for Slurm's --signal=TERM@<seconds> before the wall-time limit "
+     "(mpiflow-specific)."},
+    {"jobmanager.control-socket", PROP_STRING, "", 0, 0, NULL,
+     "Unix socket on rank 0's node where `mpiflow savepoint|stop|cancel` reach the job. Empty: "
+     "$MPIFLOW_RUN_DIR (else /tmp)/mpiflow-<job name>.sock (mpiflow-specific)."},
+    {"restart-strategy.type", PROP_ENUM, "auto", 0, 0,
+     "auto|none|off|disable|fixed-delay|failure-rate|exponential-delay",
+     "How a failed job restarts from its latest checkpoint, in the same MPI world for a task "
+     "failure and under `mpiflow submit` after a lost process. auto: exponential-delay with "
+     "checkpointing, none without (Flink 1.19)."},
+    {"restart-strategy.fixed-delay.attempts", PROP_INT, "1", 0, 1000000000, NULL,
+     "fixed-delay: restarts before the job is declared failed."},
+    {"restart-strategy.fixed-delay.delay", PROP_DURATION, "1s", 0, 24 * 3600 * NS_PER_S, NULL,
+     "fixed-delay: wait between a failure and the restart."},
+    {"restart-strategy.failure-rate.max-failures-per-interval", PROP_INT, "1", 1, 1000000000,
+     NULL, "failure-rate: failures within one interval before the job is declared failed."},
+    {"restart-strategy.failure-rate.failure-rate-interval", PROP_DURATION, "1min", NS_PER_MS,
+     365 * 24 * 3600 * NS_PER_S, NULL, "failure-rate: the window over which failures are counted."},
+    {"restart-strategy.failure-rate.delay", PROP_DURATION, "1s", 0, 24 * 3600 * NS_PER_S, NULL,
+     "failure-rate: wait between a failure and the restart."},
+    {"restart-strategy.exponential-delay.initial-backoff", PROP_DURATION, "1s", 0,
+     24 * 3600 * NS_PER_S, NULL, "exponential-delay: wait before the first restart."},
+    {"restart-strategy.exponential-delay.max-backoff", PROP_DURATION, "1min", 0,
+     365 * 24 * 3600 * NS_PER_S, NULL, "exponential-delay: the longest wait."},
+    {"restart-strategy.exponential-delay.backoff-multiplier", PROP_DOUBLE, "1.5", 1, 1000, NULL,
+     "exponential-delay: each consecutive failure multiplies the wait by this."},
+    {"restart-strategy.exponential-delay.reset-backoff-threshold", PROP_DURATION, "1h",
+     NS_PER_MS, 365 * 24 * 3600 * NS_PER_S, NULL,
+     "exponential-delay: a job that ran this long without failing starts over at the initial "
+     "backoff (and attempt count)."},
+    {"restart-strategy.exponential-delay.jitter-factor", PROP_DOUBLE, "0.1", 0, 1, NULL,
+     "exponential-delay: random share added to or taken from each wait, against restart "
+     "storms."},
+    {"restart-strategy.exponential-delay.attempts-before-reset-backoff", PROP_INT, "2147483647",
+     1, 2147483647, NULL,
+     "exponential-delay: restarts allowed before the job is declared failed (the count starts "
+     "over after reset-backoff-threshold)."},
     {"debug.inject-failure", PROP_STRING, "", 0, 0, NULL,
      "Testing only: 'rank=R,records=N' makes the tasks of rank R fail once they have read N "
-     "records in total, in a run that does not restore a checkpoint. Empty: off."},
+     "records in total (a task failure); 'rank=R,checkpoint=N' SIGKILLs rank R after it wrote "
+     "its part of checkpoint N, before acknowledging it. Only in a run that does not restore, "
+     "so a restart gets past it. Empty: off."},
     {"log.level", PROP_ENUM, "info", 0, 0, "debug|info|warn|error",
      "Lowest level of log lines that are written (mpiflow-specific)."},
     {NULL, 0, NULL, 0, 0, NULL, NULL},

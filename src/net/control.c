@@ -13,8 +13,9 @@ const char *ctl_type_name(int type)
 {
     static const char *names[] = {"?", "DEPLOYED", "START", "FINISHED", "FAILED",
                                   "CANCEL", "CANCELED", "COMMIT", "COMMITTED",
-                                  "SHUTDOWN", "STOP", "TRIGGER", "ACK", "COMPLETE"};
-    return type > 0 && type <= CTL_COMPLETE ? names[type] : "?";
+                                  "SHUTDOWN", "STOP", "TRIGGER", "ACK", "COMPLETE",
+                                  "RESTART"};
+    return type > 0 && type <= CTL_RESTART ? names[type] : "?";
 }
 
 void idle_backoff(int64_t *cur, int64_t max_ns)

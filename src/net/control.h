@@ -22,7 +22,9 @@ enum ctl_type {
                        * TM -> JM: a signal arrived here, please stop */
     CTL_TRIGGER,      /* JM -> TM: take checkpoint "<id> <directory>" */
     CTL_ACK,          /* TM -> JM: "<id>" written, or "<id> <error>" */
-    CTL_COMPLETE      /* JM -> TM: checkpoint "<id>" is complete */
+    CTL_COMPLETE,     /* JM -> TM: checkpoint "<id>" is complete */
+    CTL_RESTART       /* JM -> TM, after CANCEL/CANCELED: redeploy in this MPI
+                       * world from checkpoint "<dir>" ("": from the start) */
 };
 
 const char *ctl_type_name(int type);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "net/control.h"
 #include "net/net_internal.h"
 #include "util/xmalloc.h"
 
@@ -28,6 +29,27 @@ int net_init(int *argc, char ***argv, mpf_err *e)
     if (gethostname(hostname, sizeof hostname) != 0)
         strcpy(hostname, "unknown");
     hostname[sizeof hostname - 1] = '\0';
+    return 0;
+}
+
+int net_data_reset(mpf_err *e)
+{
+    MPI_Comm fresh = MPI_COMM_NULL;
+    MPI_Request req;
+    if (MPI_Comm_idup(MPI_COMM_WORLD, &fresh, &req) != MPI_SUCCESS)
+        return err_set(e, MPF_EMPI, "MPI_Comm_idup of the data communicator failed");
+    /* Wait by testing and sleeping: a blocking collective would spin. */
+    int64_t backoff = 0;
+    for (int done = 0; !done;) {
+        if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return err_set(e, MPF_EMPI, "MPI_Comm_idup of the data communicator failed");
+        if (!done)
+            idle_backoff(&backoff, 1000000);
+    }
+    MPI_Comm_set_errhandler(fresh, MPI_ERRORS_RETURN);
+    if (net_data_comm != MPI_COMM_NULL)
+        MPI_Comm_free(&net_data_comm);
+    net_data_comm = fresh;
     return 0;
 }
 

@@ -9,6 +9,12 @@
 
 /* MPI_Init and communicator set-up. Returns 0 or MPF_EMPI. */
 int net_init(int *argc, char ***argv, mpf_err *e);
+/* Replace the data communicator by a fresh duplicate of the world
+ * (collective: every rank, the JobManager too). Batches and credits of a
+ * cancelled attempt still in flight stay on the old one and can never
+ * reach the restarted tasks. Call only when no data-plane request is
+ * pending. Returns 0 or MPF_EMPI. */
+int net_data_reset(mpf_err *e);
 /* Orderly MPI_Finalize. */
 void net_fini(void);
 /* Abnormal end of the whole world (last resort). */

@@ -433,13 +433,19 @@ static int sink_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
         if (bad)
             return e->code;
     }
-    /* Parts this subtask number wrote after the checkpoint never counted. */
+    /* Parts this subtask number wrote after the checkpoint never counted,
+     * not even final ones: a failure while the end of the job was being
+     * committed leaves some published, and the replay writes them again. */
     for (int64_t k = next;; k++) {
         char *p = xasprintf("%s/.part-%d-%lld.pending", cfg->path, b->subtask, (long long)k);
         char *q = xasprintf("%s/.part-%d-%lld.inprogress", cfg->path, b->subtask, (long long)k);
-        int gone = unlink(p) != 0 && unlink(q) != 0;
+        char *f = xasprintf("%s/part-%d-%lld", cfg->path, b->subtask, (long long)k);
+        int gone = unlink(p) != 0;
+        gone &= unlink(q) != 0;
+        gone &= unlink(f) != 0;
         free(p);
         free(q);
+        free(f);
         if (gone && k > next + 64)
             break;
     }

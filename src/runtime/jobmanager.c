@@ -2,6 +2,8 @@
  * layer). It waits with probe-and-sleep, never in a blocking receive, so
  * it does not take a core from the TaskManagers. */
 #include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,22 +16,37 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 #include "util/clock.h"
+#include "net/localsock.h"
+#include "runtime/restart.h"
 
 typedef struct op_totals {
     uint64_t in, out, skipped, state_bytes, state_peak, late;
 } op_totals;
 
+/* Flags of a checkpoint (also sent in TRIGGER). */
+enum { CKF_SAVEPOINT = 1, /* a savepoint: user-triggered, kept by retention */
+       CKF_STOP = 2,      /* stop with savepoint: sources halt after the barrier */
+       CKF_DRAIN = 4 };   /* ... after advancing event time to the end */
+
 /* The checkpoint coordinator's state (one checkpoint in flight). */
 typedef struct jm_ckpt {
-    int on;
+    int periodic; /* execution.checkpointing.interval > 0 */
     int64_t interval_ns, timeout_ns, min_pause_ns;
     int tolerable, failures, retain;
-    const char *root;
+    const char *root, *sp_root;
     int64_t last_id, inflight, completed;
+    int flags; /* of the one in flight */
     int acks, any_finished;
     int64_t next_ns, start_ns, trigger_ms;
     char dir[4096];
-    char *fail; /* set when too many checkpoints failed */
+    char latest[4096]; /* newest completed checkpoint or savepoint, or the restored one */
+    /* A requested savepoint (taken when nothing is in flight) and who
+     * waits for its answer on the control socket. */
+    int sp_req;      /* CKF_* flags; 0: none */
+    char *sp_target; /* NULL: state.savepoints.dir */
+    int sp_client;   /* -1: nobody */
+    char *fail;      /* set when the job must fail (too many failed checkpoints) */
+    int stopped;     /* a stop with savepoint completed */
 } jm_ckpt;
 
 typedef struct jm_ctx {
@@ -43,9 +60,22 @@ typedef struct jm_ctx {
     char **tm_lines; /* per TM: its metrics header line */
     histo lat, wm_lat; /* merged from the TMs' sinks */
     histo align;       /* checkpoint barrier alignment, all tasks */
+    restart_strategy rs;
+    int restarts;
+    const char *no_savepoint; /* why this job cannot take savepoints, or NULL */
+    int lfd;                  /* control socket; -1: none */
+    char *sock_path;
+    int cancel_req, cancel_client;
+    double t_fail; /* when the last failure was seen */
 } jm_ctx;
 
-static void broadcast(jm_ctx *jm, int type);
+enum run_result { RUN_FINISHED, RUN_FAILED, RUN_STOPPED, RUN_CANCELLED };
+
+static void broadcast(jm_ctx *jm, int type, const char *payload)
+{
+    for (int r = 1; r <= jm->ntms; r++)
+        ctl_send(r, type, payload, strlen(payload) + 1);
+}
 
 /* Stop on a signal: the TMs end their sources; the job then finishes and
  * commits like a bounded one. */
@@ -58,18 +88,73 @@ static void request_stop(jm_ctx *jm, int rank)
         log_info("stopping job '%s' on a signal to rank %d: ending the sources, draining, "
                  "committing", jm->plan.job->name, rank);
     jm->stopping = 1;
-    broadcast(jm, CTL_STOP);
+    broadcast(jm, CTL_STOP, "");
 }
-
 
 static int64_t jm_now_ns(void)
 {
     return (int64_t)(net_wtime() * 1e9);
 }
 
+static void reply(int *client, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply(int *client, const char *fmt, ...)
+{
+    if (*client < 0)
+        return;
+    char line[4608];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    localsock_reply(*client, line);
+    *client = -1;
+}
+
+/* Ask for a savepoint (flags: CKF_STOP, CKF_DRAIN); client (or -1) gets
+ * the answer. Returns 0, or -1 when refused (answered already). */
+static int request_savepoint(jm_ctx *jm, int flags, const char *dir, int client)
+{
+    jm_ckpt *ck = &jm->ck;
+    const char *why = jm->no_savepoint;
+    if (!why && (ck->sp_req || (ck->inflight && (ck->flags & CKF_SAVEPOINT))))
+        why = "a savepoint is already in progress";
+    else if (!why && (jm->stopping || ck->any_finished || ck->stopped || jm->cancel_req))
+        why = "the job is already ending";
+    if (why) {
+        log_warn("savepoint refused: %s", why);
+        reply(&client, "error savepoint refused: %s", why);
+        return -1;
+    }
+    ck->sp_req = flags | CKF_SAVEPOINT;
+    free(ck->sp_target);
+    ck->sp_target = dir && *dir ? xstrdup(dir) : NULL;
+    ck->sp_client = client;
+    log_info("%s requested%s", flags & CKF_STOP ? "stop with savepoint" : "savepoint",
+             flags & CKF_DRAIN ? " (draining: event time advances to the end first)" : "");
+    return 0;
+}
+
+/* A savepoint did not complete: tell whoever asked. A stop whose
+ * savepoint failed has halted its sources: the job fails (and restarts
+ * from its latest checkpoint if the strategy allows). */
+static void savepoint_failed(jm_ctx *jm, const char *why)
+{
+    jm_ckpt *ck = &jm->ck;
+    log_warn("savepoint %lld failed: %s", (long long)ck->inflight, why);
+    reply(&ck->sp_client, "error savepoint %lld failed: %s", (long long)ck->inflight, why);
+    if ((ck->flags & CKF_STOP) && !(ck->flags & CKF_DRAIN) && !ck->fail)
+        ck->fail = xasprintf("stop with savepoint failed: %s", why);
+    ck->inflight = 0;
+    ck->flags = 0;
+}
+
 static void ckpt_declined(jm_ctx *jm, const char *why)
 {
     jm_ckpt *ck = &jm->ck;
+    if (ck->flags & CKF_SAVEPOINT) { /* savepoints do not count as failed checkpoints */
+        savepoint_failed(jm, why);
+        return;
+    }
     ck->failures++;
     log_warn("checkpoint %lld declined: %s (%d consecutive failure(s), %d tolerated)",
              (long long)ck->inflight, why, ck->failures, ck->tolerable);
@@ -84,12 +169,14 @@ static void ckpt_completed(jm_ctx *jm)
 {
     jm_ckpt *ck = &jm->ck;
     const job *j = jm->plan.job;
+    int sp = ck->flags & CKF_SAVEPOINT;
     ckpt_meta m = {0};
     m.job = j->name;
     m.checkpoint_id = ck->inflight;
     m.timestamp_ms = ck->trigger_ms;
     m.max_parallelism = jm->plan.max_parallelism;
     m.ntms = jm->ntms;
+    m.is_savepoint = sp;
     m.nops = j->nops;
     m.ops = xcalloc((size_t)j->nops + 1, sizeof *m.ops);
     char sch[4096];
@@ -110,14 +197,21 @@ static void ckpt_completed(jm_ctx *jm)
         return;
     }
     double ms = (double)(jm_now_ns() - ck->start_ns) / 1e6;
-    log_info("checkpoint %lld completed in %.1f ms: %s", (long long)ck->inflight, ms, ck->dir);
+    log_info("%s %lld completed in %.1f ms: %s", sp ? "savepoint" : "checkpoint",
+             (long long)ck->inflight, ms, ck->dir);
+    snprintf(ck->latest, sizeof ck->latest, "%s", ck->dir);
     char msg[32];
     snprintf(msg, sizeof msg, "%lld", (long long)ck->inflight);
-    for (int r = 1; r <= jm->ntms; r++)
-        ctl_send(r, CTL_COMPLETE, msg, strlen(msg) + 1);
+    broadcast(jm, CTL_COMPLETE, msg);
+    ck->inflight = 0;
+    if (sp) {
+        reply(&ck->sp_client, "ok %s", ck->dir);
+        ck->stopped = (ck->flags & CKF_STOP) && !(ck->flags & CKF_DRAIN);
+        ck->flags = 0;
+        return;
+    }
     ck->completed++;
     ck->failures = 0;
-    ck->inflight = 0;
     if (ckpt_retain(ck->root, j->name, ck->retain, &e))
         log_warn("checkpoint retention: %s", e.msg);
     int64_t pause = jm_now_ns() + ck->min_pause_ns;
@@ -142,120 +236,246 @@ static void ckpt_on_ack(jm_ctx *jm, const char *payload)
         ckpt_completed(jm);
 }
 
-/* Trigger and time out checkpoints while the job runs. */
+/* Trigger and time out checkpoints and savepoints while the job runs. */
 static void ckpt_tick(jm_ctx *jm)
 {
     jm_ckpt *ck = &jm->ck;
-    if (!ck->on)
-        return;
     int64_t now = jm_now_ns();
     if (ck->inflight) {
         if (now - ck->start_ns > ck->timeout_ns)
             ckpt_declined(jm, "timed out (execution.checkpointing.timeout)");
         return;
     }
-    if (now < ck->next_ns || jm->stopping || ck->any_finished)
-        return;
-    mpf_err e = {0};
-    if (ckpt_chk_dir(ck->dir, sizeof ck->dir, ck->root, jm->plan.job->name, ck->last_id + 1, &e)) {
-        log_warn("%s", e.msg);
+    if (jm->stopping || ck->any_finished || ck->stopped) {
+        if (ck->sp_req) {
+            ck->sp_req = 0;
+            reply(&ck->sp_client, "error savepoint refused: the job is already ending");
+        }
         return;
     }
-    ck->inflight = ++ck->last_id;
+    int flags = ck->sp_req;
+    if (!flags && (!ck->periodic || now < ck->next_ns))
+        return;
+    mpf_err e = {0};
+    int64_t id = ck->last_id + 1;
+    if (flags) {
+        const char *root = ck->sp_target ? ck->sp_target : ck->sp_root;
+        int n = snprintf(ck->dir, sizeof ck->dir, "%s/%s/savepoint-%lld-%lld", root,
+                         jm->plan.job->name, (long long)id, (long long)clock_wall_ms());
+        if (n < 0 || (size_t)n >= sizeof ck->dir)
+            err_set(&e, MPF_ERANGE, "savepoint directory under '%s' is too long", root);
+    } else {
+        ckpt_chk_dir(ck->dir, sizeof ck->dir, ck->root, jm->plan.job->name, id, &e);
+    }
+    if (e.code) {
+        log_warn("%s", e.msg);
+        ck->next_ns = now + ck->interval_ns;
+        if (flags) {
+            ck->sp_req = 0;
+            reply(&ck->sp_client, "error %s", e.msg);
+        }
+        return;
+    }
+    ck->inflight = ck->last_id = id;
+    ck->flags = flags;
+    ck->sp_req = 0;
     ck->acks = 0;
     ck->start_ns = now;
     ck->trigger_ms = clock_wall_ms();
-    ck->next_ns = now + ck->interval_ns;
-    char *msg = xasprintf("%lld %s", (long long)ck->inflight, ck->dir);
-    for (int r = 1; r <= jm->ntms; r++)
-        ctl_send(r, CTL_TRIGGER, msg, strlen(msg) + 1);
+    if (!flags)
+        ck->next_ns = now + ck->interval_ns;
+    char *msg = xasprintf("%lld %d %s", (long long)id, flags, ck->dir);
+    broadcast(jm, CTL_TRIGGER, msg);
     free(msg);
 }
 
-/* Collect one message of `type` from every TM; FAILED messages meanwhile
- * are kept as errors. Returns the number of errors; messages with a
- * non-empty payload of `type` count as errors too when errors_in_payload. */
-static int gather(jm_ctx *jm, int type, int errors_in_payload, char **first_error,
-                  void (*on_msg)(jm_ctx *, int, const char *))
+/* A signal on rank `rank` (0: here). SIGTERM with
+ * execution.stop-with-savepoint-on-sigterm stops with a savepoint;
+ * otherwise the job drains and commits. */
+static void on_stop_signal(jm_ctx *jm, int rank, int sig)
+{
+    jm_ckpt *ck = &jm->ck;
+    if (jm->stopping || ck->stopped || ((ck->sp_req | ck->flags) & CKF_STOP))
+        return;
+    if (sig == SIGTERM && conf_bool(jm->conf, "execution.stop-with-savepoint-on-sigterm")) {
+        log_info("SIGTERM on rank %d: stopping job '%s' with a savepoint", rank,
+                 jm->plan.job->name);
+        if (request_savepoint(jm, CKF_STOP, NULL, -1) == 0)
+            return;
+    }
+    request_stop(jm, rank);
+}
+
+/* Control-socket requests: savepoint [DIR], stop [--drain] [DIR], cancel. */
+static void handle_request(jm_ctx *jm, int client, char *req)
+{
+    char *save = NULL, *cmd = strtok_r(req, " \t", &save);
+    if (!cmd) {
+        reply(&client, "error empty request");
+        return;
+    }
+    if (strcmp(cmd, "cancel") == 0) {
+        if (jm->cancel_req) {
+            reply(&client, "error the job is already being cancelled");
+            return;
+        }
+        log_info("cancel requested");
+        jm->cancel_req = 1;
+        jm->cancel_client = client;
+        return;
+    }
+    if (strcmp(cmd, "savepoint") == 0 || strcmp(cmd, "stop") == 0) {
+        int flags = strcmp(cmd, "stop") == 0 ? CKF_STOP : 0;
+        const char *dir = NULL;
+        for (char *a; (a = strtok_r(NULL, " \t", &save));) {
+            if (flags && strcmp(a, "--drain") == 0)
+                flags |= CKF_DRAIN;
+            else
+                dir = a;
+        }
+        request_savepoint(jm, flags, dir, client);
+        return;
+    }
+    reply(&client, "error unknown request '%s' (savepoint, stop, cancel)", cmd);
+}
+
+/* Signals and control-socket requests, between control messages. */
+static void jm_events(jm_ctx *jm)
+{
+    int sig = runtime_stop_signal();
+    if (sig) {
+        runtime_clear_stop_signal();
+        on_stop_signal(jm, 0, sig);
+    }
+    if (runtime_take_savepoint_signal()) {
+        log_info("SIGUSR1: taking a savepoint");
+        request_savepoint(jm, 0, NULL, -1);
+    }
+    int client;
+    char req[4096];
+    while (localsock_accept(jm->lfd, &client, req, sizeof req))
+        handle_request(jm, client, req);
+}
+
+/* Collect one message of `type` from every TM (DEPLOYED, COMMITTED);
+ * FAILED messages and non-empty payloads are errors. Returns the number
+ * of errors; the first is kept in *first_error. */
+static int gather(jm_ctx *jm, int type, char **first_error)
 {
     int got = 0, errors = 0;
-    int *seen = xcalloc((size_t)jm->ntms + 2, sizeof *seen);
     int64_t backoff = 0;
     while (got < jm->ntms) {
         int src, t;
         char *payload;
         size_t len;
-        int stop_now = type == CTL_FINISHED && !jm->stopping && runtime_stop_signal();
-        if (type == CTL_FINISHED) {
-            ckpt_tick(jm);
-            if (jm->ck.fail) {
-                errors++;
-                log_error("%s", jm->ck.fail);
-                if (!*first_error)
-                    *first_error = xstrdup(jm->ck.fail);
-                break;
-            }
-        }
         if (!ctl_poll(&src, &t, &payload, &len)) {
-            if (stop_now)
-                request_stop(jm, 0);
-            else
-                idle_backoff(&backoff, jm->max_sleep_ns);
+            idle_backoff(&backoff, jm->max_sleep_ns);
             continue;
         }
         backoff = 0;
         if (t == CTL_ACK) {
             ckpt_on_ack(jm, payload);
-            free(payload);
-            continue;
-        }
-        if (t == CTL_FINISHED && jm->ck.on && !jm->ck.any_finished) {
-            /* no checkpoints once tasks finish: the end of the job commits */
-            jm->ck.any_finished = 1;
-            jm->ck.inflight = 0;
-        }
-        if (t == CTL_STOP) {
-            if (type == CTL_FINISHED && !jm->stopping)
-                request_stop(jm, src);
-            free(payload);
-            continue;
-        }
-        if (t == CTL_FAILED || (t == type && errors_in_payload && len > 0 && payload[0])) {
+        } else if (t == CTL_FAILED || (t == type && len > 0 && payload[0])) {
             errors++;
             log_error("%s", payload);
             if (!*first_error)
                 *first_error = xstrdup(payload);
+            got += t == type;
             if (t == CTL_FAILED) {
                 free(payload);
                 break; /* this TM waits for CANCEL */
             }
-        } else if (t != type) {
-            log_warn("unexpected %s from rank %d", ctl_type_name(t), src);
-            free(payload);
-            continue;
-        } else if (on_msg) {
-            on_msg(jm, src, payload);
-        }
-        if (t == type && !seen[src]) {
-            seen[src] = 1;
+        } else if (t == type) {
             got++;
+        } else if (t != CTL_STOP) {
+            log_warn("unexpected %s from rank %d", ctl_type_name(t), src);
+        }
+        free(payload);
+    }
+    return errors;
+}
+
+static void on_finished(jm_ctx *jm, int src, const char *text);
+
+/* From START until every TM finished, a task failed, a stop with
+ * savepoint completed, or a cancel was requested. */
+static int run_until_end(jm_ctx *jm, char **err)
+{
+    jm_ckpt *ck = &jm->ck;
+    int got = 0, result = -1;
+    int *seen = xcalloc((size_t)jm->ntms + 2, sizeof *seen);
+    int64_t backoff = 0;
+    while (result < 0) {
+        jm_events(jm);
+        ckpt_tick(jm);
+        if (ck->fail) {
+            log_error("%s", ck->fail);
+            *err = ck->fail;
+            ck->fail = NULL;
+            result = RUN_FAILED;
+            break;
+        }
+        if (ck->stopped) {
+            result = RUN_STOPPED;
+            break;
+        }
+        if (jm->cancel_req) {
+            result = RUN_CANCELLED;
+            break;
+        }
+        int src, t;
+        char *payload;
+        size_t len;
+        if (!ctl_poll(&src, &t, &payload, &len)) {
+            idle_backoff(&backoff, jm->max_sleep_ns);
+            continue;
+        }
+        backoff = 0;
+        switch (t) {
+        case CTL_ACK:
+            ckpt_on_ack(jm, payload);
+            break;
+        case CTL_STOP:
+            on_stop_signal(jm, src, atoi(payload));
+            break;
+        case CTL_FAILED:
+            log_error("%s", payload);
+            *err = xstrdup(payload);
+            result = RUN_FAILED;
+            break;
+        case CTL_FINISHED:
+            if (!ck->any_finished) {
+                /* No checkpoints once tasks finish: the end of the job
+                 * commits. A draining stop's savepoint is the exception:
+                 * every TM acknowledges it before it finishes. */
+                ck->any_finished = 1;
+                if (ck->inflight && !(ck->flags & CKF_DRAIN)) {
+                    if (ck->flags & CKF_SAVEPOINT)
+                        savepoint_failed(jm, "the job finished first");
+                    ck->inflight = 0;
+                }
+            }
+            on_finished(jm, src, payload);
+            if (src >= 1 && src <= jm->ntms && !seen[src]) {
+                seen[src] = 1;
+                if (++got == jm->ntms)
+                    result = RUN_FINISHED;
+            }
+            break;
+        default:
+            log_warn("unexpected %s from rank %d", ctl_type_name(t), src);
         }
         free(payload);
     }
     free(seen);
-    return errors;
+    return result;
 }
 
-static void broadcast(jm_ctx *jm, int type)
+/* Cancel every task and wait until all TMs drained (they then wait for
+ * SHUTDOWN or RESTART). */
+static void cancel_tasks(jm_ctx *jm)
 {
-    for (int r = 1; r <= jm->ntms; r++)
-        ctl_send(r, type, "", 0);
-}
-
-/* Cancel everyone, wait until all have drained, then release them. */
-static void cancel_all(jm_ctx *jm)
-{
-    broadcast(jm, CTL_CANCEL);
+    broadcast(jm, CTL_CANCEL, "");
     int64_t backoff = 0;
     int got = 0;
     while (got < jm->ntms) {
@@ -273,9 +493,113 @@ static void cancel_all(jm_ctx *jm)
             log_error("%s", payload); /* a second failure while cancelling */
         free(payload);
     }
-    broadcast(jm, CTL_SHUTDOWN);
 }
 
+/* Wait out a restart delay, still answering the control socket. Returns
+ * 0, or -1 when a stop signal or cancel ends the job instead. */
+static int restart_wait(jm_ctx *jm, int64_t delay_ns)
+{
+    int64_t until = jm_now_ns() + delay_ns;
+    while (jm_now_ns() < until) {
+        int client;
+        char req[4096];
+        while (localsock_accept(jm->lfd, &client, req, sizeof req)) {
+            if (strncmp(req, "cancel", 6) == 0) {
+                jm->cancel_req = 1;
+                jm->cancel_client = client;
+            } else {
+                reply(&client, "error the job is restarting after a failure");
+            }
+        }
+        if (runtime_stop_signal() || jm->cancel_req)
+            return -1;
+        int64_t step = until - jm_now_ns();
+        if (step > 10000000)
+            step = 10000000;
+        if (step > 0) {
+            struct timespec ts = {0, (long)step};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return 0;
+}
+
+/* Before a restart: metrics and checkpoint state of the failed attempt go;
+ * without a completed checkpoint the job starts over, so what it staged
+ * is removed as at a fresh start. */
+static int prepare_restart(jm_ctx *jm, mpf_err *e)
+{
+    jm_ckpt *ck = &jm->ck;
+    memset(jm->ops, 0, (size_t)jm->plan.job->nops * sizeof *jm->ops);
+    memset(&jm->lat, 0, sizeof jm->lat);
+    memset(&jm->wm_lat, 0, sizeof jm->wm_lat);
+    memset(&jm->align, 0, sizeof jm->align);
+    ck->inflight = 0;
+    ck->flags = 0;
+    ck->any_finished = 0;
+    ck->failures = 0;
+    ck->next_ns = jm_now_ns() + ck->interval_ns;
+    jm->stopping = 0;
+    if (ck->latest[0])
+        return 0;
+    for (int i = 0; i < jm->plan.job->nops; i++) {
+        op_spec *s = &jm->plan.job->ops[i];
+        s->restoring = 2;
+        if (s->kind->global_init && s->kind->global_init(s, e))
+            return e->code;
+    }
+    return 0;
+}
+
+/* After the tasks finished: commit, then (with checkpoints) mark the job
+ * finished and delete its checkpoints, as Flink does for a FINISHED job. */
+static int finish_job(jm_ctx *jm)
+{
+    char *err = NULL;
+    broadcast(jm, CTL_COMMIT, "");
+    int bad = gather(jm, CTL_COMMITTED, &err);
+    free(err);
+    if (bad) {
+        log_error("job '%s' ran but committing its output failed on %d TaskManager(s)",
+                  jm->plan.job->name, bad);
+        return 1;
+    }
+    if (jm->ck.periodic) {
+        mpf_err e = {0};
+        if (ckpt_mark_finished(jm->ck.root, jm->plan.job->name, &e) ||
+            ckpt_retain(jm->ck.root, jm->plan.job->name, 0, &e))
+            log_warn("cleaning up the checkpoints of the finished job: %s", e.msg);
+    }
+    return 0;
+}
+
+/* Cancelled on request: checkpoints stay or go by
+ * execution.checkpointing.externalized-checkpoint-retention. */
+static void cancelled_job(jm_ctx *jm)
+{
+    const char *keep = conf_str(jm->conf, "execution.checkpointing.externalized-checkpoint-retention");
+    mpf_err e = {0};
+    if (jm->ck.periodic && strcmp(keep, "DELETE_ON_CANCELLATION") == 0 &&
+        ckpt_retain(jm->ck.root, jm->plan.job->name, 0, &e))
+        log_warn("deleting the checkpoints of the cancelled job: %s", e.msg);
+    log_info("job '%s' cancelled; %s", jm->plan.job->name,
+             strcmp(keep, "DELETE_ON_CANCELLATION") == 0 ? "its checkpoints are deleted"
+                                                          : "its checkpoints are kept");
+    reply(&jm->cancel_client, "ok cancelled");
+}
+
+/* Why savepoints are impossible for this job, or NULL. */
+static const char *savepoint_obstacle(const plan *p)
+{
+    if (p->batch_mode)
+        return "the job runs in BATCH mode; set execution.runtime-mode: STREAMING";
+    for (int i = 0; i < p->job->nops; i++) {
+        const op_spec *s = &p->job->ops[i];
+        if (!s->kind->snapshot && !s->kind->stateless)
+            return "an operator of the job cannot take part in checkpoints";
+    }
+    return NULL;
+}
 static void on_finished(jm_ctx *jm, int src, const char *text)
 {
     const char *line = text;
@@ -350,7 +674,9 @@ static void print_summary(jm_ctx *jm, double secs)
                  histo_quantile_us(&jm->wm_lat, 0.99) / 1e3,
                  histo_quantile_us(&jm->wm_lat, 0.5) / 1e3,
                  histo_quantile_us(&jm->wm_lat, 0.99) / 1e3);
-    if (jm->ck.on)
+    if (jm->restarts)
+        log_info("  restarts: %d (restart strategy %s)", jm->restarts, restart_name(&jm->rs));
+    if (jm->ck.periodic)
         log_info("  checkpoints: %lld completed; barrier alignment p50 %.3f ms, p99 %.3f ms over "
                  "%llu alignments (alignment_p99_ms=%.3f)", (long long)jm->ck.completed,
                  histo_quantile_us(&jm->align, 0.5) / 1e3, histo_quantile_us(&jm->align, 0.99) / 1e3,
@@ -369,8 +695,6 @@ static void print_summary(jm_ctx *jm, double secs)
 static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
 {
     const job *j = jm->plan.job;
-    if (ckpt_lib_init(e))
-        return e->code;
     char path[4096];
     int is_auto = strcmp(sub->restore, "auto") == 0;
     if (is_auto || strcmp(sub->restore, "latest") == 0) {
@@ -429,6 +753,7 @@ static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
     }
     if (!rc) {
         jm->ck.last_id = m->checkpoint_id;
+        snprintf(jm->ck.latest, sizeof jm->ck.latest, "%s", sub->restore);
         log_info("restoring job '%s' from %s %lld (%s)", j->name,
                  m->is_savepoint ? "savepoint" : "checkpoint", (long long)m->checkpoint_id,
                  sub->restore);
@@ -437,18 +762,64 @@ static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
     return rc;
 }
 
+/* Read the coordinator's settings; open the control socket. */
+static void jm_setup(jm_ctx *jm)
+{
+    jm_ckpt *ck = &jm->ck;
+    const conf *c = jm->conf;
+    ck->interval_ns = conf_duration_ns(c, "execution.checkpointing.interval");
+    ck->periodic = ck->interval_ns > 0;
+    ck->timeout_ns = conf_duration_ns(c, "execution.checkpointing.timeout");
+    ck->min_pause_ns = conf_duration_ns(c, "execution.checkpointing.min-pause");
+    ck->tolerable = (int)conf_int(c, "execution.checkpointing.tolerable-failed-checkpoints");
+    ck->retain = (int)conf_int(c, "state.checkpoints.num-retained");
+    ck->root = conf_str(c, "state.checkpoints.dir");
+    ck->sp_root = conf_str(c, "state.savepoints.dir");
+    ck->next_ns = jm_now_ns() + ck->interval_ns;
+    ck->sp_client = -1;
+    jm->cancel_client = -1;
+    jm->no_savepoint = savepoint_obstacle(&jm->plan);
+    restart_init(&jm->rs, c);
+    if (ck->periodic)
+        log_info("checkpoints every %.3f s into %s/%s (%s); restart strategy %s",
+                 (double)ck->interval_ns / 1e9, ck->root, jm->plan.job->name,
+                 conf_str(c, "execution.checkpointing.mode"), restart_name(&jm->rs));
+    jm->sock_path = localsock_path(conf_str(c, "jobmanager.control-socket"), jm->plan.job->name);
+    mpf_err e = {0};
+    if (localsock_listen(jm->sock_path, &jm->lfd, &e)) {
+        log_warn("no control socket (mpiflow savepoint/stop/cancel will not reach this job): %s",
+                 e.msg);
+        jm->lfd = -1;
+    } else {
+        log_info("control socket %s (mpiflow savepoint|stop|cancel %s)", jm->sock_path,
+                 jm->plan.job->name);
+    }
+}
+
 int jm_main(submission *sub)
 {
     jm_ctx jm = {0};
     mpf_err e = {0};
+    jm.lfd = -1;
     log_init("jm", LOG_INFO);
     jm.ntms = net_size() - 1;
     jm.max_sleep_ns = 1000000;
     int rc = sub->job_text ? 0 : submission_read_files(sub, &e);
     if (!rc)
         rc = submission_plan(sub, jm.ntms, &jm.conf, &jm.plan, &e);
+    if (!rc)
+        rc = ckpt_lib_init(&e);
+    int already_done = 0;
+    if (!rc && sub->restore && strcmp(sub->restore, "auto") == 0 &&
+        ckpt_is_finished(conf_str(jm.conf, "state.checkpoints.dir"), jm.plan.job->name)) {
+        /* A relaunch after the job had already committed everything. */
+        already_done = 1;
+        rc = 1;
+    }
     if (!rc && sub->restore)
         rc = jm_resolve_restore(&jm, sub, &e);
+    else if (!rc)
+        ckpt_clear_finished(conf_str(jm.conf, "state.checkpoints.dir"), jm.plan.job->name);
     for (int i = 0; !rc && i < jm.plan.job->nops; i++) {
         const op_spec *s = &jm.plan.job->ops[i];
         if (s->kind->global_init)
@@ -467,6 +838,13 @@ int jm_main(submission *sub)
     free(blob);
     int idx, count;
     net_node_tm_index(&idx, &count);
+    if (already_done) {
+        log_info("job '%s' already finished and committed its output (%s/%s/%s): nothing to "
+                 "do", jm.plan.job->name, conf_str(jm.conf, "state.checkpoints.dir"),
+                 jm.plan.job->name, CKPT_FINISHED_FILE);
+        rc = 0;
+        goto out;
+    }
     if (rc || bc) {
         if (bc)
             err_set(&e, MPF_EMPI, "could not send the job to the TaskManagers");
@@ -480,55 +858,81 @@ int jm_main(submission *sub)
     log_info("job '%s': %d operator(s) in %d task(s) on %d TaskManager(s), %s mode",
              jm.plan.job->name, jm.plan.job->nops, jm.plan.ntasks, jm.ntms,
              jm.plan.batch_mode ? "BATCH" : "STREAMING");
-    char *err = NULL;
-    if (gather(&jm, CTL_DEPLOYED, 1, &err, NULL)) {
-        cancel_all(&jm);
-        free(err);
-        rc = 1;
-        goto out;
-    }
+    jm_setup(&jm);
     double t0 = net_wtime();
-    jm_ckpt *ck = &jm.ck;
-    ck->interval_ns = conf_duration_ns(jm.conf, "execution.checkpointing.interval");
-    ck->on = ck->interval_ns > 0;
-    if (ck->on) {
-        ck->timeout_ns = conf_duration_ns(jm.conf, "execution.checkpointing.timeout");
-        ck->min_pause_ns = conf_duration_ns(jm.conf, "execution.checkpointing.min-pause");
-        ck->tolerable = (int)conf_int(jm.conf, "execution.checkpointing.tolerable-failed-checkpoints");
-        ck->retain = (int)conf_int(jm.conf, "state.checkpoints.num-retained");
-        ck->root = conf_str(jm.conf, "state.checkpoints.dir");
-        ck->next_ns = jm_now_ns() + ck->interval_ns;
-        if (ckpt_lib_init(&e)) {
-            log_error("%s", e.msg);
-            cancel_all(&jm);
-            rc = 1;
-            goto out;
+    const char *shutdown = "1";
+    rc = 1;
+    for (;;) {
+        char *err = NULL;
+        if (gather(&jm, CTL_DEPLOYED, &err)) {
+            free(err);
+            cancel_tasks(&jm); /* a deployment (or restore) error is not retried */
+            break;
         }
-        log_info("checkpoints every %.3f s into %s/%s (%s)", (double)ck->interval_ns / 1e9,
-                 ck->root, jm.plan.job->name, conf_str(jm.conf, "execution.checkpointing.mode"));
-    }
-    broadcast(&jm, CTL_START);
-    if (gather(&jm, CTL_FINISHED, 0, &err, on_finished)) {
-        log_error("job '%s' failed; cancelling all tasks, no output committed", jm.plan.job->name);
-        cancel_all(&jm);
+        double t_start = net_wtime();
+        if (jm.restarts)
+            log_info("job '%s' running again after restart %d (redeployed in %.3f s)",
+                     jm.plan.job->name, jm.restarts, t_start - jm.t_fail);
+        broadcast(&jm, CTL_START, "");
+        int result = run_until_end(&jm, &err);
+        if (result == RUN_FINISHED) {
+            free(err);
+            rc = finish_job(&jm);
+            shutdown = rc ? "1" : "0";
+            if (!rc)
+                print_summary(&jm, net_wtime() - t0);
+            break;
+        }
+        cancel_tasks(&jm);
+        if (result == RUN_STOPPED || result == RUN_CANCELLED) {
+            free(err);
+            if (result == RUN_CANCELLED)
+                cancelled_job(&jm);
+            else
+                log_info("job '%s' stopped with savepoint %s; resume it with --restore latest "
+                         "(or --restore %s)", jm.plan.job->name, jm.ck.latest, jm.ck.latest);
+            rc = 0;
+            shutdown = "0";
+            break;
+        }
+        /* A task failed: the restart strategy decides. */
+        jm.t_fail = net_wtime();
+        int64_t delay = 0;
+        char why[256];
+        if (!restart_on_failure(&jm.rs, clock_mono_ns(), &delay, why, sizeof why)) {
+            log_error("job '%s' failed (%s); no output beyond completed checkpoints is committed",
+                      jm.plan.job->name, why);
+            free(err);
+            break;
+        }
         free(err);
-        rc = 1;
-        goto out;
+        log_warn("job '%s' failed; restarting (%s) from %s", jm.plan.job->name, why,
+                 jm.ck.latest[0] ? jm.ck.latest : "the beginning (no completed checkpoint)");
+        reply(&jm.ck.sp_client, "error the job failed before the savepoint completed");
+        jm.ck.sp_req = 0;
+        if (restart_wait(&jm, delay)) {
+            log_error("job '%s' ended while waiting to restart", jm.plan.job->name);
+            if (jm.cancel_req)
+                cancelled_job(&jm);
+            break;
+        }
+        if (prepare_restart(&jm, &e)) {
+            log_error("cannot restart job '%s': %s", jm.plan.job->name, e.msg);
+            break;
+        }
+        jm.restarts++;
+        broadcast(&jm, CTL_RESTART, jm.ck.latest);
+        if (net_data_reset(&e)) {
+            log_error("%s", e.msg);
+            net_abort(1);
+        }
     }
-    double secs = net_wtime() - t0;
-    broadcast(&jm, CTL_COMMIT);
-    int bad = gather(&jm, CTL_COMMITTED, 1, &err, NULL);
-    broadcast(&jm, CTL_SHUTDOWN);
-    free(err);
-    if (bad) {
-        log_error("job '%s' ran but committing its output failed on %d TaskManager(s)",
-                  jm.plan.job->name, bad);
-        rc = 1;
-        goto out;
-    }
-    print_summary(&jm, secs);
+    broadcast(&jm, CTL_SHUTDOWN, shutdown);
 out:
+    localsock_close(jm.lfd, jm.sock_path);
+    free(jm.sock_path);
     free(jm.ck.fail);
+    free(jm.ck.sp_target);
     if (jm.tm_lines)
         for (int r = 0; r <= jm.ntms; r++)
             free(jm.tm_lines[r]);

@@ -29,6 +29,10 @@ int tm_main(void);
 void runtime_install_signals(void);
 /* The signal that arrived (0: none). */
 int runtime_stop_signal(void);
+/* Forget it (after the JobManager acted on it, so a second one counts). */
+void runtime_clear_stop_signal(void);
+/* SIGUSR1 asks for a savepoint: 1 once per arrival (then cleared). */
+int runtime_take_savepoint_signal(void);
 
 /* Peak resident set size of this process in KiB (VmHWM), or 0. */
 long runtime_peak_rss_kb(void);

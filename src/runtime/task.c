@@ -206,6 +206,8 @@ static int snapshot_now(task_inst *t, int64_t id, int send_barrier, mpf_err *e)
     if (snapw_ops(w, t->ops, t->nops, e))
         return e->code;
     t->snapped_id = id;
+    if (t->halt_id && id >= t->halt_id)
+        t->halted = 1;
     if (!send_barrier)
         return 0;
     flush_routes(t);
@@ -226,6 +228,19 @@ void task_trigger(task_inst *t, int64_t id)
 {
     if (id > t->trigger_id && (t->nin == 0 || t->state != TASK_RUNNING))
         t->trigger_id = id;
+}
+
+void task_trigger_stop(task_inst *t, int64_t id, int drain)
+{
+    if (t->nin || t->state != TASK_RUNNING) {
+        task_trigger(t, id);
+    } else if (drain) {
+        t->drain_id = id;
+        t->stop_requested = 1;
+    } else {
+        t->trigger_id = id;
+        t->halt_id = id;
+    }
 }
 
 /* All input channels delivered the barrier being aligned (or ended):
@@ -623,6 +638,10 @@ static int read_inputs(task_inst *t, int *progress, mpf_err *e)
 int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
 {
     t->now_ns = now_ns;
+    if (t->drain_id && t->wm == WM_MAX && t->wm_op < 0) { /* draining stop: time has ended */
+        t->trigger_id = t->drain_id;
+        t->drain_id = 0;
+    }
     /* A triggered snapshot of a source or of a task whose inputs ended,
      * taken between steps (never while a watermark is half through). */
     if (t->trigger_id > t->snapped_id && t->wm_op < 0 &&
@@ -647,6 +666,8 @@ int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
         return e->code;
     if (t->state == TASK_RUNNING) {
         if (t->nin == 0) {
+            if (t->halted) /* stopped with a savepoint: nothing after its barrier */
+                return progress;
             op_inst *src = &t->ops[0];
             uint64_t before = src->records_out;
             int rc = t->stop_requested ? 0 : src->spec->kind->poll(src, e);
@@ -676,6 +697,8 @@ int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
                 return e->code;
             return progress;
         }
+        if (t->drain_id) /* the savepoint comes before the operators finish */
+            return progress;
         op_inst *oi = &t->ops[t->finish_op];
         int rc = oi->spec->kind->finish ? oi->spec->kind->finish(oi, e) : 0;
         chain_flush_from(t, t->finish_op);

@@ -76,6 +76,9 @@ struct task_inst {
     uint8_t *in_barrier;  /* per input channel: delivered align_id */
     int64_t align_start_ns;
     int64_t snapped_id;   /* newest checkpoint this task has snapshotted */
+    int64_t halt_id;      /* stop with savepoint: a source halts after this barrier */
+    int64_t drain_id;     /* ... with --drain: its barrier follows the final watermark */
+    int halted;
     histo *align_hist;    /* alignment durations */
     uint64_t inject_after; /* debug.inject-failure: fail after this many records, 0: never */
     uint64_t *inject_count; /* records read on this TaskManager */
@@ -92,6 +95,12 @@ int task_step(task_inst *t, int64_t now_ns, mpf_err *e);
 /* Checkpoint id was triggered: sources emit its barrier at their next
  * step; tasks whose inputs have all ended snapshot without one. */
 void task_trigger(task_inst *t, int64_t id);
+/* Stop with savepoint id: a source snapshots, sends the barrier and then
+ * halts (emits nothing more; the job is cancelled once the savepoint
+ * completes). With drain it first ends its input and advances event time
+ * to the end, so windows fire before the barrier, as `flink stop --drain`.
+ * Other tasks take the savepoint as any checkpoint. */
+void task_trigger_stop(task_inst *t, int64_t id, int drain);
 /* Stop a source task as if its input had ended (job stop by signal):
  * event-time windows then fire on the final watermark, as with Flink's
  * `stop --drain`. No effect on other tasks. */

@@ -38,11 +38,17 @@ long runtime_peak_rss_kb(void)
     return kb;
 }
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, savepoint_signals;
 
 static void on_stop_signal(int sig)
 {
     stop_signal = sig;
+}
+
+static void on_savepoint_signal(int sig)
+{
+    (void)sig;
+    savepoint_signals++;
 }
 
 void runtime_install_signals(void)
@@ -53,11 +59,27 @@ void runtime_install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* mpirun forwards SIGUSR1 to every rank; only the JobManager acts. */
+    sa.sa_handler = on_savepoint_signal;
+    sigaction(SIGUSR1, &sa, NULL);
 }
 
 int runtime_stop_signal(void)
 {
     return stop_signal;
+}
+
+void runtime_clear_stop_signal(void)
+{
+    stop_signal = 0;
+}
+
+int runtime_take_savepoint_signal(void)
+{
+    if (!savepoint_signals)
+        return 0;
+    savepoint_signals = 0;
+    return 1;
 }
 
 /* The checkpoint this TaskManager is taking: snapshots gather in w until
@@ -79,12 +101,13 @@ typedef struct tm_ckpt {
 
 typedef struct tm_ctx {
     int rank;
+    int attempt;           /* 0, then +1 per in-process restart */
+    int64_t inject_ckpt;   /* debug.inject-failure checkpoint=N: die after writing it */
     conf *conf;
     plan plan;
     int ntasks;
     task_inst *tasks;
     int64_t max_sleep_ns;
-    int checkpointing;
     tm_ckpt ck;
     uint64_t records_read; /* for debug.inject-failure */
 } tm_ctx;
@@ -135,6 +158,11 @@ static void ckpt_progress(tm_ctx *tm)
         if (!atomic_load(&ck->done))
             return;
         pthread_join(ck->thread, NULL);
+        if (tm->inject_ckpt == ck->id && !ck->rc) {
+            log_warn("debug.inject-failure: killing this rank after writing its part of "
+                     "checkpoint %lld", (long long)ck->id);
+            raise(SIGKILL);
+        }
         char *msg = ck->rc ? xasprintf("%lld %s", (long long)ck->id, ck->err.msg)
                            : xasprintf("%lld", (long long)ck->id);
         if (ck->rc)
@@ -162,11 +190,13 @@ static void ckpt_progress(tm_ctx *tm)
     }
 }
 
+/* TRIGGER "<id> <flags> <dir>"; flags as the JobManager's CKF_*: 2 stop
+ * (sources halt after the barrier), 4 drain (event time ends first). */
 static void on_trigger(tm_ctx *tm, const char *payload)
 {
     long long id = 0;
-    int used = 0;
-    if (sscanf(payload, "%lld %n", &id, &used) < 1 || id <= 0 || !payload[used])
+    int flags = 0, used = 0;
+    if (sscanf(payload, "%lld %d %n", &id, &flags, &used) < 2 || id <= 0 || !payload[used])
         return;
     tm_ckpt *ck = &tm->ck;
     if (ck->writing) {
@@ -177,8 +207,12 @@ static void on_trigger(tm_ctx *tm, const char *payload)
     tm_snap_for(ck, id);
     snprintf(ck->dir, sizeof ck->dir, "%s", payload + used);
     ck->trigger_ms = 0;
-    for (int i = 0; i < tm->ntasks; i++)
-        task_trigger(&tm->tasks[i], id);
+    for (int i = 0; i < tm->ntasks; i++) {
+        if (flags & 2)
+            task_trigger_stop(&tm->tasks[i], id, (flags & 4) != 0);
+        else
+            task_trigger(&tm->tasks[i], id);
+    }
 }
 
 static int on_complete(tm_ctx *tm, const char *payload, mpf_err *e)
@@ -196,8 +230,9 @@ static int on_complete(tm_ctx *tm, const char *payload, mpf_err *e)
 }
 
 /* Wait for one of the wanted control messages, keeping the data plane
- * drained meanwhile. Returns the type received. */
-static int wait_ctl(int a, int b, int64_t max_sleep_ns)
+ * drained meanwhile. Returns the type received; its payload goes to *out
+ * (caller frees) when out is not NULL. */
+static int wait_ctl(int a, int b, int64_t max_sleep_ns, char **out)
 {
     int64_t backoff = 0;
     for (;;) {
@@ -206,6 +241,10 @@ static int wait_ctl(int a, int b, int64_t max_sleep_ns)
         size_t len;
         dp_poll(NULL);
         if (ctl_poll(&src, &type, &payload, &len)) {
+            if ((type == a || type == b) && out) {
+                *out = payload;
+                return type;
+            }
             free(payload);
             if (type == a || type == b)
                 return type;
@@ -219,9 +258,10 @@ static int wait_ctl(int a, int b, int64_t max_sleep_ns)
     }
 }
 
-/* Cancel path: discard output, let peers' sends complete, acknowledge,
- * leave on SHUTDOWN. */
-static int tm_cancel(tm_ctx *tm)
+/* Cancel path: discard output, let peers' sends complete, acknowledge.
+ * Then SHUTDOWN (returns the exit code the JobManager sends) or RESTART
+ * (returns -1 with *restart the checkpoint to restore, "" for none). */
+static int tm_cancel(tm_ctx *tm, char **restart)
 {
     if (tm->ck.writing) /* let the writer finish; its checkpoint is never completed */
         pthread_join(tm->ck.thread, NULL);
@@ -238,9 +278,18 @@ static int tm_cancel(tm_ctx *tm)
         else
             idle_backoff(&backoff, tm->max_sleep_ns);
     }
+    tm->ck.id = 0;
+    tm->ck.dir[0] = 0;
     ctl_send(0, CTL_CANCELED, "", 0);
-    wait_ctl(CTL_SHUTDOWN, CTL_SHUTDOWN, tm->max_sleep_ns);
-    return 1;
+    char *payload = NULL;
+    if (wait_ctl(CTL_SHUTDOWN, CTL_RESTART, tm->max_sleep_ns, &payload) == CTL_RESTART &&
+        restart) {
+        *restart = payload;
+        return -1;
+    }
+    int code = payload && strcmp(payload, "0") == 0 ? 0 : 1;
+    free(payload);
+    return code;
 }
 
 static char *metrics_text(tm_ctx *tm, size_t *len)
@@ -305,17 +354,22 @@ static char *metrics_text(tm_ctx *tm, size_t *len)
     return buf;
 }
 
-static int tm_fail(tm_ctx *tm, const mpf_err *e)
+static int tm_fail(tm_ctx *tm, const mpf_err *e, char **restart)
 {
     log_error("%s", e->msg);
     char *msg = xasprintf("tm-%d (rank %d, %s): %s", tm->rank, tm->rank, net_hostname(), e->msg);
     ctl_send(0, CTL_FAILED, msg, strlen(msg) + 1);
     free(msg);
-    wait_ctl(CTL_CANCEL, CTL_CANCEL, tm->max_sleep_ns);
-    return tm_cancel(tm);
+    wait_ctl(CTL_CANCEL, CTL_CANCEL, tm->max_sleep_ns, NULL);
+    return tm_cancel(tm, restart);
 }
 
-static int tm_run_loop(tm_ctx *tm)
+/* Returned by tm_run_loop when every local task is done. */
+#define TM_TASKS_DONE 1000
+
+/* Run until every local task is done (returns TM_TASKS_DONE) or the
+ * attempt ends by failure or cancel (returns tm_cancel's result). */
+static int tm_run_loop(tm_ctx *tm, char **restart)
 {
     mpf_err e = {0};
     int64_t backoff = 0;
@@ -323,7 +377,7 @@ static int tm_run_loop(tm_ctx *tm)
     for (;;) {
         int progress = dp_poll(&e);
         if (progress < 0)
-            return tm_fail(tm, &e);
+            return tm_fail(tm, &e, restart);
         int src, type;
         char *payload;
         size_t len;
@@ -332,11 +386,11 @@ static int tm_run_loop(tm_ctx *tm)
                 on_trigger(tm, payload);
             else if (type == CTL_COMPLETE && on_complete(tm, payload, &e)) {
                 free(payload);
-                return tm_fail(tm, &e);
+                return tm_fail(tm, &e, restart);
             }
             free(payload);
             if (type == CTL_CANCEL)
-                return tm_cancel(tm);
+                return tm_cancel(tm, restart);
             if (type == CTL_TRIGGER || type == CTL_COMPLETE) {
                 /* handled above */
             } else if (type == CTL_STOP) {
@@ -349,21 +403,22 @@ static int tm_run_loop(tm_ctx *tm)
         }
         if (stop_signal && !asked_stop) {
             asked_stop = 1;
-            ctl_send(0, CTL_STOP, "", 0);
+            char sig[16];
+            snprintf(sig, sizeof sig, "%d", (int)stop_signal);
+            ctl_send(0, CTL_STOP, sig, strlen(sig) + 1);
         }
         int64_t now = clock_mono_ns();
         int done = 1;
         for (int i = 0; i < tm->ntasks; i++) {
             int rc = task_step(&tm->tasks[i], now, &e);
             if (rc < 0)
-                return tm_fail(tm, &e);
+                return tm_fail(tm, &e, restart);
             progress += rc;
             done &= tm->tasks[i].state == TASK_DONE;
         }
-        if (tm->checkpointing)
-            ckpt_progress(tm);
+        ckpt_progress(tm);
         if (done && dp_pending_sends() == 0 && !tm->ck.writing)
-            return 0;
+            return TM_TASKS_DONE;
         if (progress)
             backoff = 0;
         else
@@ -371,24 +426,23 @@ static int tm_run_loop(tm_ctx *tm)
     }
 }
 
-/* debug.inject-failure "rank=R,records=N": the subtasks of rank R fail
- * once they have read N records in total -- in a run that does not
- * restore a checkpoint, so a supervised restart gets past the failure. */
-static int parse_inject(const char *spec, int *rank, unsigned long long *records)
-{
-    return sscanf(spec, "rank=%d,records=%llu", rank, records) == 2 ? 0 : -1;
-}
-
+/* debug.inject-failure: "rank=R,records=N" makes the subtasks of rank R
+ * fail once they have read N records in total; "rank=R,checkpoint=N"
+ * kills rank R after it wrote its part of checkpoint N. Only in a first
+ * attempt that does not restore, so a restart gets past the failure. */
 static int tm_setup_checkpoints(tm_ctx *tm, int restoring, mpf_err *e)
 {
     const char *inject = conf_str(tm->conf, "debug.inject-failure");
     int irank = 0;
     unsigned long long irecords = 0;
-    if (inject[0] && parse_inject(inject, &irank, &irecords))
-        return err_set(e, MPF_ECONFIG, "debug.inject-failure: expected 'rank=R,records=N', got "
-                       "'%s'", inject);
-    tm->checkpointing = conf_duration_ns(tm->conf, "execution.checkpointing.interval") > 0;
-    if (tm->checkpointing && ckpt_lib_init(e))
+    long long ickpt = 0;
+    if (inject[0] && sscanf(inject, "rank=%d,records=%llu", &irank, &irecords) != 2 &&
+        sscanf(inject, "rank=%d,checkpoint=%lld", &irank, &ickpt) != 2)
+        return err_set(e, MPF_ECONFIG, "debug.inject-failure: expected 'rank=R,records=N' or "
+                       "'rank=R,checkpoint=N', got '%s'", inject);
+    int armed = inject[0] && irank == tm->rank && !restoring && tm->attempt == 0;
+    tm->inject_ckpt = armed ? ickpt : 0;
+    if (ckpt_lib_init(e))
         return e->code;
     tm->ck.job = tm->plan.job->name;
     tm->ck.rank = tm->rank;
@@ -400,14 +454,13 @@ static int tm_setup_checkpoints(tm_ctx *tm, int restoring, mpf_err *e)
         t->snap_ctx = &tm->ck;
         t->exactly_once = exactly;
         t->align_hist = xcalloc(1, sizeof *t->align_hist);
-        if (inject[0] && irank == tm->rank && !restoring) {
+        if (armed && irecords) {
             t->inject_after = irecords;
             t->inject_count = &tm->records_read;
         }
     }
     return 0;
 }
-
 
 typedef struct restore_ctx {
     op_inst *oi;
@@ -453,6 +506,72 @@ static int tm_restore(tm_ctx *tm, const char *path, mpf_err *e)
     return rc;
 }
 
+/* Tell the JobManager this attempt could not deploy, then cancel. */
+static int tm_deploy_failed(tm_ctx *tm, const mpf_err *e, char **restart)
+{
+    char *msg = xasprintf("tm-%d: %s", tm->rank, e->msg);
+    ctl_send(0, CTL_DEPLOYED, msg, strlen(msg) + 1);
+    free(msg);
+    wait_ctl(CTL_CANCEL, CTL_CANCEL, tm->max_sleep_ns, NULL);
+    return tm_cancel(tm, restart);
+}
+
+/* One attempt: open the local subtasks (restoring `restore` if not NULL),
+ * run, finish and commit. Returns the exit code, or -1 with *restart set
+ * when the JobManager restarts the job in this MPI world. */
+static int tm_attempt(tm_ctx *tm, const char *restore, char **restart)
+{
+    mpf_err e = {0};
+    const plan *p = &tm->plan;
+    for (int i = 0; i < p->job->nops; i++)
+        p->job->ops[i].restoring = restore ? 1 : 0;
+    int nmine = 0;
+    for (int t = 0; t < p->ntasks; t++)
+        for (int s = 0; s < p->tasks[t].parallelism; s++)
+            nmine += plan_rank_of(p, s) == tm->rank;
+    tm->tasks = xcalloc((size_t)nmine + 1, sizeof *tm->tasks);
+    tm->ntasks = 0;
+    tm->records_read = 0;
+    int rc = 0;
+    for (int t = 0; t < p->ntasks && !rc; t++)
+        for (int s = 0; s < p->tasks[t].parallelism && !rc; s++)
+            if (plan_rank_of(p, s) == tm->rank)
+                rc = task_open(&tm->tasks[tm->ntasks++], p, t, s, tm->rank, tm->conf, &e);
+    dp_link_locals();
+    if (!rc)
+        rc = tm_setup_checkpoints(tm, restore != NULL, &e);
+    if (!rc && restore) {
+        double t0 = clock_mono_ns() / 1e9;
+        rc = tm_restore(tm, restore, &e);
+        if (!rc)
+            log_info("restored %s in %.3f s", restore, clock_mono_ns() / 1e9 - t0);
+    }
+    if (rc)
+        return tm_deploy_failed(tm, &e, restart);
+    log_debug("deployed %d subtask(s)", tm->ntasks);
+    ctl_send(0, CTL_DEPLOYED, "", 0);
+    if (wait_ctl(CTL_START, CTL_CANCEL, tm->max_sleep_ns, NULL) == CTL_CANCEL)
+        return tm_cancel(tm, restart);
+    int code = tm_run_loop(tm, restart);
+    if (code != TM_TASKS_DONE)
+        return code;
+    size_t mlen;
+    char *metrics = metrics_text(tm, &mlen);
+    ctl_send(0, CTL_FINISHED, metrics, mlen + 1);
+    free(metrics);
+    if (wait_ctl(CTL_COMMIT, CTL_CANCEL, tm->max_sleep_ns, NULL) == CTL_CANCEL)
+        return tm_cancel(tm, restart);
+    rc = 0;
+    for (int i = 0; i < tm->ntasks && !rc; i++)
+        rc = task_commit(&tm->tasks[i], &e);
+    ctl_send(0, CTL_COMMITTED, rc ? e.msg : "", rc ? strlen(e.msg) + 1 : 0);
+    char *payload = NULL;
+    wait_ctl(CTL_SHUTDOWN, CTL_SHUTDOWN, tm->max_sleep_ns, &payload);
+    code = rc || !payload || strcmp(payload, "0") != 0;
+    free(payload);
+    return code;
+}
+
 int tm_main(void)
 {
     tm_ctx tm = {0};
@@ -485,11 +604,10 @@ int tm_main(void)
     }
     net_node_tm_index(&idx, &count);
     if (rc) {
-        char *msg = xasprintf("tm-%d: %s", tm.rank, e.msg);
-        ctl_send(0, CTL_DEPLOYED, msg, strlen(msg) + 1);
-        free(msg);
-        wait_ctl(CTL_CANCEL, CTL_CANCEL, tm.max_sleep_ns);
-        return tm_cancel(&tm);
+        int code = tm_deploy_failed(&tm, &e, NULL);
+        free(restore);
+        conf_destroy(tm.conf);
+        return code;
     }
     log_init(role, log_level_parse(conf_str(tm.conf, "log.level")));
     tm.max_sleep_ns = conf_duration_ns(tm.conf, "taskmanager.network.poll-max-sleep");
@@ -508,63 +626,34 @@ int tm_main(void)
         log_info("not pinned (taskmanager.cpu-binding: none) on %s", net_hostname());
     }
     segpool_init((size_t)conf_size(tm.conf, "taskmanager.memory.segment-size"));
-    dp_init(tm.plan.nchannels,
-            (int)conf_int(tm.conf, "taskmanager.network.memory.buffers-per-channel"));
-    int nmine = 0;
-    for (int t = 0; t < tm.plan.ntasks; t++)
-        for (int s = 0; s < tm.plan.tasks[t].parallelism; s++)
-            nmine += plan_rank_of(&tm.plan, s) == tm.rank;
-    tm.tasks = xcalloc((size_t)nmine + 1, sizeof *tm.tasks);
-    rc = 0;
-    for (int t = 0; t < tm.plan.ntasks && !rc; t++)
-        for (int s = 0; s < tm.plan.tasks[t].parallelism && !rc; s++)
-            if (plan_rank_of(&tm.plan, s) == tm.rank)
-                rc = task_open(&tm.tasks[tm.ntasks++], &tm.plan, t, s, tm.rank, tm.conf, &e);
-    dp_link_locals();
-    if (!rc)
-        rc = tm_setup_checkpoints(&tm, restore != NULL, &e);
-    if (!rc && restore)
-        rc = tm_restore(&tm, restore, &e);
-    free(restore);
-    restore = NULL;
-    int exit_code;
-    if (rc) {
-        char *msg = xasprintf("tm-%d: %s", tm.rank, e.msg);
-        ctl_send(0, CTL_DEPLOYED, msg, strlen(msg) + 1);
-        free(msg);
-        wait_ctl(CTL_CANCEL, CTL_CANCEL, tm.max_sleep_ns);
-        exit_code = tm_cancel(&tm);
-        goto out;
+    int exit_code = 1;
+    for (;; tm.attempt++) {
+        dp_init(tm.plan.nchannels,
+                (int)conf_int(tm.conf, "taskmanager.network.memory.buffers-per-channel"));
+        char *restart = NULL;
+        exit_code = tm_attempt(&tm, restore, &restart);
+        snapw_fini(&tm.ck.w);
+        for (int i = 0; i < tm.ntasks; i++)
+            task_close(&tm.tasks[i]);
+        free(tm.tasks);
+        tm.tasks = NULL;
+        tm.ntasks = 0;
+        dp_fini();
+        free(restore);
+        restore = NULL;
+        if (exit_code >= 0)
+            break;
+        if (restart[0])
+            restore = restart;
+        else
+            free(restart);
+        if (net_data_reset(&e)) {
+            log_error("%s", e.msg);
+            net_abort(1);
+        }
+        log_info("restarting (attempt %d) from %s", tm.attempt + 1,
+                 restore ? restore : "the beginning");
     }
-    log_debug("deployed %d subtask(s)", tm.ntasks);
-    ctl_send(0, CTL_DEPLOYED, "", 0);
-    if (wait_ctl(CTL_START, CTL_CANCEL, tm.max_sleep_ns) == CTL_CANCEL) {
-        exit_code = tm_cancel(&tm);
-        goto out;
-    }
-    exit_code = tm_run_loop(&tm);
-    if (exit_code)
-        goto out;
-    size_t mlen;
-    char *metrics = metrics_text(&tm, &mlen);
-    ctl_send(0, CTL_FINISHED, metrics, mlen + 1);
-    free(metrics);
-    if (wait_ctl(CTL_COMMIT, CTL_CANCEL, tm.max_sleep_ns) == CTL_CANCEL) {
-        exit_code = tm_cancel(&tm);
-        goto out;
-    }
-    rc = 0;
-    for (int i = 0; i < tm.ntasks && !rc; i++)
-        rc = task_commit(&tm.tasks[i], &e);
-    ctl_send(0, CTL_COMMITTED, rc ? e.msg : "", rc ? strlen(e.msg) + 1 : 0);
-    wait_ctl(CTL_SHUTDOWN, CTL_SHUTDOWN, tm.max_sleep_ns);
-    exit_code = rc ? 1 : 0;
-out:
-    snapw_fini(&tm.ck.w);
-    for (int i = 0; i < tm.ntasks; i++)
-        task_close(&tm.tasks[i]);
-    free(tm.tasks);
-    dp_fini();
     segpool_fini();
     if (tm.plan.job)
         plan_fini(&tm.plan);

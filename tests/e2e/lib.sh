@@ -5,6 +5,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 : "${MPIFLOW:?}" "${SRC:?}"
 WORK=${KEEP_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/mpiflow-test.XXXXXX")}
+export MPIFLOW_RUN_DIR=$WORK
 [ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
