@@ -1,8 +1,11 @@
 /* `mpiflow submit`: supervise a launcher command and restart it from the
- * latest checkpoint when it fails (cli layer). */
+ * latest checkpoint when it fails, as the job's restart strategy says
+ * (cli layer). */
 #ifndef MPF_CLI_SUBMIT_H
 #define MPF_CLI_SUBMIT_H
 
+/* Run `mpiflow submit` with the arguments after "submit". Returns the exit
+ * code: 0 the job succeeded, 1 it failed for good, 2 usage. */
 int cmd_submit(int argc, char **argv);
 
 #endif

@@ -929,6 +929,7 @@ int jm_main(submission *sub)
     }
     broadcast(&jm, CTL_SHUTDOWN, shutdown);
 out:
+    restart_fini(&jm.rs);
     localsock_close(jm.lfd, jm.sock_path);
     free(jm.sock_path);
     free(jm.ck.fail);

@@ -42,15 +42,18 @@ python3 "$SRC/tests/e2e/window_ref.py" "$WORK/raw/part-0-0" tumbling size=10000 
 [ "$(wc -l <"$WORK/want")" -gt 1000 ] || fail "reference too small"
 
 for tms in 2 3; do
-  rm -rf "$WORK/chk" "$WORK/out$tms"
+  rm -rf "$WORK/chk" "$WORK/chk-kept" "$WORK/out$tms"
   job "out$tms" >"$WORK/job$tms.yaml"
-  # 1. fail after ~80k records read on rank 1, with checkpoints completed before
-  if mpf_run 3 "$WORK/job$tms.yaml" "${CK[@]}" -D debug.inject-failure=rank=1,records=80000; then
+  # 1. fail after ~80k records read on rank 1, with checkpoints completed
+  #    before; no restart in the same MPI world
+  if mpf_run 3 "$WORK/job$tms.yaml" "${CK[@]}" -D debug.inject-failure=rank=1,records=80000 \
+      -D restart-strategy.type=none; then
     fail "the injected failure did not fail the job"
   fi
   expect_err "injected failure"
   grep -q "checkpoint [0-9]* completed" "$WORK/err" || { cat "$WORK/err"; fail "no checkpoint completed before the failure"; }
   ls "$WORK/out$tms"/part-* >/dev/null 2>&1 || fail "no part file published by a completed checkpoint"
+  cp -r "$WORK/chk" "$WORK/chk-kept" # a finished job deletes its checkpoints
   # 2. resume from the latest checkpoint on $tms TaskManagers
   mpf_run $((tms + 1)) "$WORK/job$tms.yaml" "${CK[@]}" --restore latest ||
     { cat "$WORK/err"; fail "restore on $tms TaskManagers failed"; }
@@ -66,6 +69,10 @@ done
 job bad >"$WORK/bad.yaml"
 sed -i 's/window: {type: tumbling, size: 10s}/window: {type: tumbling, size: 10s}\n    parallelism: 1/' "$WORK/bad.yaml"
 sed -i 's/aggregates: \[count, {function: sum, field: v}\]/aggregates: [count]/' "$WORK/bad.yaml"
+[ -f "$WORK/chk/exactly-once/_finished" ] && ! ls -d "$WORK/chk/exactly-once"/chk-* 2>/dev/null ||
+  fail "a finished job must leave _finished and no checkpoints"
+rm -rf "$WORK/chk"
+mv "$WORK/chk-kept" "$WORK/chk"
 mpf_run 3 "$WORK/bad.yaml" "${CK[@]}" --restore latest && fail "a changed schema was restored"
 expect_err "operator 'w' changed its output schema"
 mpf_run 3 "$WORK/bad.yaml" "${CK[@]}" --restore "$WORK/nothing-here" && fail "a missing checkpoint was restored"
@@ -84,11 +91,35 @@ expect_err "checkpoint 1 declined"
 cat "$WORK/tol"/part-* | LC_ALL=C sort | diff -q "$WORK/want" - >/dev/null ||
   fail "output of the job with declined checkpoints is incomplete"
 rm -rf "$WORK/tol"
-mpf_run 3 "$WORK/tol.yaml" "${BADCK[@]}" && fail "an intolerable checkpoint failure did not fail the job"
+mpf_run 3 "$WORK/tol.yaml" "${BADCK[@]}" -D restart-strategy.type=none &&
+  fail "an intolerable checkpoint failure did not fail the job"
 expect_err "exceed execution.checkpointing.tolerable-failed-checkpoints \(0\)"
 echo "ok: declined checkpoints"
 
-# 5. Supervised (`mpiflow submit`): a task failure, then SIGKILL of a
+# 5. In-process failover: a task failure restarts every task in the same
+#    MPI world from the latest checkpoint (restart-strategy fixed-delay).
+job fo >"$WORK/fo.yaml"
+rm -rf "$WORK/chk"
+mpf_run 3 "$WORK/fo.yaml" "${CK[@]}" -D debug.inject-failure=rank=1,records=80000 \
+  -D restart-strategy.type=fixed-delay -D restart-strategy.fixed-delay.delay=50ms ||
+  { cat "$WORK/err"; fail "in-process failover"; }
+expect_err "injected failure"
+expect_err "restarting \(fixed-delay: restart 1 of 1"
+expect_err "restarts: 1"
+cat "$WORK/fo"/part-* | LC_ALL=C sort | diff -q "$WORK/want" - >/dev/null ||
+  fail "in-process failover: output differs"
+[ -f "$WORK/chk/exactly-once/_finished" ] && ! ls -d "$WORK/chk/exactly-once"/chk-* 2>/dev/null ||
+  fail "a finished job must leave _finished and no checkpoints"
+echo "ok: in-process failover from a checkpoint, exactly once; checkpoints deleted at the end"
+# ... and without restarts left, the job fails with the strategy's reason.
+rm -rf "$WORK/chk" "$WORK/fo"
+mpf_run 3 "$WORK/fo.yaml" "${CK[@]}" -D debug.inject-failure=rank=1,records=80000 \
+  -D restart-strategy.type=fixed-delay -D restart-strategy.fixed-delay.attempts=0 &&
+  fail "a failure with no restart attempts left did not fail the job"
+expect_err "failed \(fixed-delay: no restart attempts allowed"
+echo "ok: restarts exhausted"
+
+# 6. Supervised (`mpiflow submit`): a task failure, then SIGKILL of a
 #    random rank (TaskManager or JobManager) at a random moment, over
 #    several seeds; every time the committed output is exactly the
 #    reference.
@@ -97,11 +128,23 @@ job sup >"$WORK/sup.yaml"
 rm -rf "$WORK/chk" "$WORK/sup"
 timeout 120 "$MPIFLOW" submit --restart-attempts 2 --restart-delay 100ms -- "${MPIRUN[@]}" \
   "$MPIFLOW" run "$WORK/sup.yaml" "${CK[@]}" -D debug.inject-failure=rank=2,records=60000 \
+  -D restart-strategy.type=none \
   >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "supervised job with a task failure"; }
 expect_err "restart 1 of 2"
 cat "$WORK/sup"/part-* | LC_ALL=C sort | diff -q "$WORK/want" - >/dev/null ||
   fail "supervised restart after a task failure: output differs"
 echo "ok: supervised restart after a task failure"
+# A TaskManager killed after writing its part of checkpoint 3, before
+# acknowledging it: the relaunch restores checkpoint 2.
+rm -rf "$WORK/chk" "$WORK/sup"
+timeout 120 "$MPIFLOW" submit --restart-attempts 2 --restart-delay 100ms -- "${MPIRUN[@]}" \
+  "$MPIFLOW" run "$WORK/sup.yaml" "${CK[@]}" -D debug.inject-failure=rank=2,checkpoint=3 \
+  >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "supervised job killed in checkpoint 3"; }
+expect_err "killing this rank after writing its part of checkpoint 3"
+expect_err "restoring job 'exactly-once' from checkpoint 2"
+cat "$WORK/sup"/part-* | LC_ALL=C sort | diff -q "$WORK/want" - >/dev/null ||
+  fail "supervised restart after a kill during checkpoint 3: output differs"
+echo "ok: rank killed while checkpoint 3 was written: restored from checkpoint 2, exactly once"
 for seed in 1 2 3; do
   rm -rf "$WORK/chk" "$WORK/sup"
   RANDOM=$seed
