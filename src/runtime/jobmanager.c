@@ -63,6 +63,7 @@ typedef struct jm_ctx {
     restart_strategy rs;
     int restarts;
     const char *no_savepoint; /* why this job cannot take savepoints, or NULL */
+    char no_savepoint_buf[256];
     int lfd;                  /* control socket; -1: none */
     char *sock_path;
     int cancel_req, cancel_client;
@@ -588,15 +589,18 @@ static void cancelled_job(jm_ctx *jm)
     reply(&jm->cancel_client, "ok cancelled");
 }
 
-/* Why savepoints are impossible for this job, or NULL. */
-static const char *savepoint_obstacle(const plan *p)
+/* Why savepoints are impossible for this job, or NULL (into buf). */
+static const char *savepoint_obstacle(const plan *p, char *buf, size_t n)
 {
     if (p->batch_mode)
         return "the job runs in BATCH mode; set execution.runtime-mode: STREAMING";
     for (int i = 0; i < p->job->nops; i++) {
         const op_spec *s = &p->job->ops[i];
-        if (!s->kind->snapshot && !s->kind->stateless)
-            return "an operator of the job cannot take part in checkpoints";
+        if (!s->kind->snapshot && !s->kind->stateless) {
+            snprintf(buf, n, "operator '%s' (%s) cannot take part in checkpoints", s->uid,
+                     s->kind->name);
+            return buf;
+        }
     }
     return NULL;
 }
@@ -778,7 +782,8 @@ static void jm_setup(jm_ctx *jm)
     ck->next_ns = jm_now_ns() + ck->interval_ns;
     ck->sp_client = -1;
     jm->cancel_client = -1;
-    jm->no_savepoint = savepoint_obstacle(&jm->plan);
+    jm->no_savepoint = savepoint_obstacle(&jm->plan, jm->no_savepoint_buf,
+                                          sizeof jm->no_savepoint_buf);
     restart_init(&jm->rs, c);
     if (ck->periodic)
         log_info("checkpoints every %.3f s into %s/%s (%s); restart strategy %s",
@@ -871,9 +876,11 @@ int jm_main(submission *sub)
         }
         double t_start = net_wtime();
         if (jm.restarts)
-            log_info("job '%s' running again after restart %d (redeployed in %.3f s)",
-                     jm.plan.job->name, jm.restarts, t_start - jm.t_fail);
+            log_info("job '%s' running again after restart %d, %.3f s after the failure "
+                     "(failover_s=%.3f)", jm.plan.job->name, jm.restarts, t_start - jm.t_fail,
+                     t_start - jm.t_fail);
         broadcast(&jm, CTL_START, "");
+        log_info("processing starts (start_unix_ms=%lld)", (long long)clock_wall_ms());
         int result = run_until_end(&jm, &err);
         if (result == RUN_FINISHED) {
             free(err);
@@ -911,9 +918,14 @@ int jm_main(submission *sub)
         reply(&jm.ck.sp_client, "error the job failed before the savepoint completed");
         jm.ck.sp_req = 0;
         if (restart_wait(&jm, delay)) {
-            log_error("job '%s' ended while waiting to restart", jm.plan.job->name);
-            if (jm.cancel_req)
+            if (jm.cancel_req) {
                 cancelled_job(&jm);
+                rc = 0;
+                shutdown = "0";
+            } else {
+                log_error("job '%s' stopped by a signal while waiting to restart",
+                          jm.plan.job->name);
+            }
             break;
         }
         if (prepare_restart(&jm, &e)) {
