@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "record/keygroup.h"
 #include "state/timers.h"
 #include "util/xmalloc.h"
 #include "util/clock.h"
@@ -276,6 +277,164 @@ int64_t join_sat_add(int64_t a, int64_t b)
     return r;
 }
 
+/* ---- checkpoints (shared) ---- */
+
+typedef struct join_cow {
+    kstore lists; /* a copy of the operator's lists */
+    uint32_t plen;
+    kgbufs k;
+} join_cow;
+
+static void join_cow_free(void *p)
+{
+    join_cow *c = p;
+    ks_fini(&c->lists);
+    if (c->k.b) {
+        for (int i = 0; i < c->k.n; i++)
+            free(c->k.b[i].p);
+        free(c->k.b);
+    }
+    free(c);
+}
+
+/* [u32 vlen][list value without spare capacity]. */
+static void put_list(recbuf *b, const uint8_t *v)
+{
+    uint32_t vlen = jlist_end(v);
+    kgbuf_u32(b, vlen);
+    kgbuf_put(b, v, vlen);
+}
+
+static int join_cow_write(void *p, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    join_cow *c = p;
+    size_t pos = 0;
+    const uint8_t *k;
+    uint32_t kl;
+    uint8_t *v;
+    while (ks_next(&c->lists, &pos, &k, &kl, &v, NULL)) {
+        if (kl < c->plen + 1 || !jlist_count(v))
+            continue;
+        const uint8_t *key = k + c->plen + 1;
+        uint32_t klen = kl - c->plen - 1;
+        recbuf *b = kgbufs_for(&c->k, key, klen);
+        kgbuf_u32(b, c->plen ? JSNAP_WINDOW : JSNAP_LIST);
+        if (c->plen)
+            kgbuf_put(b, k, 8);
+        kgbuf_u32(b, k[c->plen]);
+        kgbuf_u32(b, klen);
+        kgbuf_put(b, key, klen);
+        put_list(b, v);
+    }
+    kgbufs_flush(&c->k, w);
+    return 0;
+}
+
+void join_snapshot_lists(op_inst *oi, const join_run *r, uint32_t plen, snap_writer *w)
+{
+    join_cow *c = xcalloc(1, sizeof *c);
+    ks_clone(&c->lists, &r->lists);
+    c->plen = plen;
+    kgbufs_init(&c->k, oi);
+    snap_defer(w, join_cow_write, join_cow_free, c);
+}
+
+int join_snap_error(const op_inst *oi, const snap_blob *b, const char *why, mpf_err *e)
+{
+    return err_set(e, MPF_EPARSE, "operator '%s': restored state of key group %d (%zu bytes "
+                   "from subtask %d) is malformed: %s", oi->spec->uid, b->key_group, b->len,
+                   b->subtask, why);
+}
+
+/* Read [u32 vlen][list] and check the list; *v NULL when vlen is 0.
+ * Returns NULL on success, else what is wrong. */
+static const char *read_list(blobrd *r, const schema *in, const uint8_t **v)
+{
+    *v = NULL;
+    uint32_t vlen = blobrd_u32(r);
+    const uint8_t *p = blobrd_bytes(r, vlen);
+    if (r->bad)
+        return "truncated";
+    if (!vlen)
+        return NULL;
+    if (vlen < JLIST_HDR || rd_u32(p) != vlen - JLIST_HDR)
+        return "a list's length does not match its header";
+    uint32_t n = 0, off = JLIST_HDR;
+    while (off < vlen) {
+        if (vlen - off < 8 + REC_LEN_SIZE)
+            return "a list entry is cut short";
+        const uint8_t *rec = p + off + 8;
+        if (rd_u32(rec) > vlen - off - 8 - REC_LEN_SIZE)
+            return "a record runs past its list";
+        if (rec_validate(in, rec))
+            return "a record does not match its input's schema";
+        off += 8 + rec_size(rec);
+        n++;
+    }
+    if (n != jlist_count(p))
+        return "a list's entry count does not match its entries";
+    *v = p;
+    return NULL;
+}
+
+int join_snap_next(const op_inst *oi, const snap_blob *b, blobrd *r, join_snap_ent *ent,
+                   mpf_err *e)
+{
+    if (!blobrd_more(r))
+        return r->bad ? join_snap_error(oi, b, "truncated", e) : 0;
+    if (b->kind != SNAP_KEYED)
+        return join_snap_error(oi, b, "not keyed state", e);
+    memset(ent, 0, sizeof *ent);
+    ent->tag = blobrd_u32(r);
+    if (ent->tag != JSNAP_LIST && ent->tag != JSNAP_WINDOW && ent->tag != JSNAP_SESSION)
+        return join_snap_error(oi, b, r->bad ? "truncated" : "unknown entry type", e);
+    if (ent->tag == JSNAP_WINDOW)
+        ent->end = blobrd_i64(r);
+    if (ent->tag != JSNAP_SESSION) {
+        uint32_t side = blobrd_u32(r);
+        if (!r->bad && side > JOIN_RIGHT)
+            return join_snap_error(oi, b, "a list of neither side", e);
+        ent->side = (int)side;
+    }
+    ent->klen = blobrd_u32(r);
+    ent->key = blobrd_bytes(r, ent->klen);
+    if (ent->tag == JSNAP_SESSION) {
+        ent->start = blobrd_i64(r);
+        ent->end = blobrd_i64(r);
+    }
+    if (r->bad)
+        return join_snap_error(oi, b, "truncated", e);
+    int kg = keygroup_of(key_hash(ent->key, ent->klen), oi->spec->max_parallelism);
+    keygroup_range mine = keygroup_range_of(oi->subtask, oi->spec->max_parallelism,
+                                            oi->spec->parallelism);
+    if (kg != b->key_group || kg < mine.start || kg > mine.end)
+        return join_snap_error(oi, b, "a key of another key group", e);
+    if (ent->tag == JSNAP_SESSION && ent->start >= ent->end)
+        return join_snap_error(oi, b, "a session that ends before it starts", e);
+    int nlists = ent->tag == JSNAP_SESSION ? 2 : 1;
+    for (int i = 0; i < nlists; i++) {
+        int side = ent->tag == JSNAP_SESSION ? i : ent->side;
+        const char *why = read_list(r, oi->spec->in_schema[side], &ent->list[i]);
+        if (why)
+            return join_snap_error(oi, b, why, e);
+    }
+    if (ent->tag != JSNAP_SESSION && !ent->list[0])
+        return join_snap_error(oi, b, "an empty list", e);
+    if (ent->tag == JSNAP_SESSION && !ent->list[0] && !ent->list[1])
+        return join_snap_error(oi, b, "a session without records", e);
+    return 1;
+}
+
+int join_restore_list(kstore *ks, const uint8_t *k, uint32_t klen, const uint8_t *list,
+                      int *created, mpf_err *e)
+{
+    uint64_t h = ks_hash(k, klen);
+    if (created)
+        *created = !ks_get(ks, k, klen, h, NULL);
+    return jlist_append_list(ks, k, klen, h, list, e);
+}
+
 /* ---- type: join ---- */
 
 typedef struct rj_cfg {
@@ -403,6 +562,48 @@ static int rj_on_proc_time(op_inst *oi, int64_t now, mpf_err *e)
     return 0;
 }
 
+/* Checkpoints: the lists (JSNAP_LIST entries); retention timers are
+ * rebuilt from the arrival times kept with the records. */
+static int rj_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    rj_state *st = oi->st;
+    join_snapshot_lists(oi, &st->run, 0, w);
+    return 0;
+}
+
+static int rj_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
+{
+    const rj_cfg *cfg = oi->spec->cfg;
+    rj_state *st = oi->st;
+    blobrd r;
+    blobrd_init(&r, sb);
+    join_snap_ent en;
+    int rc;
+    while ((rc = join_snap_next(oi, sb, &r, &en, e)) == 1) {
+        if (en.tag != JSNAP_LIST)
+            return join_snap_error(oi, sb, "a window entry in a regular join", e);
+        uint32_t n = join_state_key(&st->run, NULL, 0, en.side, en.key, en.klen);
+        if (join_restore_list(&st->run.lists, st->run.kbuf, n, en.list[0], NULL, e))
+            return err_prefix(e, "operator '%s'", oi->spec->uid);
+        if (!cfg->retention)
+            continue;
+        const uint8_t *v = en.list[0];
+        for (uint32_t off = JLIST_HDR; off < jlist_end(v); off = jlist_next(v, off)) {
+            int64_t due = join_sat_add(jlist_time(v, off), cfg->retention);
+            int64_t m = join_floor_mod(due, cfg->granule);
+            if (m)
+                due = join_sat_add(due, cfg->granule - m);
+            timers_add(&st->ttl, due, st->run.kbuf, n);
+        }
+    }
+    if (rc)
+        return rc;
+    oi->proc_timer = timers_next(&st->ttl);
+    rj_account(oi, st);
+    return 0;
+}
+
 static void rj_close(op_inst *oi)
 {
     rj_state *st = oi->st;
@@ -428,5 +629,7 @@ const op_kind op_join = {
     .open = rj_open,
     .process = rj_process,
     .on_proc_time = rj_on_proc_time,
+    .snapshot = rj_snapshot,
+    .restore = rj_restore,
     .close = rj_close,
 };

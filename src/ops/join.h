@@ -17,12 +17,25 @@
  * A list is created with room for its first entry and doubles when full;
  * jlist_add also builds lists of other entries (window-join's key index).
  * State is per operator instance; key groups are not stored (they follow
- * from the key). */
+ * from the key).
+ *
+ * Checkpoints: each kind writes one SNAP_KEYED blob per key group, a
+ * sequence of entries that each start with a u32 tag:
+ *   JSNAP_LIST    [u32 side][u32 klen][key][list]          join, interval-join
+ *   JSNAP_WINDOW  [i64 end][u32 side][u32 klen][key][list] window-join
+ *                                                          (tumbling, sliding)
+ *   JSNAP_SESSION [u32 klen][key][i64 start][i64 end][list left][list right]
+ *                                                          window-join (session)
+ * where list is [u32 vlen][list value without spare capacity] (vlen 0: no
+ * list). Timers, window and session indexes are rebuilt on restore. The
+ * snapshot copies the lists (copy-on-write) and serialises them on the
+ * checkpoint writer's thread. */
 #ifndef MPF_OPS_JOIN_H
 #define MPF_OPS_JOIN_H
 
 #include <stdint.h>
 #include "ops/op.h"
+#include "ops/opstate.h"
 #include "state/kstore.h"
 
 enum { JOIN_LEFT = 0, JOIN_RIGHT = 1 };
@@ -89,6 +102,41 @@ static inline uint32_t jlist_next(const uint8_t *v, uint32_t off)
 /* Keep only entries with time > min_time, in order; returns the entries
  * left. The value keeps its capacity. */
 uint32_t jlist_drop_upto(uint8_t *v, int64_t min_time);
+
+/* ---- checkpoints ---- */
+
+enum { JSNAP_LIST = 1, JSNAP_WINDOW = 2, JSNAP_SESSION = 3 };
+
+/* Snapshot r->lists, whose keys are [prefix (plen: 0, or 8 for a window
+ * end)][side][key], as JSNAP_LIST (plen 0) or JSNAP_WINDOW entries: the
+ * store is copied now and written on the checkpoint writer's thread. */
+void join_snapshot_lists(op_inst *oi, const join_run *r, uint32_t plen, snap_writer *w);
+
+/* One entry of a restored join blob; lists point into the blob (NULL
+ * when absent), each checked: entries in bounds, count right, every
+ * record valid for its side's input schema. */
+typedef struct join_snap_ent {
+    uint32_t tag;
+    int side;            /* JSNAP_LIST, JSNAP_WINDOW */
+    int64_t start, end;  /* JSNAP_WINDOW: end; JSNAP_SESSION: both */
+    const uint8_t *key;
+    uint32_t klen;
+    const uint8_t *list[2]; /* JSNAP_SESSION: left, right; else list[0] */
+} join_snap_ent;
+
+/* Read the next entry of blob b: 1 with *ent, 0 at the end, or an error
+ * (MPF_EPARSE naming the operator, the key group and the problem) when
+ * the blob is truncated or malformed, or a key is not of the blob's key
+ * group or not in this subtask's range. Never reads outside the blob. */
+int join_snap_next(const op_inst *oi, const snap_blob *b, blobrd *r, join_snap_ent *ent,
+                   mpf_err *e);
+/* The error for a blob entry that parsed but does not fit the kind
+ * (e.g. a window entry restored into a session join). */
+int join_snap_error(const op_inst *oi, const snap_blob *b, const char *why, mpf_err *e);
+/* Add the entries of a restored list to the list at state key k
+ * (created when absent). */
+int join_restore_list(kstore *ks, const uint8_t *k, uint32_t klen, const uint8_t *list,
+                      int *created, mpf_err *e);
 
 /* Emit left ++ right ++ extra[0..nextra) (i64s) as one record. */
 void join_emit(op_inst *oi, join_run *r, const uint8_t *left, const uint8_t *right,

@@ -482,6 +482,177 @@ more:
     return MPF_EAGAIN;
 }
 
+/* ---- checkpoints ----
+ * Tumbling and sliding windows: JSNAP_WINDOW entries (join.h), one per
+ * (window, side, key) list; the window index and timers are rebuilt.
+ * Session windows: a JSNAP_SESSION entry per session with both lists;
+ * session ids are local to a subtask, so a restore gives each session a
+ * new one (sessions of several old subtasks may meet in one new one). A
+ * snapshot is never taken while a window is half fired: the task passes
+ * a watermark through the chain before it reads the next barrier. */
+
+typedef struct wj_cow {
+    kstore lists, sessions; /* copies */
+    kgbufs k;
+    uint8_t *kbuf;
+    uint32_t kcap;
+} wj_cow;
+
+static void wj_cow_free(void *p)
+{
+    wj_cow *c = p;
+    ks_fini(&c->lists);
+    ks_fini(&c->sessions);
+    if (c->k.b) {
+        for (int i = 0; i < c->k.n; i++)
+            free(c->k.b[i].p);
+        free(c->k.b);
+    }
+    free(c->kbuf);
+    free(c);
+}
+
+/* [u32 vlen][list] of session id's side for key, or [0] when it has none. */
+static void put_session_list(wj_cow *c, recbuf *b, uint64_t id, int side, const uint8_t *key,
+                             uint32_t klen)
+{
+    uint32_t n = 9 + klen;
+    if (n > c->kcap) {
+        c->kcap = n * 2;
+        c->kbuf = xrealloc(c->kbuf, c->kcap);
+    }
+    memcpy(c->kbuf, &id, 8);
+    c->kbuf[8] = (uint8_t)side;
+    if (klen)
+        memcpy(c->kbuf + 9, key, klen);
+    const uint8_t *v = ks_get(&c->lists, c->kbuf, n, ks_hash(c->kbuf, n), NULL);
+    uint32_t vlen = v ? jlist_end(v) : 0;
+    kgbuf_u32(b, vlen);
+    if (vlen)
+        kgbuf_put(b, v, vlen);
+}
+
+static int wj_cow_write(void *p, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    wj_cow *c = p;
+    size_t pos = 0;
+    const uint8_t *key;
+    uint32_t klen;
+    uint8_t *v;
+    while (ks_next(&c->sessions, &pos, &key, &klen, &v, NULL)) {
+        recbuf *b = kgbufs_for(&c->k, key, klen);
+        uint32_t n = rd_u32(v);
+        for (uint32_t i = 0; i < n; i++) {
+            wj_session ss;
+            memcpy(&ss, v + 8 + i * sizeof ss, sizeof ss);
+            kgbuf_u32(b, JSNAP_SESSION);
+            kgbuf_u32(b, klen);
+            kgbuf_put(b, key, klen);
+            kgbuf_i64(b, ss.start);
+            kgbuf_i64(b, ss.end);
+            put_session_list(c, b, ss.id, JOIN_LEFT, key, klen);
+            put_session_list(c, b, ss.id, JOIN_RIGHT, key, klen);
+        }
+    }
+    kgbufs_flush(&c->k, w);
+    return 0;
+}
+
+static int wj_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    const wj_cfg *cfg = oi->spec->cfg;
+    wj_state *st = oi->st;
+    if (st->firing)
+        return err_set(e, MPF_EPLAN, "operator '%s': snapshot while a window is being fired",
+                       oi->spec->uid);
+    if (cfg->type != WJ_SESSION) {
+        join_snapshot_lists(oi, &st->run, 8, w);
+        return 0;
+    }
+    wj_cow *c = xcalloc(1, sizeof *c);
+    ks_clone(&c->lists, &st->run.lists);
+    ks_clone(&c->sessions, &st->sessions);
+    kgbufs_init(&c->k, oi);
+    snap_defer(w, wj_cow_write, wj_cow_free, c);
+    return 0;
+}
+
+/* A restored (window, side, key) list: as add_window, a key new to the
+ * window joins the window's key list and a new window gets its timer. */
+static int restore_window(op_inst *oi, wj_state *st, const join_snap_ent *en, mpf_err *e)
+{
+    uint64_t ns = (uint64_t)en->end;
+    uint32_t n = join_state_key(&st->run, &ns, 8, en->side, en->key, en->klen);
+    int created;
+    if (join_restore_list(&st->run.lists, st->run.kbuf, n, en->list[0], &created, e))
+        return err_prefix(e, "operator '%s'", oi->spec->uid);
+    if (!created)
+        return 0;
+    n = join_state_key(&st->run, &ns, 8, !en->side, en->key, en->klen);
+    if (ks_get(&st->run.lists, st->run.kbuf, n, ks_hash(st->run.kbuf, n), NULL))
+        return 0;
+    int new_window;
+    uint32_t klen = en->klen;
+    if (jlist_add(&st->windex, (const uint8_t *)&ns, 8, ks_hash(&ns, 8), &klen, 4, en->key,
+                  klen, &new_window, e))
+        return err_prefix(e, "operator '%s'", oi->spec->uid);
+    if (new_window)
+        timers_add(&st->timers, en->end - 1, NULL, 0);
+    return 0;
+}
+
+/* A restored session, under a new id. */
+static int restore_session(op_inst *oi, wj_state *st, const join_snap_ent *en, mpf_err *e)
+{
+    uint64_t id = st->next_id++;
+    for (int side = 0; side < 2; side++) {
+        if (!en->list[side])
+            continue;
+        uint32_t n = join_state_key(&st->run, &id, 8, side, en->key, en->klen);
+        if (join_restore_list(&st->run.lists, st->run.kbuf, n, en->list[side], NULL, e))
+            return err_prefix(e, "operator '%s'", oi->spec->uid);
+    }
+    uint64_t h = ks_hash(en->key, en->klen);
+    size_t n = load_sessions(st, en->key, en->klen, h);
+    st->sbuf[n].start = en->start;
+    st->sbuf[n].end = en->end;
+    st->sbuf[n].id = id;
+    store_sessions(st, en->key, en->klen, h, n + 1);
+    timers_add(&st->timers, en->end - 1, en->key, en->klen);
+    return 0;
+}
+
+static int wj_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
+{
+    const wj_cfg *cfg = oi->spec->cfg;
+    wj_state *st = oi->st;
+    blobrd r;
+    blobrd_init(&r, sb);
+    join_snap_ent en;
+    int rc;
+    while ((rc = join_snap_next(oi, sb, &r, &en, e)) == 1) {
+        if (cfg->type == WJ_SESSION) {
+            if (en.tag != JSNAP_SESSION)
+                return join_snap_error(oi, sb, "a window entry in a session window join", e);
+            if (restore_session(oi, st, &en, e))
+                return e->code;
+            continue;
+        }
+        if (en.tag != JSNAP_WINDOW)
+            return join_snap_error(oi, sb, "a session or plain list in a tumbling or sliding "
+                                   "window join", e);
+        if (join_floor_mod(join_sat_add(en.end, -cfg->size) - cfg->offset, cfg->slide))
+            return join_snap_error(oi, sb, "a window that is not one of this join's windows", e);
+        if (restore_window(oi, st, &en, e))
+            return e->code;
+    }
+    if (rc)
+        return rc;
+    wj_account(oi, st);
+    return 0;
+}
+
 static void wj_close(op_inst *oi)
 {
     wj_state *st = oi->st;
@@ -512,5 +683,7 @@ const op_kind op_window_join = {
     .open = wj_open,
     .process = wj_process,
     .on_watermark = wj_on_watermark,
+    .snapshot = wj_snapshot,
+    .restore = wj_restore,
     .close = wj_close,
 };

@@ -24,7 +24,13 @@
  * time field stays the event-time field when a field of its name and
  * type is in the output. Side outputs: the function's side_outputs and
  * `side-outputs:` entries, each with the listed fields (or the first
- * input's schema when no list is given). */
+ * input's schema when no list is given).
+ *
+ * Checkpoints: keyed state and the timers of both domains, one SNAP_KEYED
+ * blob per key group: the state table and state entries of
+ * plugin_state.h, then PSNAP_TIMER entries. States are matched by name on
+ * restore. What a plugin keeps in ctx->user is not checkpointed (as
+ * Flink's checkpoints cover managed state only). */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -603,6 +609,146 @@ static int plugin_on_proc_time(op_inst *oi, int64_t now_ms, mpf_err *e)
     return 0;
 }
 
+/* ---- checkpoints ---- */
+
+typedef struct plugin_cow {
+    pstate_decl *decl; /* copies */
+    int ndecl;
+    kstore *stores;
+    int nstores, kg_start, maxp;
+    timer_svc timers[2];
+} plugin_cow;
+
+static void plugin_cow_free(void *p)
+{
+    plugin_cow *c = p;
+    plugin_state_free_decls(c->decl, c->ndecl);
+    for (int i = 0; i < c->nstores; i++)
+        ks_fini(&c->stores[i]);
+    free(c->stores);
+    timers_fini(&c->timers[0]);
+    timers_fini(&c->timers[1]);
+    free(c);
+}
+
+/* The blob of store i, begun with the state table. */
+static recbuf *cow_blob(plugin_cow *c, recbuf *bufs, int i)
+{
+    if (!bufs[i].len)
+        plugin_state_write_decls(c->decl, c->ndecl, &bufs[i]);
+    return &bufs[i];
+}
+
+static int plugin_cow_write(void *p, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    plugin_cow *c = p;
+    recbuf *bufs = xcalloc((size_t)c->nstores + 1, sizeof *bufs);
+    for (int i = 0; i < c->nstores; i++)
+        if (ks_count(&c->stores[i]))
+            plugin_state_write_entries(&c->stores[i], c->decl, c->ndecl, cow_blob(c, bufs, i));
+    for (int d = 0; d < 2; d++) {
+        size_t pos = 0;
+        int64_t t;
+        const uint8_t *key;
+        uint32_t klen;
+        while (timers_iter(&c->timers[d], &pos, &t, &key, &klen)) {
+            int i = keygroup_of(key_hash(key, klen), c->maxp) - c->kg_start;
+            if (i < 0 || i >= c->nstores)
+                continue; /* cannot happen: timers are set for the current key */
+            recbuf *b = cow_blob(c, bufs, i);
+            kgbuf_u32(b, PSNAP_TIMER);
+            kgbuf_u32(b, (uint32_t)d);
+            kgbuf_i64(b, t);
+            kgbuf_u32(b, klen);
+            kgbuf_put(b, key, klen);
+        }
+    }
+    for (int i = 0; i < c->nstores; i++) {
+        if (bufs[i].len)
+            snap_put(w, SNAP_KEYED, c->kg_start + i, bufs[i].p, bufs[i].len);
+        free(bufs[i].p);
+    }
+    free(bufs);
+    return 0;
+}
+
+static int plugin_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    plugin_ctx *pc = oi->st;
+    if (!pc->cfg->keyed)
+        return 0; /* no state mpiflow holds */
+    plugin_cow *c = xcalloc(1, sizeof *c);
+    c->decl = plugin_state_copy_decls(&pc->state);
+    c->ndecl = pc->state.ndecl;
+    c->nstores = pc->state.nstores;
+    c->kg_start = pc->state.kg.start;
+    c->maxp = pc->state.max_parallelism;
+    c->stores = xcalloc((size_t)c->nstores + 1, sizeof *c->stores);
+    for (int i = 0; i < c->nstores; i++)
+        ks_clone(&c->stores[i], &pc->state.stores[i]);
+    timers_clone_live(&c->timers[0], &pc->timers[0]);
+    timers_clone_live(&c->timers[1], &pc->timers[1]);
+    snap_defer(w, plugin_cow_write, plugin_cow_free, c);
+    return 0;
+}
+
+static int snap_error(const op_inst *oi, const snap_blob *b, const char *why, mpf_err *e)
+{
+    const plugin_ctx *pc = oi->st;
+    return err_set(e, MPF_EPARSE, "operator '%s' (plugin function '%s'): restored state of "
+                   "key group %d (%zu bytes from subtask %d) is malformed: %s", oi->spec->uid,
+                   pc->cfg->fn->name, b->key_group, b->len, b->subtask, why);
+}
+
+static int plugin_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
+{
+    plugin_ctx *pc = oi->st;
+    char why[512];
+    if (sb->kind != SNAP_KEYED || !pc->cfg->keyed)
+        return snap_error(oi, sb, pc->cfg->keyed ? "not keyed state"
+                                                 : "keyed state for a function without key-by", e);
+    if (sb->key_group < pc->state.kg.start || sb->key_group > pc->state.kg.end)
+        return snap_error(oi, sb, "a key group of another subtask", e);
+    blobrd r;
+    blobrd_init(&r, sb);
+    int *map = NULL, nmap = 0;
+    if (plugin_state_read_decls(&pc->state, &r, &map, &nmap, why, sizeof why))
+        return snap_error(oi, sb, why, e);
+    int rc = 0;
+    while (!rc && blobrd_more(&r)) {
+        uint32_t tag = blobrd_u32(&r);
+        if (r.bad) {
+            rc = snap_error(oi, sb, "truncated", e);
+        } else if (tag != PSNAP_TIMER) {
+            if (plugin_state_read_entry(&pc->state, tag, map, nmap, sb->key_group, &r, why,
+                                        sizeof why))
+                rc = snap_error(oi, sb, why, e);
+        } else {
+            uint32_t domain = blobrd_u32(&r);
+            int64_t t = blobrd_i64(&r);
+            uint32_t klen = blobrd_u32(&r);
+            const uint8_t *key = blobrd_bytes(&r, klen);
+            if (r.bad)
+                rc = snap_error(oi, sb, "truncated", e);
+            else if (domain != MPF_EVENT_TIME && domain != MPF_PROCESSING_TIME)
+                rc = snap_error(oi, sb, "a timer of an unknown time domain", e);
+            else if (keygroup_of(key_hash(key, klen), pc->state.max_parallelism) !=
+                     sb->key_group)
+                rc = snap_error(oi, sb, "a timer of a key of another key group", e);
+            else if (pc->cfg->fn->on_timer) /* else nothing could fire it */
+                timers_add(&pc->timers[domain], t, key, klen);
+        }
+    }
+    free(map);
+    if (rc)
+        return rc;
+    oi->proc_timer = timers_next(&pc->timers[MPF_PROCESSING_TIME]);
+    update_state_bytes(oi, pc);
+    return 0;
+}
+
 static void plugin_close(op_inst *oi)
 {
     plugin_ctx *pc = oi->st;
@@ -636,5 +782,7 @@ const op_kind op_plugin = {
     .process = plugin_process,
     .on_watermark = plugin_on_watermark,
     .on_proc_time = plugin_on_proc_time,
+    .snapshot = plugin_snapshot,
+    .restore = plugin_restore,
     .close = plugin_close,
 };

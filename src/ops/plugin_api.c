@@ -642,9 +642,16 @@ static int api_state(mpf_ctx *c, const char *name, int kind, uint32_t size,
         reduce = NULL;
     }
     int id = plugin_state_declare(&pc->state, name, kind, size, reduce);
-    if (id < 0)
-        return plugin_fail(pc, 1, "state('%s'): already declared as another kind of state",
-                           name);
+    if (id < 0) {
+        int restored = 0;
+        for (int i = 0; i < pc->state.ndecl; i++)
+            if (strcmp(pc->state.decl[i].name, name) == 0)
+                restored = pc->state.decl[i].pending;
+        return plugin_fail(pc, 1, restored ? "state('%s'): the checkpoint this job was restored "
+                           "from holds it as another kind of state (or size)"
+                                           : "state('%s'): already declared as another kind of "
+                           "state", name);
+    }
     return id;
 }
 
@@ -654,7 +661,7 @@ static int state_check(plugin_ctx *pc, int st, unsigned kinds, const char *call)
 {
     if (need_key(pc, call))
         return MPF_PLUGIN_ERROR;
-    if (st < 0 || st >= pc->state.ndecl)
+    if (st < 0 || st >= pc->state.ndecl || pc->state.decl[st].pending)
         return plugin_fail(pc, 1, "%s(): no state with handle %d", call, st);
     int kind = pc->state.decl[st].kind;
     if (!(kinds & (1u << kind)))

@@ -2,6 +2,7 @@
  * (ops layer). See plugin_state.h for the entry layout. */
 #include "ops/plugin_state.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "util/xmalloc.h"
@@ -43,8 +44,15 @@ int plugin_state_declare(plugin_state *ps, const char *name, int kind, uint32_t 
 {
     for (int i = 0; i < ps->ndecl; i++) {
         pstate_decl *d = &ps->decl[i];
-        if (strcmp(d->name, name) == 0)
-            return d->kind == kind && d->size == size && d->reduce == reduce ? i : -1;
+        if (strcmp(d->name, name) != 0)
+            continue;
+        if (d->pending && d->kind == kind && d->size == size) {
+            d->reduce = reduce;
+            d->pending = 0;
+            return i;
+        }
+        return !d->pending && d->kind == kind && d->size == size && d->reduce == reduce ? i
+                                                                                        : -1;
     }
     ps->decl = xrealloc(ps->decl, (size_t)(ps->ndecl + 1) * sizeof *ps->decl);
     pstate_decl *d = &ps->decl[ps->ndecl];
@@ -52,6 +60,7 @@ int plugin_state_declare(plugin_state *ps, const char *name, int kind, uint32_t 
     d->kind = kind;
     d->size = size;
     d->reduce = reduce;
+    d->pending = 0;
     return ps->ndecl++;
 }
 
@@ -357,4 +366,253 @@ void plugin_state_reduce_add(plugin_state *ps, const pstate_scope *sc, int id, c
         d->reduce(p + 8, v, d->size);
     }
     free(tmp);
+}
+
+/* ---- checkpoints ---- */
+
+static const char *const kind_names[] = {"value", "list", "map", "reducing"};
+
+pstate_decl *plugin_state_copy_decls(const plugin_state *ps)
+{
+    pstate_decl *d = xcalloc((size_t)ps->ndecl + 1, sizeof *d);
+    for (int i = 0; i < ps->ndecl; i++) {
+        d[i] = ps->decl[i];
+        d[i].name = xstrdup(ps->decl[i].name);
+    }
+    return d;
+}
+
+void plugin_state_free_decls(pstate_decl *decl, int ndecl)
+{
+    for (int i = 0; decl && i < ndecl; i++)
+        free(decl[i].name);
+    free(decl);
+}
+
+void plugin_state_write_decls(const pstate_decl *decl, int ndecl, recbuf *b)
+{
+    kgbuf_u32(b, (uint32_t)ndecl);
+    for (int i = 0; i < ndecl; i++) {
+        uint32_t n = (uint32_t)strlen(decl[i].name);
+        kgbuf_u32(b, (uint32_t)decl[i].kind);
+        kgbuf_u32(b, decl[i].size);
+        kgbuf_u32(b, n);
+        kgbuf_put(b, decl[i].name, n);
+    }
+}
+
+/* [u32 len][bytes] of a [len][0][bytes] value. */
+static void put_blob(recbuf *b, const uint8_t *v)
+{
+    uint32_t len = get32(v);
+    kgbuf_u32(b, len);
+    kgbuf_put(b, v + 8, len);
+}
+
+static void write_head(recbuf *b, uint32_t tag, uint32_t id, const uint8_t *key, uint32_t klen)
+{
+    kgbuf_u32(b, tag);
+    kgbuf_u32(b, id);
+    kgbuf_u32(b, klen);
+    kgbuf_put(b, key, klen);
+}
+
+void plugin_state_write_entries(kstore *ks, const pstate_decl *decl, int ndecl, recbuf *b)
+{
+    size_t pos = 0;
+    const uint8_t *k;
+    uint32_t kl;
+    uint8_t *v;
+    uint8_t *ebuf = NULL;
+    size_t ecap = 0;
+    while (ks_next(ks, &pos, &k, &kl, &v, NULL)) {
+        uint32_t id = get32(k);
+        if (kl < 4 || (id & PSTATE_MAP_ENTRY) || id >= (uint32_t)ndecl)
+            continue; /* map entries go with their directory */
+        const uint8_t *key = k + 4;
+        uint32_t klen = kl - 4, used = get32(v), n = 0;
+        switch (decl[id].kind) {
+        case MPF_LIST_STATE:
+            write_head(b, PSNAP_LIST, id, key, klen);
+            kgbuf_u32(b, get32(v + 4));
+            for (uint32_t off = 8; off < used; off += 8 + pad8(get32(v + off)))
+                put_blob(b, v + off);
+            break;
+        case MPF_MAP_STATE:
+            write_head(b, PSNAP_MAP, id, key, klen);
+            kgbuf_u32(b, get32(v + 4));
+            for (uint32_t off = 8; off < used; off += 4 + n) {
+                n = get32(v + off);
+                /* the entry's key: [id | MAP_ENTRY][len K][K][user key] */
+                size_t el = 8 + (size_t)klen + n;
+                if (el > ecap) {
+                    ecap = el * 2;
+                    ebuf = xrealloc(ebuf, ecap);
+                }
+                put32(ebuf, id | PSTATE_MAP_ENTRY);
+                put32(ebuf + 4, klen);
+                memcpy(ebuf + 8, key, klen);
+                memcpy(ebuf + 8 + klen, v + off + 4, n);
+                const uint8_t *ev = ks_get(ks, ebuf, (uint32_t)el, ks_hash(ebuf, (uint32_t)el),
+                                           NULL);
+                kgbuf_u32(b, n);
+                kgbuf_put(b, v + off + 4, n);
+                if (ev) {
+                    put_blob(b, ev);
+                } else { /* cannot happen: every listed entry exists */
+                    kgbuf_u32(b, 0);
+                }
+            }
+            break;
+        default: /* value, reducing */
+            write_head(b, PSNAP_VALUE, id, key, klen);
+            put_blob(b, v);
+        }
+    }
+    free(ebuf);
+}
+
+int plugin_state_read_decls(plugin_state *ps, blobrd *r, int **map, int *nmap, char *why,
+                            size_t whyn)
+{
+    *map = NULL;
+    *nmap = 0;
+    uint32_t n = blobrd_u32(r);
+    /* Each entry takes at least 13 bytes: bound n before allocating. */
+    if (r->bad || n > (size_t)(r->end - r->p) / 13) {
+        snprintf(why, whyn, "its state table is truncated");
+        return -1;
+    }
+    int *m = xcalloc((size_t)n + 1, sizeof *m);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t kind = blobrd_u32(r), size = blobrd_u32(r), nlen = blobrd_u32(r);
+        const uint8_t *name = blobrd_bytes(r, nlen);
+        if (r->bad || !nlen || memchr(name, 0, nlen)) {
+            snprintf(why, whyn, "its state table is %s", r->bad ? "truncated" : "malformed");
+            goto fail;
+        }
+        char *nm = xmalloc(nlen + 1);
+        memcpy(nm, name, nlen);
+        nm[nlen] = 0;
+        if (kind > MPF_REDUCING_STATE || (kind == MPF_REDUCING_STATE) != (size != 0)) {
+            snprintf(why, whyn, "state '%.200s' has an unknown kind %u or a wrong size", nm,
+                     kind);
+            free(nm);
+            goto fail;
+        }
+        int id = -1;
+        for (int k = 0; k < ps->ndecl; k++)
+            if (strcmp(ps->decl[k].name, nm) == 0)
+                id = k;
+        if (id >= 0 && (ps->decl[id].kind != (int)kind || ps->decl[id].size != size)) {
+            char was[32] = "", now[32] = "";
+            if (kind == MPF_REDUCING_STATE)
+                snprintf(was, sizeof was, " of %u bytes", size);
+            if (ps->decl[id].kind == MPF_REDUCING_STATE)
+                snprintf(now, sizeof now, " of %u bytes", ps->decl[id].size);
+            snprintf(why, whyn, "state '%.200s' was %s state%s and is declared as %s state%s "
+                     "now", nm, kind_names[kind], was, kind_names[ps->decl[id].kind], now);
+            free(nm);
+            goto fail;
+        }
+        if (id < 0) {
+            ps->decl = xrealloc(ps->decl, (size_t)(ps->ndecl + 1) * sizeof *ps->decl);
+            pstate_decl *d = &ps->decl[ps->ndecl];
+            d->name = nm;
+            nm = NULL;
+            d->kind = (int)kind;
+            d->size = size;
+            d->reduce = NULL;
+            d->pending = 1;
+            id = ps->ndecl++;
+        }
+        free(nm);
+        m[i] = id;
+    }
+    *map = m;
+    *nmap = (int)n;
+    return 0;
+fail:
+    free(m);
+    return -1;
+}
+
+/* The state id an entry names, checked against the tag; -1 with why. */
+static int entry_state(plugin_state *ps, uint32_t tag, uint32_t idx, const int *map, int nmap,
+                       char *why, size_t whyn)
+{
+    if (idx >= (uint32_t)nmap) {
+        snprintf(why, whyn, "an entry names state %u of a table of %d", idx, nmap);
+        return -1;
+    }
+    int id = map[idx];
+    int kind = ps->decl[id].kind;
+    int ok = tag == PSNAP_VALUE ? kind == MPF_VALUE_STATE || kind == MPF_REDUCING_STATE
+             : tag == PSNAP_LIST ? kind == MPF_LIST_STATE
+                                 : kind == MPF_MAP_STATE;
+    if (!ok) {
+        snprintf(why, whyn, "an entry of state '%.200s' (%s state) has the wrong type",
+                 ps->decl[id].name, kind_names[kind]);
+        return -1;
+    }
+    return id;
+}
+
+int plugin_state_read_entry(plugin_state *ps, uint32_t tag, const int *map, int nmap, int kg,
+                            blobrd *r, char *why, size_t whyn)
+{
+    if (tag != PSNAP_VALUE && tag != PSNAP_LIST && tag != PSNAP_MAP) {
+        snprintf(why, whyn, "unknown entry type %u", tag);
+        return -1;
+    }
+    uint32_t idx = blobrd_u32(r), klen = blobrd_u32(r);
+    const uint8_t *key = blobrd_bytes(r, klen);
+    if (r->bad)
+        goto truncated;
+    int id = entry_state(ps, tag, idx, map, nmap, why, whyn);
+    if (id < 0)
+        return -1;
+    pstate_scope sc;
+    int kg2;
+    if (plugin_state_scope(ps, key, klen, &sc, &kg2) || kg2 != kg) {
+        snprintf(why, whyn, "a key of state '%.200s' belongs to key group %d", ps->decl[id].name,
+                 kg2);
+        return -1;
+    }
+    if (tag == PSNAP_VALUE) {
+        uint32_t len = blobrd_u32(r);
+        const uint8_t *v = blobrd_bytes(r, len);
+        if (r->bad)
+            goto truncated;
+        if (ps->decl[id].kind == MPF_REDUCING_STATE && len != ps->decl[id].size) {
+            snprintf(why, whyn, "reducing state '%.200s' holds %u bytes instead of %u",
+                     ps->decl[id].name, len, ps->decl[id].size);
+            return -1;
+        }
+        plugin_state_value_set(ps, &sc, id, v, len);
+        return 0;
+    }
+    uint32_t n = blobrd_u32(r);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        uint32_t ulen = 0;
+        const uint8_t *uk = NULL;
+        if (tag == PSNAP_MAP) {
+            ulen = blobrd_u32(r);
+            uk = blobrd_bytes(r, ulen);
+        }
+        uint32_t len = blobrd_u32(r);
+        const uint8_t *v = blobrd_bytes(r, len);
+        if (r->bad)
+            break;
+        if (tag == PSNAP_LIST)
+            plugin_state_list_add(ps, &sc, id, v, len);
+        else
+            plugin_state_map_put(ps, &sc, id, uk, ulen, v, len);
+    }
+    if (r->bad)
+        goto truncated;
+    return 0;
+truncated:
+    snprintf(why, whyn, "truncated");
+    return -1;
 }

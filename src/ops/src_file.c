@@ -11,7 +11,17 @@
  * format: csv   -> fields: [{name, type}], delimiter (default ","),
  *                  header (skip each file's first line), RFC 4180 quotes.
  * A CSV record that does not parse fails the job with file:line:col, or is
- * counted and skipped when csv.ignore-parse-errors is true. */
+ * counted and skipped when csv.ignore-parse-errors is true.
+ * `rows-per-second` limits the total rate (shared by the subtasks).
+ *
+ * Checkpoints: each subtask's position, as one SNAP_OPERATOR blob
+ * [u32 version 1][u32 splits][u64 fingerprint][u32 split][i64 offset]
+ * [i64 line]: the subtask's split count, an XXH3 of its splits (file
+ * names and byte ranges, so a changed input is refused), the split it is
+ * reading, the byte offset in that split's file of the next line (-1:
+ * the split is not begun) and that line's number (0: unknown). Sources
+ * keep their parallelism across a restore, so a subtask gets back its own
+ * splits and resumes at the next line. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +31,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "ops/op.h"
+#include "ops/srcutil.h"
+#include "record/keygroup.h"
 #include "record/segpool.h"
 #include "util/xmalloc.h"
 
@@ -33,6 +45,7 @@ typedef struct fsrc_cfg {
     char *path;
     int csv, header, ignore_errors;
     char delim;
+    double rate; /* rows per second in total; 0: unlimited */
 } fsrc_cfg;
 
 typedef struct fpart {
@@ -51,10 +64,14 @@ typedef struct fsrc_state {
     int64_t line_no; /* line number of the next line; 0 when unknown */
     int started, part_done;
     recbuf rb;
+    uint64_t fingerprint; /* of the splits, for checkpoints */
+    srcutil_rate rate;
+    int64_t rows;         /* emitted since open (for the rate) */
 } fsrc_state;
 
 static const char *const fsrc_keys[] = {"path", "format", "field", "fields", "delimiter",
-                                        "header", "csv.ignore-parse-errors", NULL};
+                                        "header", "csv.ignore-parse-errors", "rows-per-second",
+                                        NULL};
 
 static int fsrc_configure(op_spec *s, const conf *c, mpf_err *e)
 {
@@ -65,8 +82,14 @@ static int fsrc_configure(op_spec *s, const conf *c, mpf_err *e)
         ynode_get_str(s->node, "field", 0, &field, e) ||
         ynode_get_str(s->node, "delimiter", 0, &delim, e) ||
         ynode_get_bool(s->node, "header", 0, &cfg->header, e) ||
-        ynode_get_bool(s->node, "csv.ignore-parse-errors", 0, &cfg->ignore_errors, e))
+        ynode_get_bool(s->node, "csv.ignore-parse-errors", 0, &cfg->ignore_errors, e) ||
+        ynode_get_f64(s->node, "rows-per-second", 0, &cfg->rate, e))
         goto fail;
+    if (cfg->rate < 0) {
+        err_set(e, MPF_EJOB, "%s: rows-per-second must not be negative",
+                ynode_pos(ynode_get(s->node, "rows-per-second")));
+        goto fail;
+    }
     if (strlen(delim) != 1) {
         err_set(e, MPF_EJOB, "%s: delimiter must be one character",
                 ynode_pos(ynode_get(s->node, "delimiter")));
@@ -216,6 +239,11 @@ static int fsrc_global_init(const op_spec *s, mpf_err *e)
     return rc;
 }
 
+static const char *part_name(const fpart *fp)
+{
+    return fp->file ? fp->file : "builtin:sample";
+}
+
 static int fsrc_open(op_inst *oi, mpf_err *e)
 {
     char **files;
@@ -245,17 +273,31 @@ static int fsrc_open(op_inst *oi, mpf_err *e)
         base += sizes[i];
     }
     free_list(files, sizes, n);
+    /* Fingerprint of the splits: names and byte ranges. */
+    recbuf fpb;
+    recbuf_init(&fpb);
+    fpb.len = 0;
+    for (int i = 0; i < st->nparts; i++) {
+        const char *name = part_name(&st->parts[i]);
+        size_t nl = strlen(name) + 1;
+        while (fpb.cap < fpb.len + nl + 16) {
+            fpb.cap *= 2;
+            fpb.p = xrealloc(fpb.p, fpb.cap);
+        }
+        memcpy(fpb.p + fpb.len, name, nl);
+        memcpy(fpb.p + fpb.len + nl, &st->parts[i].start, 8);
+        memcpy(fpb.p + fpb.len + nl + 8, &st->parts[i].end, 8);
+        fpb.len += (uint32_t)(nl + 16);
+    }
+    st->fingerprint = key_hash(fpb.p, fpb.len);
+    recbuf_fini(&fpb);
+    srcutil_rate_start(&st->rate, ((const fsrc_cfg *)oi->spec->cfg)->rate, p);
     size_t seg = segpool_segment_size();
     st->cap = (seg * 2 > (1u << 20) ? seg * 2 : (1u << 20));
     st->buf = xmalloc(st->cap);
     recbuf_init(&st->rb);
     oi->st = st;
     return 0;
-}
-
-static const char *part_name(const fpart *fp)
-{
-    return fp->file ? fp->file : "builtin:sample";
 }
 
 /* Read more bytes of the current file into the buffer. Returns bytes read,
@@ -424,7 +466,10 @@ out:
     return rc;
 }
 
-static int open_part(fsrc_state *st, mpf_err *e)
+/* Open the current split and go to its first line, or, when resume >= 0
+ * (a restored position), to the line at byte resume (numbered line_no,
+ * 0: unknown). */
+static int open_part(fsrc_state *st, int64_t resume, int64_t line_no, mpf_err *e)
 {
     fpart *fp = &st->parts[st->cur];
     if (fp->file) {
@@ -437,6 +482,12 @@ static int open_part(fsrc_state *st, mpf_err *e)
     }
     st->len = st->pos = 0;
     st->part_done = 0;
+    if (resume >= 0) {
+        st->buf_off = resume;
+        st->line_no = line_no;
+        st->started = 1;
+        return 0;
+    }
     st->line_no = fp->start == 0 ? 1 : 0;
     /* Begin at the first line that starts inside the split. */
     st->buf_off = fp->start > 0 ? fp->start - 1 : 0;
@@ -478,11 +529,14 @@ static int fsrc_poll(op_inst *oi, mpf_err *e)
     fsrc_state *st = oi->st;
     size_t seg = segpool_segment_size(), emitted = 0;
     size_t max_line = seg - BATCH_HDR_SIZE - 8;
+    int64_t budget = srcutil_rate_allowed(&st->rate, st->rows, INT64_MAX);
     while (emitted < seg) {
         if (st->cur >= st->nparts)
             return 0;
+        if (budget <= 0)
+            break;
         fpart *fp = &st->parts[st->cur];
-        if (!st->started && open_part(st, e))
+        if (!st->started && open_part(st, -1, 0, e))
             return err_prefix(e, "operator '%s'", oi->spec->uid);
         if (st->part_done || st->buf_off + (int64_t)st->pos >= fp->end) {
             close_part(st);
@@ -546,8 +600,89 @@ static int fsrc_poll(op_inst *oi, mpf_err *e)
         }
         op_emit(oi, st->rb.p, st->rb.len);
         emitted += st->rb.len;
+        st->rows++;
+        budget--;
     }
     return MPF_EAGAIN;
+}
+
+/* ---- checkpoints ---- */
+
+#define FSNAP_VERSION 1u
+#define FSNAP_SIZE 36u
+
+static int fsrc_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    fsrc_state *st = oi->st;
+    uint32_t cur = (uint32_t)st->cur;
+    int64_t next = -1, line = 0;
+    if (st->cur < st->nparts && st->started) {
+        int64_t off = st->buf_off + (int64_t)st->pos;
+        if (st->part_done || off >= st->parts[st->cur].end) {
+            cur++; /* this split is read to its end */
+        } else {
+            next = off;
+            line = st->line_no;
+        }
+    }
+    uint8_t b[FSNAP_SIZE];
+    uint32_t version = FSNAP_VERSION, nparts = (uint32_t)st->nparts;
+    memcpy(b, &version, 4);
+    memcpy(b + 4, &nparts, 4);
+    memcpy(b + 8, &st->fingerprint, 8);
+    memcpy(b + 16, &cur, 4);
+    memcpy(b + 20, &next, 8);
+    memcpy(b + 28, &line, 8);
+    snap_put(w, SNAP_OPERATOR, -1, b, sizeof b);
+    return 0;
+}
+
+static int fsrc_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
+{
+    fsrc_state *st = oi->st;
+    if (sb->kind != SNAP_OPERATOR || sb->len != FSNAP_SIZE || sb->subtask != oi->subtask)
+        return err_set(e, MPF_EPARSE, "operator '%s' subtask %d: restored source position is "
+                       "malformed (%zu bytes of %s state from subtask %d; expected %u bytes "
+                       "from subtask %d)", oi->spec->uid, oi->subtask, sb->len,
+                       sb->kind == SNAP_KEYED ? "keyed" : "operator", sb->subtask, FSNAP_SIZE,
+                       oi->subtask);
+    uint32_t version, nparts, cur;
+    uint64_t fp;
+    int64_t next, line;
+    memcpy(&version, sb->data, 4);
+    memcpy(&nparts, sb->data + 4, 4);
+    memcpy(&fp, sb->data + 8, 8);
+    memcpy(&cur, sb->data + 16, 4);
+    memcpy(&next, sb->data + 20, 8);
+    memcpy(&line, sb->data + 28, 8);
+    if (version != FSNAP_VERSION)
+        return err_set(e, MPF_EPARSE, "operator '%s' subtask %d: restored source position has "
+                       "format version %u, expected %u", oi->spec->uid, oi->subtask, version,
+                       FSNAP_VERSION);
+    if (nparts != (uint32_t)st->nparts || fp != st->fingerprint) {
+        char how[96] = "its files or their sizes differ";
+        if (nparts != (uint32_t)st->nparts)
+            snprintf(how, sizeof how, "it read %u file splits then and has %d now", nparts,
+                     st->nparts);
+        return err_set(e, MPF_EPARSE, "operator '%s' subtask %d: the input files changed since "
+                       "the checkpoint (%s), so it cannot resume where it was", oi->spec->uid,
+                       oi->subtask, how);
+    }
+    const fpart *p = cur < nparts ? &st->parts[cur] : NULL;
+    if (cur > nparts || line < 0 || (next >= 0 && (!p || next < p->start || next >= p->end)) ||
+        next < -1)
+        return err_set(e, MPF_EPARSE, "operator '%s' subtask %d: restored source position is "
+                       "malformed (split %u of %u, offset %lld)", oi->spec->uid, oi->subtask,
+                       cur, nparts, (long long)next);
+    if (st->fd >= 0)
+        close(st->fd);
+    st->fd = -1;
+    st->started = 0;
+    st->cur = (int)cur;
+    if (next >= 0 && open_part(st, next, line, e))
+        return err_prefix(e, "operator '%s'", oi->spec->uid);
+    return 0;
 }
 
 static void fsrc_close(op_inst *oi)
@@ -583,5 +718,7 @@ const op_kind op_src_file = {
     .global_init = fsrc_global_init,
     .open = fsrc_open,
     .poll = fsrc_poll,
+    .snapshot = fsrc_snapshot,
+    .restore = fsrc_restore,
     .close = fsrc_close,
 };

@@ -12,7 +12,9 @@
  * background and poll only takes what has arrived, returning MPF_EAGAIN
  * otherwise. The host name is resolved once, when the subtask opens.
  * The source runs with parallelism 1 (checked at plan time) and counts as
- * unbounded. */
+ * unbounded. It cannot take part in checkpoints: what it read from the
+ * connection cannot be read again after a failure, so a restored job
+ * would lose records; a job with it is refused while checkpointing is on. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -96,6 +98,11 @@ static void sk_free(void *p)
 
 static int sk_configure(op_spec *s, const conf *c, mpf_err *e)
 {
+    if (c && conf_duration_ns(c, "execution.checkpointing.interval") > 0)
+        return err_set(e, MPF_EPLAN, "%s: source socket cannot take part in checkpoints: the "
+                       "data it read from the connection cannot be replayed after a failure, so "
+                       "a restored job would lose records; use a replayable source (file, "
+                       "generator) or set execution.checkpointing.interval: 0", op_where(s));
     sk_cfg *cfg = xcalloc(1, sizeof *cfg);
     const char *host = "localhost", *delim = "\n";
     int64_t port = 0;

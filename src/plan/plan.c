@@ -438,7 +438,9 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
         goto fail;
     }
     /* Checkpoints need STREAMING execution (as in Flink) and every
-     * stateful operator able to snapshot. */
+     * stateful operator able to snapshot. A source whose input cannot be
+     * replayed (socket) refuses checkpointing itself, in configure, where
+     * it can say why. */
     int checkpointing = conf_duration_ns(c, "execution.checkpointing.interval") > 0;
     if (checkpointing && strcmp(mode, "BATCH") == 0) {
         err_set(e, MPF_EPLAN, "execution.runtime-mode BATCH cannot take checkpoints; use "
@@ -448,8 +450,9 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
     for (int i = 0; checkpointing && i < j->nops; i++) {
         const op_spec *s = &j->ops[i];
         if (!s->kind->snapshot && !s->kind->stateless) {
-            err_set(e, MPF_EPLAN, "%s: %s '%s' cannot take part in checkpoints yet; remove it "
-                    "or set execution.checkpointing.interval: 0", op_where(s),
+            err_set(e, MPF_EPLAN, "%s: %s '%s' keeps state but cannot snapshot it, so it "
+                    "cannot take part in checkpoints; remove it or set "
+                    "execution.checkpointing.interval: 0", op_where(s),
                     op_role_name(s->kind->role), s->kind->name);
             goto fail;
         }

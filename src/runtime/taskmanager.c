@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include "ckpt/ckpt.h"
 #include "net/channel.h"
@@ -124,10 +125,43 @@ static snap_writer *tm_snap_for(void *ctx, int64_t id)
     return &ck->w;
 }
 
+/* Decline a checkpoint that would not fit on its file system (room for
+ * twice its blobs plus 256 KiB, for HDF5's own structures) before HDF5
+ * starts writing: HDF5 1.10 can crash at exit after a failed close on a
+ * full disk. The directory may not exist yet: its nearest parent counts. */
+static int check_space(const char *dir, size_t bytes, mpf_err *e)
+{
+    char *p = xstrdup(dir);
+    struct statvfs sv;
+    while (statvfs(p, &sv) != 0) {
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p) {
+            free(p);
+            return 0; /* nothing to measure: let the writer report */
+        }
+        *slash = '\0';
+    }
+    free(p);
+    unsigned long long avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+    unsigned long long need = 2ull * bytes + 256 * 1024;
+    if (avail >= need)
+        return 0;
+    return err_set(e, MPF_EIO, "%s: not enough space for checkpoint state of %zu bytes (%llu "
+                   "bytes free)", dir, bytes, avail);
+}
+
 static void *ckpt_thread(void *arg)
 {
     tm_ckpt *ck = arg;
     if (snapw_run_deferred(&ck->w, &ck->err)) {
+        ck->rc = ck->err.code;
+        atomic_store(&ck->done, 1);
+        return NULL;
+    }
+    size_t bytes = 0;
+    for (size_t i = 0; i < ck->w.n; i++)
+        bytes += ck->w.v[i].len;
+    if (check_space(ck->dir, bytes, &ck->err)) {
         ck->rc = ck->err.code;
         atomic_store(&ck->done, 1);
         return NULL;

@@ -146,3 +146,23 @@ size_t timers_bytes(const timer_svc *ts)
 {
     return ts->cap * sizeof *ts->heap + ks_bytes(&ts->live) + ts->key_bytes;
 }
+
+int timers_iter(const timer_svc *ts, size_t *pos, int64_t *time, const uint8_t **key,
+                uint32_t *klen)
+{
+    const uint8_t *k;
+    uint32_t lk;
+    uint8_t *v;
+    if (!ks_next(&ts->live, pos, &k, &lk, &v, NULL))
+        return 0;
+    memcpy(time, k, 8); /* the live-set key: time, then the key bytes */
+    *key = k + 8;
+    *klen = lk - 8;
+    return 1;
+}
+
+void timers_clone_live(timer_svc *dst, const timer_svc *src)
+{
+    memset(dst, 0, sizeof *dst);
+    ks_clone(&dst->live, &src->live);
+}

@@ -38,4 +38,15 @@ int timers_pop(timer_svc *ts, int64_t upto, int64_t *time, const uint8_t **key, 
 static inline size_t timers_count(const timer_svc *ts) { return ks_count(&ts->live); }
 size_t timers_bytes(const timer_svc *ts);
 
+/* Checkpoints. Iterate the registered (not deleted) timers in no
+ * particular order from *pos = 0: returns 1 and sets *time, *key (valid
+ * until the next change of ts) and *klen, or 0 at the end. ts must not
+ * change during the iteration. */
+int timers_iter(const timer_svc *ts, size_t *pos, int64_t *time, const uint8_t **key,
+                uint32_t *klen);
+/* Copy-on-write snapshots: dst (uninitialised) becomes a copy of the
+ * registered timers of src that supports timers_iter, timers_count and
+ * timers_fini only (no heap: nothing to pop). */
+void timers_clone_live(timer_svc *dst, const timer_svc *src);
+
 #endif

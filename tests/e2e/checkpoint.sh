@@ -95,6 +95,26 @@ mpf_run 3 "$WORK/tol.yaml" "${BADCK[@]}" -D restart-strategy.type=none &&
   fail "an intolerable checkpoint failure did not fail the job"
 expect_err "exceed execution.checkpointing.tolerable-failed-checkpoints \(0\)"
 echo "ok: declined checkpoints"
+# ... and a full file system (a 64 KiB tmpfs): checkpoints are declined
+# before HDF5 writes anything, with the reason.
+mkdir -p "$WORK/small"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=64k tmpfs "$WORK/small" 2>/dev/null; then
+  SMALL=(-D execution.checkpointing.interval=300ms -D state.checkpoints.dir="$WORK/small/chk")
+  rm -rf "$WORK/tol"
+  mpf_run 3 "$WORK/tol.yaml" "${SMALL[@]}" -D execution.checkpointing.tolerable-failed-checkpoints=1000 ||
+    { umount "$WORK/small"; cat "$WORK/err"; fail "checkpoints on a full disk failed the job"; }
+  expect_err "not enough space for checkpoint state"
+  cat "$WORK/tol"/part-* | LC_ALL=C sort | diff -q "$WORK/want" - >/dev/null ||
+    { umount "$WORK/small"; fail "output of the job with a full checkpoint disk is incomplete"; }
+  rm -rf "$WORK/tol"
+  mpf_run 3 "$WORK/tol.yaml" "${SMALL[@]}" -D restart-strategy.type=none &&
+    { umount "$WORK/small"; fail "a full disk beyond the tolerated count did not fail the job"; }
+  umount "$WORK/small"
+  expect_err "not enough space"
+  echo "ok: full checkpoint file system: declined, tolerated, then failing the job"
+else
+  echo "skip: full-disk case needs root to mount a tmpfs"
+fi
 
 # 5. In-process failover: a task failure restarts every task in the same
 #    MPI world from the latest checkpoint (restart-strategy fixed-delay).

@@ -645,8 +645,22 @@ static void test_retain(void **state)
     assert_int_equal(ckpt_retain(root, "wc", 1, &e), 0);
     assert_false(exists("ret/wc/chk-3"));
     assert_true(exists("ret/wc/chk-5"));
-    assert_int_equal(ckpt_retain(root, "wc", 0, &e), MPF_EINVAL);
+    assert_int_equal(ckpt_retain(root, "wc", -1, &e), MPF_EINVAL);
     assert_int_equal(ckpt_retain(root, "absent", 1, &e), 0);
+    /* keep 0 (a finished job): every chk-<n> goes, complete or not;
+     * other files stay. */
+    assert_int_equal(ckpt_retain(root, "wc", 0, &e), 0);
+    assert_false(exists("ret/wc/chk-5"));
+    assert_false(exists("ret/wc/chk-6"));
+    assert_true(exists("ret/wc/notes"));
+    /* the finished marker */
+    assert_false(ckpt_is_finished(root, "wc"));
+    assert_int_equal(ckpt_mark_finished(root, "wc", &e), 0);
+    assert_true(ckpt_is_finished(root, "wc"));
+    ckpt_clear_finished(root, "wc");
+    assert_false(ckpt_is_finished(root, "wc"));
+    assert_int_equal(ckpt_mark_finished(root, "new/job", &e), 0); /* creates directories */
+    assert_true(ckpt_is_finished(root, "new/job"));
     free(root);
 }
 
