@@ -77,6 +77,45 @@ mpf_run 3 "$WORK/bad.yaml" "${CK[@]}" --restore latest && fail "a changed schema
 expect_err "operator 'w' changed its output schema"
 mpf_run 3 "$WORK/bad.yaml" "${CK[@]}" --restore "$WORK/nothing-here" && fail "a missing checkpoint was restored"
 expect_err "nothing-here"
+# a uid with state that the job lacks: refused unless allowed
+job renamed >"$WORK/renamed.yaml"
+sed -i 's/uid: w$/uid: w2/' "$WORK/renamed.yaml"
+mpf_run 3 "$WORK/renamed.yaml" "${CK[@]}" --restore latest && fail "state of a missing uid was dropped silently"
+expect_err "has state of operator 'w', which this job does not have"
+[ ! -e "$WORK/renamed" ] || [ -z "$(ls "$WORK/renamed")" ] || fail "a refused restore wrote output"
+mpf_run 3 "$WORK/renamed.yaml" "${CK[@]}" --restore latest --allow-non-restored-state \
+  -D restart-strategy.type=none -D debug.inject-failure=rank=1,records=1 >/dev/null || true
+expect_err "restoring job 'exactly-once' from checkpoint"
+# another pipeline.max-parallelism: key groups cannot be remapped
+mpf_run 3 "$WORK/job3.yaml" "${CK[@]}" --restore latest -D pipeline.max-parallelism=64 &&
+  fail "a restore with another max-parallelism ran"
+expect_err "taken with pipeline.max-parallelism 128, the job has 64"
+# damaged files: truncated, one byte flipped, a foreign file; found before
+# anything runs, naming the file; the output directory is not touched
+latest=$(ls -d "$WORK/chk/exactly-once"/chk-* | sort -t- -k2 -n | tail -1)
+cp -r "$latest" "$WORK/damaged"
+ls -l --time-style=+%s "$WORK/out3" >"$WORK/before"
+truncate -s 2000 "$WORK/damaged/tm-1.h5"
+mpf_run 3 "$WORK/job3.yaml" "${CK[@]}" --restore "$WORK/damaged" && fail "a truncated checkpoint was restored"
+expect_err "damaged/tm-1.h5"
+rm -rf "$WORK/damaged" && cp -r "$latest" "$WORK/damaged"
+# flip one byte in the middle of the window's keyed state, located with h5dump
+off=$(h5dump -p -H -d /operators/w/keyed_data "$WORK/damaged/tm-2.h5" | awk '/OFFSET/ {print $2}')
+size=$(h5dump -p -H -d /operators/w/keyed_data "$WORK/damaged/tm-2.h5" | awk '/SIZE/ {print $2}')
+[ -n "$off" ] && [ "${size:-0}" -gt 0 ] || fail "h5dump shows no keyed_data in tm-2.h5"
+python3 -c '
+import sys
+p, at = sys.argv[1], int(sys.argv[2])
+with open(p, "r+b") as f:
+    f.seek(at); b = f.read(1); f.seek(at); f.write(bytes([b[0] ^ 0xFF]))
+' "$WORK/damaged/tm-2.h5" $((off + size / 2))
+mpf_run 3 "$WORK/job3.yaml" "${CK[@]}" --restore "$WORK/damaged" && fail "a checkpoint with a flipped byte was restored"
+expect_err "damaged/tm-2.h5"
+rm -rf "$WORK/damaged" && cp -r "$latest" "$WORK/damaged"
+head -c 4096 /dev/urandom >"$WORK/damaged/_metadata.h5"
+mpf_run 3 "$WORK/job3.yaml" "${CK[@]}" --restore "$WORK/damaged" && fail "a foreign _metadata.h5 was accepted"
+expect_err "damaged/_metadata.h5"
+ls -l --time-style=+%s "$WORK/out3" | diff -q "$WORK/before" - >/dev/null || fail "a refused restore touched the output"
 echo "ok: restore errors"
 
 # 4. A checkpoint directory that cannot be created: checkpoints are
