@@ -426,6 +426,35 @@ int join_snap_next(const op_inst *oi, const snap_blob *b, blobrd *r, join_snap_e
     return 1;
 }
 
+int join_restore_lists(op_inst *oi, const snap_blob *sb, join_run *r, const char *what,
+                       timer_svc *tm, int64_t (*due)(const void *ctx, int side, int64_t t),
+                       const void *ctx, int64_t granule, mpf_err *e)
+{
+    blobrd rd;
+    blobrd_init(&rd, sb);
+    join_snap_ent en;
+    int rc;
+    while ((rc = join_snap_next(oi, sb, &rd, &en, e)) == 1) {
+        if (en.tag != JSNAP_LIST) {
+            char why[96];
+            snprintf(why, sizeof why, "a window entry in %s", what);
+            return join_snap_error(oi, sb, why, e);
+        }
+        uint32_t n = join_state_key(r, NULL, 0, en.side, en.key, en.klen);
+        if (join_restore_list(&r->lists, r->kbuf, n, en.list[0], NULL, e))
+            return err_prefix(e, "operator '%s'", oi->spec->uid);
+        const uint8_t *v = en.list[0];
+        for (uint32_t off = JLIST_HDR; tm && off < jlist_end(v); off = jlist_next(v, off)) {
+            int64_t at = due(ctx, en.side, jlist_time(v, off));
+            int64_t m = join_floor_mod(at, granule);
+            if (m)
+                at = join_sat_add(at, granule - m);
+            timers_add(tm, at, r->kbuf, n);
+        }
+    }
+    return rc;
+}
+
 int join_restore_list(kstore *ks, const uint8_t *k, uint32_t klen, const uint8_t *list,
                       int *created, mpf_err *e)
 {
@@ -572,33 +601,19 @@ static int rj_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
     return 0;
 }
 
+static int64_t rj_due(const void *ctx, int side, int64_t t)
+{
+    (void)side;
+    return join_sat_add(t, ((const rj_cfg *)ctx)->retention);
+}
+
 static int rj_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
 {
     const rj_cfg *cfg = oi->spec->cfg;
     rj_state *st = oi->st;
-    blobrd r;
-    blobrd_init(&r, sb);
-    join_snap_ent en;
-    int rc;
-    while ((rc = join_snap_next(oi, sb, &r, &en, e)) == 1) {
-        if (en.tag != JSNAP_LIST)
-            return join_snap_error(oi, sb, "a window entry in a regular join", e);
-        uint32_t n = join_state_key(&st->run, NULL, 0, en.side, en.key, en.klen);
-        if (join_restore_list(&st->run.lists, st->run.kbuf, n, en.list[0], NULL, e))
-            return err_prefix(e, "operator '%s'", oi->spec->uid);
-        if (!cfg->retention)
-            continue;
-        const uint8_t *v = en.list[0];
-        for (uint32_t off = JLIST_HDR; off < jlist_end(v); off = jlist_next(v, off)) {
-            int64_t due = join_sat_add(jlist_time(v, off), cfg->retention);
-            int64_t m = join_floor_mod(due, cfg->granule);
-            if (m)
-                due = join_sat_add(due, cfg->granule - m);
-            timers_add(&st->ttl, due, st->run.kbuf, n);
-        }
-    }
-    if (rc)
-        return rc;
+    if (join_restore_lists(oi, sb, &st->run, "a regular join", cfg->retention ? &st->ttl : NULL,
+                           rj_due, cfg, cfg->granule, e))
+        return e->code;
     oi->proc_timer = timers_next(&st->ttl);
     rj_account(oi, st);
     return 0;

@@ -37,6 +37,7 @@
 #include "ops/op.h"
 #include "ops/opstate.h"
 #include "state/kstore.h"
+#include "state/timers.h"
 
 enum { JOIN_LEFT = 0, JOIN_RIGHT = 1 };
 
@@ -137,6 +138,13 @@ int join_snap_error(const op_inst *oi, const snap_blob *b, const char *why, mpf_
  * (created when absent). */
 int join_restore_list(kstore *ks, const uint8_t *k, uint32_t klen, const uint8_t *list,
                       int *created, mpf_err *e);
+
+/* Restore a blob of JSNAP_LIST entries (regular and interval joins) into
+ * r; what names the join in errors. With tm, every restored record gets
+ * back its timer: due(ctx, side, record time) rounded up to granule. */
+int join_restore_lists(op_inst *oi, const snap_blob *sb, join_run *r, const char *what,
+                       timer_svc *tm, int64_t (*due)(const void *ctx, int side, int64_t t),
+                       const void *ctx, int64_t granule, mpf_err *e);
 
 /* Emit left ++ right ++ extra[0..nextra) (i64s) as one record. */
 void join_emit(op_inst *oi, join_run *r, const uint8_t *left, const uint8_t *right,

@@ -195,31 +195,18 @@ static int ij_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
     return 0;
 }
 
+static int64_t ij_due(const void *ctx, int side, int64_t t)
+{
+    return last_useful(ctx, side, t);
+}
+
 static int ij_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
 {
     const ij_cfg *cfg = oi->spec->cfg;
     ij_state *st = oi->st;
-    blobrd r;
-    blobrd_init(&r, sb);
-    join_snap_ent en;
-    int rc;
-    while ((rc = join_snap_next(oi, sb, &r, &en, e)) == 1) {
-        if (en.tag != JSNAP_LIST)
-            return join_snap_error(oi, sb, "a window entry in an interval join", e);
-        uint32_t n = join_state_key(&st->run, NULL, 0, en.side, en.key, en.klen);
-        if (join_restore_list(&st->run.lists, st->run.kbuf, n, en.list[0], NULL, e))
-            return err_prefix(e, "operator '%s'", oi->spec->uid);
-        const uint8_t *v = en.list[0];
-        for (uint32_t off = JLIST_HDR; off < jlist_end(v); off = jlist_next(v, off)) {
-            int64_t due = last_useful(cfg, en.side, jlist_time(v, off));
-            int64_t m = join_floor_mod(due, cfg->granule);
-            if (m)
-                due = join_sat_add(due, cfg->granule - m);
-            timers_add(&st->timers, due, st->run.kbuf, n);
-        }
-    }
-    if (rc)
-        return rc;
+    if (join_restore_lists(oi, sb, &st->run, "an interval join", &st->timers, ij_due, cfg,
+                           cfg->granule, e))
+        return e->code;
     ij_account(oi, st);
     return 0;
 }
