@@ -1039,13 +1039,14 @@ void conf_print_list(FILE *f)
         char *def = default_text(i);
         char range[256];
         describe_range(p, "|", "", range, sizeof range);
-        fprintf(f, "%s\n    type: %s, default: %s%s%s%s", p->name,
-                type_name(p->type), def[0] ? def : "\"\"",
-                range[0] ? ", " : "",
-                range[0] ? (p->type == PROP_ENUM ? "values: " : "range: ")
-                         : "",
-                range);
-        fputc('\n', f);
+        char line[512];
+        int n = snprintf(line, sizeof line, "    type: %s, default: %s", type_name(p->type),
+                         def[0] ? def : "\"\"");
+        const char *what = p->type == PROP_ENUM ? "values: " : "range: ";
+        /* a long value list goes on its own line, so lines stay in 80 columns */
+        int own_line = range[0] && n + 2 + strlen(what) + strlen(range) > 80;
+        fprintf(f, "%s\n%s%s%s%s\n", p->name, line,
+                range[0] ? (own_line ? "\n    " : ", ") : "", range[0] ? what : "", range);
         print_wrapped(f, p->doc, 4, 78);
         if (conf_props[i + 1].name)
             fputc('\n', f);
