@@ -174,7 +174,8 @@ int ckpt_retain(const char *chk_root, const char *job, int keep, mpf_err *e)
         v[nv++] = (chk_dir){num, has_metadata(p), p};
     }
     closedir(d);
-    qsort(v, nv, sizeof *v, by_number_desc);
+    if (nv)
+        qsort(v, nv, sizeof *v, by_number_desc);
     int rc = 0, kept = 0;
     int64_t newest_complete = -1;
     for (size_t i = 0; i < nv; i++)
