@@ -16,6 +16,7 @@
 #include "net/localsock.h"
 #include "conf/props.h"
 #include "net/world.h"
+#include "ops/op.h"
 #include "plan/plan.h"
 #include "runtime/runtime.h"
 #include "runtime/submission.h"
@@ -268,6 +269,22 @@ static int cmd_config(int argc, char **argv)
     return 2;
 }
 
+typedef struct describe_ctx {
+    const op_kind *kind;
+    const char *uid;
+} describe_ctx;
+
+static int describe_blob(void *arg, const ckpt_blob *b, mpf_err *e)
+{
+    (void)e;
+    const describe_ctx *d = arg;
+    snap_blob sb = {SNAP_OPERATOR, -1, b->subtask, b->data, b->len};
+    char line[256];
+    d->kind->describe_state(&sb, line, sizeof line);
+    printf("  %s subtask %d: %s\n", d->uid, b->subtask, line);
+    return 0;
+}
+
 /* Validate a checkpoint (every blob's checksum) and summarise it. */
 static int cmd_inspect(int argc, char **argv)
 {
@@ -282,6 +299,19 @@ static int cmd_inspect(int argc, char **argv)
         return 1;
     }
     ckpt_print_summary(c, stdout);
+    /* Positions of sources and staged parts of sinks, as their kinds read them. */
+    const ckpt_meta *m = ckpt_meta_get(c);
+    int header = 0;
+    for (int i = 0; i < m->nops; i++) {
+        const op_kind *k = op_kind_parse_qualified(m->ops[i].kind ? m->ops[i].kind : "");
+        if (!k || !k->describe_state)
+            continue;
+        if (!header++)
+            printf("operator state:\n");
+        describe_ctx d = {k, m->ops[i].uid};
+        if (ckpt_read(c, m->ops[i].uid, 1, 0, 1, describe_blob, &d, &e))
+            printf("  %s: %s\n", m->ops[i].uid, e.msg);
+    }
     ckpt_close(c);
     return 0;
 }

@@ -98,6 +98,10 @@ typedef struct op_kind {
     int (*snapshot)(op_inst *oi, snap_writer *w, mpf_err *e);
     int (*restore)(op_inst *oi, const snap_blob *b, mpf_err *e);
     int (*checkpoint_complete)(op_inst *oi, int64_t id, mpf_err *e);
+    /* One line about an operator-state blob this kind wrote (a source's
+     * position, a sink's staged parts), for `mpiflow inspect`; the blob
+     * may be malformed. Optional. */
+    void (*describe_state)(const snap_blob *b, char *buf, size_t n);
     int stateless;
     /* The job succeeded everywhere: make output visible. */
     int (*commit)(op_inst *oi, mpf_err *e);
@@ -183,6 +187,11 @@ const op_kind *op_kind_find(enum op_role role, const char *name);
 /* NULL-terminated names of one role (static storage). */
 const char *const *op_kind_names(enum op_role role);
 const char *op_role_name(enum op_role role);
+/* "<role>/<name>" as in the job YAML ("source/file", "type/window",
+ * "sink/file"): what checkpoints record as an operator's kind. Caller
+ * frees. op_kind_parse_qualified is the reverse (NULL if unknown). */
+char *op_kind_qualified(const op_kind *k);
+const op_kind *op_kind_parse_qualified(const char *q);
 
 /* Common helper: "operator 'uid' (file:line:col)" prefix for messages. */
 const char *op_where(const op_spec *s);

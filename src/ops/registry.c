@@ -43,6 +43,22 @@ const char *op_role_name(enum op_role role)
     return role == OP_SOURCE ? "source" : role == OP_SINK ? "sink" : "type";
 }
 
+char *op_kind_qualified(const op_kind *k)
+{
+    return xasprintf("%s/%s", op_role_name(k->role), k->name);
+}
+
+const op_kind *op_kind_parse_qualified(const char *q)
+{
+    for (int role = OP_SOURCE; role <= OP_SINK; role++) {
+        const char *r = op_role_name((enum op_role)role);
+        size_t n = strlen(r);
+        if (strncmp(q, r, n) == 0 && q[n] == '/')
+            return op_kind_find((enum op_role)role, q + n + 1);
+    }
+    return NULL;
+}
+
 const char *part_kind_name(int part)
 {
     switch (part) {

@@ -454,6 +454,20 @@ static int sink_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
     return 0;
 }
 
+static void sink_describe_state(const snap_blob *b, char *buf, size_t n)
+{
+    int64_t next = 0;
+    uint32_t k = 0;
+    if (b->len >= 12) {
+        memcpy(&next, b->data, 8);
+        memcpy(&k, b->data + 8, 4);
+    }
+    if (b->len < 12 || b->len != 12 + 16 * (size_t)k)
+        snprintf(buf, n, "malformed sink state (%zu bytes)", b->len);
+    else
+        snprintf(buf, n, "next part %lld, %u part(s) staged for commit", (long long)next, k);
+}
+
 static void sink_close(op_inst *oi)
 {
     fsink_state *st = oi->st;
@@ -497,6 +511,7 @@ const op_kind op_sink_file = {
     .commit = sink_commit,
     .snapshot = sink_snapshot,
     .restore = sink_restore,
+    .describe_state = sink_describe_state,
     .checkpoint_complete = sink_checkpoint_complete,
     .close = sink_close,
 };

@@ -250,4 +250,5 @@ const op_kind op_src_behavior = {
     .close = bh_close,
     .snapshot = bh_snapshot,
     .restore = bh_restore,
+    .describe_state = srcutil_describe_next,
 };

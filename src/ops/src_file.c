@@ -638,6 +638,27 @@ static int fsrc_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
     return 0;
 }
 
+static void fsrc_describe_state(const snap_blob *sb, char *buf, size_t n)
+{
+    uint32_t nparts, cur;
+    int64_t next, line;
+    if (sb->len != FSNAP_SIZE) {
+        snprintf(buf, n, "malformed position (%zu bytes)", sb->len);
+        return;
+    }
+    memcpy(&nparts, sb->data + 4, 4);
+    memcpy(&cur, sb->data + 16, 4);
+    memcpy(&next, sb->data + 20, 8);
+    memcpy(&line, sb->data + 28, 8);
+    if (cur >= nparts)
+        snprintf(buf, n, "all %u split(s) read", nparts);
+    else if (next < 0)
+        snprintf(buf, n, "split %u of %u, not started", cur + 1, nparts);
+    else
+        snprintf(buf, n, "split %u of %u, next line at byte %lld (line %lld)", cur + 1, nparts,
+                 (long long)next, (long long)line);
+}
+
 static int fsrc_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
 {
     fsrc_state *st = oi->st;
@@ -720,5 +741,6 @@ const op_kind op_src_file = {
     .poll = fsrc_poll,
     .snapshot = fsrc_snapshot,
     .restore = fsrc_restore,
+    .describe_state = fsrc_describe_state,
     .close = fsrc_close,
 };

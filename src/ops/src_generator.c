@@ -297,4 +297,5 @@ const op_kind op_src_generator = {
     .close = gen_close,
     .snapshot = gen_snapshot,
     .restore = gen_restore,
+    .describe_state = srcutil_describe_next,
 };

@@ -562,4 +562,5 @@ const op_kind op_src_nexmark = {
     .close = nx_close,
     .snapshot = nx_snapshot,
     .restore = nx_restore,
+    .describe_state = srcutil_describe_next,
 };

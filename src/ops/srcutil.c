@@ -96,3 +96,14 @@ int srcutil_restore_next(const op_inst *oi, const snap_blob *b, int64_t *next, m
     memcpy(next, b->data, sizeof *next);
     return 0;
 }
+
+void srcutil_describe_next(const snap_blob *b, char *buf, size_t n)
+{
+    int64_t next;
+    if (b->len != sizeof next) {
+        snprintf(buf, n, "malformed position (%zu bytes)", b->len);
+        return;
+    }
+    memcpy(&next, b->data, sizeof next);
+    snprintf(buf, n, "next row %lld", (long long)next);
+}

@@ -93,5 +93,7 @@ int srcutil_get_count(const ynode *map, const char *key, int64_t min, int64_t *o
  * restore, which the JobManager checks). */
 void srcutil_snapshot_next(snap_writer *w, int64_t next);
 int srcutil_restore_next(const op_inst *oi, const snap_blob *b, int64_t *next, mpf_err *e);
+/* describe_state of such sources: "next row N". */
+void srcutil_describe_next(const snap_blob *b, char *buf, size_t n);
 
 #endif

@@ -186,12 +186,14 @@ static void ckpt_completed(jm_ctx *jm)
         m.ops[i].uid = j->ops[i].uid;
         m.ops[i].parallelism = j->ops[i].parallelism;
         m.ops[i].schema = xstrdup(sch);
-        m.ops[i].kind = (char *)j->ops[i].kind->name;
+        m.ops[i].kind = op_kind_qualified(j->ops[i].kind);
     }
     mpf_err e = {0};
     int rc = ckpt_write_metadata(ck->dir, &m, &e);
-    for (int i = 0; i < j->nops; i++)
+    for (int i = 0; i < j->nops; i++) {
         free(m.ops[i].schema);
+        free(m.ops[i].kind);
+    }
     free(m.ops);
     if (rc) {
         ckpt_declined(jm, e.msg);
@@ -743,9 +745,10 @@ static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
         }
         char sch[4096];
         schema_format(&s->out_schema, sch, sizeof sch);
-        if (om->kind && om->kind[0] && strcmp(om->kind, s->kind->name) != 0)
+        char *kind = op_kind_qualified(s->kind);
+        if (om->kind && om->kind[0] && strcmp(om->kind, kind) != 0)
             rc = err_set(e, MPF_EPLAN, "%s: operator '%s' was a %s, the job makes it a %s",
-                         sub->restore, om->uid, om->kind, s->kind->name);
+                         sub->restore, om->uid, om->kind, kind);
         else if (om->schema && strcmp(om->schema, sch) != 0)
             rc = err_set(e, MPF_ESCHEMA, "%s: operator '%s' changed its output schema (saved: "
                          "%s; now: %s)", sub->restore, om->uid, om->schema, sch);
@@ -754,6 +757,7 @@ static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
                          "sources keep their parallelism across a restore (set parallelism: %d "
                          "on it)", sub->restore, om->uid, om->parallelism, s->parallelism,
                          om->parallelism);
+        free(kind);
     }
     if (!rc) {
         jm->ck.last_id = m->checkpoint_id;

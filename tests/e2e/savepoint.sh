@@ -71,7 +71,9 @@ for pair in "2 3" "3 2"; do
   sp2=$("$MPIFLOW" stop "$name") || { cat "$WORK/err"; fail "stop of $name"; }
   wait "$RUN" || { cat "$WORK/err"; fail "$name: stopped job exited non-zero"; }
   expect_err "stopped with savepoint"
-  "$MPIFLOW" inspect "$sp2" | grep -q "savepoint" || fail "inspect does not call $sp2 a savepoint"
+  "$MPIFLOW" inspect "$sp2" >"$WORK/inspect" || fail "inspect $sp2"
+  grep -q "savepoint" "$WORK/inspect" || fail "inspect does not call $sp2 a savepoint"
+  grep -qE "gen subtask 0: next row [0-9]+" "$WORK/inspect" || { cat "$WORK/inspect"; fail "inspect shows no source position"; }
   mkdir -p "$WORK/moved"
   mv "$sp2" "$WORK/moved/$name"
   mpf_run $(($2 + 1)) "$WORK/$name.yaml" "${CK[@]}" --restore "$WORK/moved/$name" ||
