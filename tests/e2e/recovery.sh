@@ -36,19 +36,26 @@ awk -F, '{s[$1] += $2; print $1 "," s[$1]}' "$WORK/raw/part-0-0" | LC_ALL=C sort
 [ "$(wc -l <"$WORK/want")" -eq 160000 ] || fail "reference has $(wc -l <"$WORK/want") lines"
 
 # 1. Supervised; SIGKILL of rank 0 (JobManager), rank 1 and rank 2 at
-#    random moments (seeded), each a separate run: exactly once.
+#    random moments (one seed each, and the JobManager twice), each a
+#    separate run: exactly once.
 job sup 1 >"$WORK/sup.yaml"
-for seed in 11 12 13; do
-  for rank in 0 1 2; do
+for seed in 11 12 13 14; do
+  for rank in $(((seed - 11) % 3)); do
     rm -rf "$WORK/chk" "$WORK/sup"
     RANDOM=$((seed * 10 + rank))
     timeout 120 "$MPIFLOW" submit --restart-attempts 3 --restart-delay 100ms -- "${MPIRUN[@]}" \
       "$MPIFLOW" run "$WORK/sup.yaml" "${CK[@]}" >"$WORK/out" 2>"$WORK/err" &
     SUP=$!
-    sleep "$((RANDOM % 2)).$((RANDOM % 10))$((RANDOM % 10))"
-    victims=($(pgrep -f "^$MPIFLOW run $WORK/sup.yaml" | sort -n))
+    victims=()
+    for _ in $(seq 200); do
+      victims=($(pgrep -f "^$MPIFLOW run $WORK/sup.yaml" | sort -n || true))
+      [ "${#victims[@]}" -eq 3 ] && break
+      sleep 0.05
+    done
     [ "${#victims[@]}" -eq 3 ] || { cat "$WORK/err"; fail "seed $seed: expected 3 ranks, found ${#victims[@]}"; }
-    kill -KILL "${victims[$rank]}"
+    sleep "$((RANDOM % 2)).$((RANDOM % 10))$((RANDOM % 10))"
+    kill -KILL "${victims[$rank]}" ||
+      { cat "$WORK/err"; fail "seed $seed: rank $rank had ended before the kill"; }
     wait "$SUP" || { cat "$WORK/err"; fail "seed $seed: supervised job failed after killing rank $rank"; }
     grep -q "restart 1" "$WORK/err" || { cat "$WORK/err"; fail "seed $seed rank $rank: no relaunch"; }
     cat "$WORK/sup"/part-* | LC_ALL=C sort >"$WORK/got"
