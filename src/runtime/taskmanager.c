@@ -98,12 +98,12 @@ typedef struct tm_ckpt {
     mpf_err err;
     const char *job;
     int rank, maxp;
+    int64_t inject_ckpt; /* debug.inject-failure checkpoint=N: die after writing it */
 } tm_ckpt;
 
 typedef struct tm_ctx {
     int rank;
     int attempt;           /* 0, then +1 per in-process restart */
-    int64_t inject_ckpt;   /* debug.inject-failure checkpoint=N: die after writing it */
     conf *conf;
     plan plan;
     int ntasks;
@@ -113,10 +113,20 @@ typedef struct tm_ctx {
     uint64_t records_read; /* for debug.inject-failure */
 } tm_ctx;
 
+static void ckpt_write_done(tm_ckpt *ck);
+
+/* The snapshot collecting checkpoint id. One write at a time: a newer
+ * checkpoint whose barrier arrives while the last is still being written
+ * (the JobManager gave up on that one) waits for the writer first. */
 static snap_writer *tm_snap_for(void *ctx, int64_t id)
 {
     tm_ckpt *ck = ctx;
-    if (ck->id != id && !ck->writing) {
+    if (ck->id != id && ck->writing) {
+        log_warn("checkpoint %lld started while %lld is still being written; waiting for it",
+                 (long long)id, (long long)ck->id);
+        ckpt_write_done(ck);
+    }
+    if (ck->id != id) {
         snapw_fini(&ck->w); /* an older checkpoint that never completed */
         snapw_init(&ck->w, id);
         ck->id = id;
@@ -185,28 +195,33 @@ static void *ckpt_thread(void *arg)
 
 /* Start writing once every local task has snapshotted; acknowledge when
  * the write finished. */
+/* Wait for the writer thread, then acknowledge (or decline) its checkpoint. */
+static void ckpt_write_done(tm_ckpt *ck)
+{
+    pthread_join(ck->thread, NULL);
+    if (ck->inject_ckpt == ck->id && !ck->rc) {
+        log_warn("debug.inject-failure: killing this rank after writing its part of "
+                 "checkpoint %lld", (long long)ck->id);
+        raise(SIGKILL);
+    }
+    char *msg = ck->rc ? xasprintf("%lld %s", (long long)ck->id, ck->err.msg)
+                       : xasprintf("%lld", (long long)ck->id);
+    if (ck->rc)
+        log_warn("checkpoint %lld: %s", (long long)ck->id, ck->err.msg);
+    ctl_send(0, CTL_ACK, msg, strlen(msg) + 1);
+    free(msg);
+    snapw_fini(&ck->w);
+    ck->writing = 0;
+    ck->id = 0;
+    ck->dir[0] = 0;
+}
+
 static void ckpt_progress(tm_ctx *tm)
 {
     tm_ckpt *ck = &tm->ck;
     if (ck->writing) {
-        if (!atomic_load(&ck->done))
-            return;
-        pthread_join(ck->thread, NULL);
-        if (tm->inject_ckpt == ck->id && !ck->rc) {
-            log_warn("debug.inject-failure: killing this rank after writing its part of "
-                     "checkpoint %lld", (long long)ck->id);
-            raise(SIGKILL);
-        }
-        char *msg = ck->rc ? xasprintf("%lld %s", (long long)ck->id, ck->err.msg)
-                           : xasprintf("%lld", (long long)ck->id);
-        if (ck->rc)
-            log_warn("checkpoint %lld: %s", (long long)ck->id, ck->err.msg);
-        ctl_send(0, CTL_ACK, msg, strlen(msg) + 1);
-        free(msg);
-        snapw_fini(&ck->w);
-        ck->writing = 0;
-        ck->id = 0;
-        ck->dir[0] = 0;
+        if (atomic_load(&ck->done))
+            ckpt_write_done(ck);
         return;
     }
     if (!ck->id || !ck->dir[0])
@@ -233,11 +248,6 @@ static void on_trigger(tm_ctx *tm, const char *payload)
     if (sscanf(payload, "%lld %d %n", &id, &flags, &used) < 2 || id <= 0 || !payload[used])
         return;
     tm_ckpt *ck = &tm->ck;
-    if (ck->writing) {
-        log_warn("checkpoint %lld triggered while %lld is still being written; skipped", id,
-                 (long long)ck->id);
-        return;
-    }
     tm_snap_for(ck, id);
     snprintf(ck->dir, sizeof ck->dir, "%s", payload + used);
     ck->trigger_ms = 0;
@@ -475,7 +485,7 @@ static int tm_setup_checkpoints(tm_ctx *tm, int restoring, mpf_err *e)
         return err_set(e, MPF_ECONFIG, "debug.inject-failure: expected 'rank=R,records=N' or "
                        "'rank=R,checkpoint=N', got '%s'", inject);
     int armed = inject[0] && irank == tm->rank && !restoring && tm->attempt == 0;
-    tm->inject_ckpt = armed ? ickpt : 0;
+    tm->ck.inject_ckpt = armed ? ickpt : 0;
     if (ckpt_lib_init(e))
         return e->code;
     tm->ck.job = tm->plan.job->name;
