@@ -31,13 +31,21 @@
  * with a per-key index of open sessions, and a timer per session fires it
  * at end - 1. Count windows buffer each key's last `size` records and
  * emit every `slide` records. */
+/* XXH3 inlined here: the snapshot writer hashes every key to find its key
+ * group, and a call into the library costs more than the hash of 8 bytes.
+ * Same function, same values as record/keygroup.h elsewhere. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "ops/agg.h"
 #include "ops/op.h"
 #include "ops/opstate.h"
+#include "record/keygroup.h"
 #include "record/segpool.h"
+#include "runtime/snapshot.h" /* snap_put_ref */
 #include "state/kstore.h"
 #include "state/timers.h"
 #include "util/xmalloc.h"
@@ -80,7 +88,10 @@ typedef struct win_state {
     uint32_t fixed_klen, fixed_vcap; /* fixed-shape window stores, or 0 */
     int fire_w;       /* firing cursor: window index and slot position */
     size_t fire_pos;
+    struct cow_pool *pool; /* arenas for snapshot copies; NULL until one */
 } win_state;
+
+static void pool_unref(struct cow_pool *p);
 
 static const char *const win_keys[] = {"window", "time", "allowed-lateness", "late-output",
                                        "aggregates", "time-field", NULL};
@@ -283,6 +294,7 @@ static void win_close(op_inst *oi)
     recbuf_fini(&st->acc);
     recbuf_fini(&st->acc2);
     recbuf_fini(&st->kbuf);
+    pool_unref(st->pool);
     free(st);
     oi->st = NULL;
 }
@@ -728,104 +740,451 @@ static int win_finish(op_inst *oi, mpf_err *e)
 
 
 /* ---- checkpoints ----
- * One blob per key group, a sequence of entries:
- *   1 aligned: [klen u32][key][start i64][end i64][fired u32][alen u32][acc]
+ * One blob per key group, a sequence of records, each starting with its
+ * type (u32):
+ *   4 aligned run: [klen u32][alen u32][n u32][start i64][end i64]
+ *                  [fired u32] and the window's n entries of this key
+ *                  group: [key][acc] when klen and alen are not 0 (a
+ *                  fixed-width key and accumulator), else
+ *                  [klen u32][key][alen u32][acc]
  *   2 session: [klen u32][key][start i64][end i64][alen u32][acc]
  *   3 count:   [klen u32][key][vlen u32][buffer]
- * each preceded by its type (u32). Timers are rebuilt on restore. */
-enum { SN_ALIGNED = 1, SN_SESSION = 2, SN_COUNT = 3 };
+ *   1 aligned, one key (written before runs existed; still read):
+ *              [klen u32][key][start i64][end i64][fired u32][alen u32][acc]
+ * Timers are rebuilt on restore. */
+enum { SN_ALIGNED = 1, SN_SESSION = 2, SN_COUNT = 3, SN_ALIGNED_RUN = 4 };
+enum { RUN_HDR = 4 * 4 + 8 + 8 + 4 };
 
-/* Serialise a (cloned) window state into per-key-group blobs. */
-static int win_serialize(const win_cfg *c, win_state *st, kgbufs *kp, snap_writer *w)
+/* Arenas of earlier snapshot copies, kept for the next snapshot: the copy
+ * runs on the task thread at the barrier (a TaskManager busy there delays
+ * its peers' alignment too), and copying into pages already touched is
+ * about 3x faster than into fresh ones. The window and its pending
+ * snapshots share the pool (the writer thread hands arenas back), so it
+ * is reference-counted and locked. It holds at most the copies' memory,
+ * which a checkpoint needs anyway. */
+enum { POOL_MAX = 16 };
+
+typedef struct cow_pool {
+    pthread_mutex_t mu;
+    int refs, n;
+    void *buf[POOL_MAX];
+    size_t cap[POOL_MAX];
+} cow_pool;
+
+static cow_pool *pool_new(void)
 {
-    kgbufs k = *kp;
-    kp->b = NULL;
-    const uint8_t *key;
-    uint32_t klen, vcap;
-    uint8_t *val;
-    for (int i = 0; i < st->nw; i++) {
-        awin *aw = &st->w[i];
-        size_t pos = 0;
-        while (ks_next(&aw->keys, &pos, &key, &klen, &val, &vcap)) {
-            recbuf *b = kgbufs_for(&k, key, klen);
-            uint32_t alen = acc_size(&c->aggs, val);
-            kgbuf_u32(b, SN_ALIGNED);
-            kgbuf_u32(b, klen);
-            kgbuf_put(b, key, klen);
-            kgbuf_i64(b, aw->start);
-            kgbuf_i64(b, aw->end);
-            kgbuf_u32(b, (uint32_t)aw->fired);
-            kgbuf_u32(b, alen);
-            kgbuf_put(b, val, alen);
+    cow_pool *p = xcalloc(1, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    p->refs = 1;
+    return p;
+}
+
+static cow_pool *pool_ref(cow_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->refs++;
+    pthread_mutex_unlock(&p->mu);
+    return p;
+}
+
+static void pool_unref(cow_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    int last = --p->refs == 0;
+    pthread_mutex_unlock(&p->mu);
+    if (!last)
+        return;
+    for (int i = 0; i < p->n; i++)
+        free(p->buf[i]);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+/* The smallest pooled buffer of at least need bytes, or a new one with
+ * room to grow (pages not touched cost nothing), replacing the largest
+ * pooled one (the copy of a store that has grown since); *cap gets its
+ * size. */
+static void *pool_take(cow_pool *p, size_t need, size_t *cap)
+{
+    if (!need) {
+        *cap = 0;
+        return NULL;
+    }
+    int best = -1;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->n; i++)
+        if (p->cap[i] >= need && (best < 0 || p->cap[i] < p->cap[best]))
+            best = i;
+    if (best < 0) /* none fits: the largest too small one was its predecessor */
+        for (int i = 0; i < p->n; i++)
+            if (best < 0 || p->cap[i] > p->cap[best])
+                best = i;
+    void *b = NULL;
+    if (best >= 0) {
+        b = p->buf[best];
+        *cap = p->cap[best];
+        p->n--;
+        p->buf[best] = p->buf[p->n];
+        p->cap[best] = p->cap[p->n];
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (b && *cap < need) { /* a grown store: drop the old buffer */
+        free(b);
+        b = NULL;
+    }
+    if (!b) {
+        *cap = need + need / 4;
+        b = xmalloc(*cap);
+    }
+    return b;
+}
+
+/* Keep buf for a later snapshot (when the pool is full, the smallest
+ * buffer goes). */
+static void pool_give(cow_pool *p, void *buf, size_t cap)
+{
+    if (!buf)
+        return;
+    pthread_mutex_lock(&p->mu);
+    if (p->refs > 1 && p->n == POOL_MAX) { /* evict the smallest */
+        int small = 0;
+        for (int i = 1; i < p->n; i++)
+            if (p->cap[i] < p->cap[small])
+                small = i;
+        if (p->cap[small] < cap) {
+            void *old = p->buf[small];
+            p->buf[small] = buf;
+            p->cap[small] = cap;
+            buf = old;
         }
+    } else if (p->refs > 1) { /* refs == 1: the window is gone */
+        p->buf[p->n] = buf;
+        p->cap[p->n++] = cap;
+        buf = NULL;
     }
-    size_t pos = 0;
-    while (ks_next(&st->sess_idx, &pos, &key, &klen, &val, &vcap)) {
-        recbuf *b = kgbufs_for(&k, key, klen);
-        uint32_t n = rd_u32(val);
-        const int64_t *wins = (const int64_t *)(const void *)(val + 8);
-        for (uint32_t i = 0; i < n; i++) {
-            sess_key(st, wins[2 * i], key, klen);
-            const uint8_t *acc = ks_get(&st->sess_acc, st->kbuf.p, st->kbuf.len,
-                                        ks_hash(st->kbuf.p, st->kbuf.len), NULL);
-            if (!acc)
-                continue;
-            uint32_t alen = acc_size(&c->aggs, acc);
-            kgbuf_u32(b, SN_SESSION);
-            kgbuf_u32(b, klen);
-            kgbuf_put(b, key, klen);
-            kgbuf_i64(b, wins[2 * i]);
-            kgbuf_i64(b, wins[2 * i + 1]);
-            kgbuf_u32(b, alen);
-            kgbuf_put(b, acc, alen);
-        }
-    }
-    pos = 0;
-    while (ks_next(&st->counts, &pos, &key, &klen, &val, &vcap)) {
-        recbuf *b = kgbufs_for(&k, key, klen);
-        uint32_t used = 16 + rd_u32(val + 8);
-        kgbuf_u32(b, SN_COUNT);
-        kgbuf_u32(b, klen);
-        kgbuf_put(b, key, klen);
-        kgbuf_u32(b, used);
-        kgbuf_put(b, val, used);
-    }
-    kgbufs_flush(&k, w);
-    return 0;
+    pthread_mutex_unlock(&p->mu);
+    free(buf);
 }
 
 /* Copy-on-write: at the barrier only the tables are copied (memcpy of
- * their slots and arenas); serialising them into blobs happens on the
- * checkpoint writer's thread while the window goes on. */
+ * their arenas, and of slots only where lookups need them); the writer
+ * thread turns the copies into blobs while the window goes on. */
 typedef struct win_cow {
     const win_cfg *c;
-    win_state st; /* clones */
-    kgbufs k;
+    win_state st;         /* copies of the tables */
+    int first, nkg, maxp; /* the subtask's key groups */
+    cow_pool *pool;
 } win_cow;
+
+static void cow_fini_store(win_cow *v, kstore *ks)
+{
+    size_t cap;
+    void *a = ks_take_arena(ks, &cap);
+    pool_give(v->pool, a, cap);
+    ks_fini(ks);
+}
 
 static void win_cow_free(void *p)
 {
     win_cow *v = p;
     for (int i = 0; i < v->st.nw; i++)
-        ks_fini(&v->st.w[i].keys);
+        cow_fini_store(v, &v->st.w[i].keys);
     free(v->st.w);
-    ks_fini(&v->st.sess_idx);
+    cow_fini_store(v, &v->st.sess_idx);
     ks_fini(&v->st.sess_acc);
-    ks_fini(&v->st.counts);
+    cow_fini_store(v, &v->st.counts);
     recbuf_fini(&v->st.kbuf);
-    if (v->k.b) {
-        for (int i = 0; i < v->k.n; i++)
-            free(v->k.b[i].p);
-        free(v->k.b);
-    }
+    pool_unref(v->pool);
     free(v);
 }
 
+/* A blob buffer from the pool, returned to it once written. */
+typedef struct cow_blobs {
+    cow_pool *pool;
+    uint8_t *buf;
+    size_t cap;
+} cow_blobs;
+
+static void cow_blobs_release(void *p)
+{
+    cow_blobs *b = p;
+    pool_give(b->pool, b->buf, b->cap);
+    pool_unref(b->pool);
+    free(b);
+}
+
+/* Copy src's entries into dst, in a pooled arena. */
+static void cow_clone(win_cow *v, kstore *dst, const kstore *src)
+{
+    size_t cap = 0;
+    void *buf = src->dead ? NULL : pool_take(v->pool, src->alen, &cap);
+    ks_clone_entries_buf(dst, src, buf, cap);
+}
+
+/* Key group of key, as an index into the subtask's range. */
+static inline uint32_t cow_kg(const win_cow *v, const uint8_t *key, uint32_t klen)
+{
+    int kg = keygroup_of(key_hash(key, klen), v->maxp) - v->first;
+    return kg < 0 || kg >= v->nkg ? 0 : (uint32_t)kg; /* not ours: cannot happen */
+}
+
+static inline uint8_t *put_u32(uint8_t *o, uint32_t x) { memcpy(o, &x, 4); return o + 4; }
+static inline uint8_t *put_i64(uint8_t *o, int64_t x) { memcpy(o, &x, 8); return o + 8; }
+static inline uint8_t *put_bytes(uint8_t *o, const void *p, uint32_t n)
+{
+    memcpy(o, p, n);
+    return o + n;
+}
+
+/* The serialiser's bookkeeping. Pass 1 reads every table in arena order
+ * (sequential memory), notes each entry's key group and adds its bytes
+ * to the (window, key group) or (key group) it goes to; the layout then
+ * fixes every blob's place in one exactly-sized buffer; pass 2 reads the
+ * tables again and copies each entry to its place. */
+typedef struct cow_plan {
+    size_t nk, nw;
+    uint16_t *kgs;       /* key group of each entry, in pass order */
+    uint32_t *cnt;       /* [nw * nk]: entries of window i in key group k */
+    uint64_t *pos;       /* [nw * nk + nk]: bytes, then write offsets; the
+                          * last nk for session and count records */
+    uint64_t *kgoff;     /* [nk + 1]: blob offsets */
+    const uint8_t **acc; /* session accumulators found in pass 1 */
+    size_t nacc, capacc;
+} cow_plan;
+
+static void cow_pass1(win_cow *v, cow_plan *pl)
+{
+    const win_cfg *c = v->c;
+    win_state *st = &v->st;
+    size_t nk = pl->nk, j = 0;
+    int fixed = st->fixed_klen != 0;
+    const uint8_t *key;
+    uint32_t klen;
+    uint8_t *val;
+    ks_scan it;
+    for (size_t i = 0; i < pl->nw; i++) {
+        const kstore *ks = &st->w[i].keys;
+        uint32_t *cnt = pl->cnt + i * nk;
+        uint64_t *pos = pl->pos + i * nk;
+        size_t n, stride;
+        const uint8_t *a = ks_fixed_array(ks, &n, &stride);
+        if (a) { /* the common case, an array: a tight loop */
+            for (size_t e = 0; e < n; e++, a += stride) {
+                uint32_t kg = cow_kg(v, a, st->fixed_klen);
+                pl->kgs[j++] = (uint16_t)kg;
+                cnt[kg]++;
+            }
+            for (size_t k = 0; k < nk; k++)
+                pos[k] = (uint64_t)cnt[k] * (st->fixed_klen + c->aggs.fixed);
+            continue;
+        }
+        ks_scan_init(&it, ks);
+        while (ks_scan_next(&it, ks, &key, &klen, &val, NULL)) {
+            uint32_t kg = cow_kg(v, key, klen);
+            pl->kgs[j++] = (uint16_t)kg;
+            cnt[kg]++;
+            pos[kg] += fixed ? klen + c->aggs.fixed : 8 + klen + acc_size(&c->aggs, val);
+        }
+        ks_scan_fini(&it);
+    }
+    uint64_t *rec = pl->pos + pl->nw * nk;
+    ks_scan_init(&it, &st->sess_idx);
+    while (ks_scan_next(&it, &st->sess_idx, &key, &klen, &val, NULL)) {
+        uint32_t kg = cow_kg(v, key, klen), n = rd_u32(val);
+        pl->kgs[j++] = (uint16_t)kg;
+        const int64_t *wins = (const int64_t *)(const void *)(val + 8);
+        for (uint32_t i = 0; i < n; i++) {
+            sess_key(st, wins[2 * i], key, klen);
+            const uint8_t *acc = ks_get(&st->sess_acc, st->kbuf.p, st->kbuf.len,
+                                        ks_hash(st->kbuf.p, st->kbuf.len), NULL);
+            if (pl->nacc == pl->capacc) {
+                pl->capacc = pl->capacc ? pl->capacc * 2 : 1024;
+                pl->acc = xrealloc(pl->acc, pl->capacc * sizeof *pl->acc);
+            }
+            pl->acc[pl->nacc++] = acc;
+            if (acc)
+                rec[kg] += 4 + 4 + klen + 8 + 8 + 4 + acc_size(&c->aggs, acc);
+        }
+    }
+    ks_scan_fini(&it);
+    ks_scan_init(&it, &st->counts);
+    while (ks_scan_next(&it, &st->counts, &key, &klen, &val, NULL)) {
+        uint32_t kg = cow_kg(v, key, klen);
+        pl->kgs[j++] = (uint16_t)kg;
+        rec[kg] += 4 + 4 + klen + 4 + 16 + rd_u32(val + 8);
+    }
+    ks_scan_fini(&it);
+}
+
+/* Blob offsets and run headers; pos[] becomes the write offsets. Returns
+ * the total size. */
+static uint64_t cow_layout(const win_cow *v, cow_plan *pl, uint8_t *buf)
+{
+    size_t nk = pl->nk, nw = pl->nw;
+    uint64_t at = 0;
+    for (size_t k = 0; k < nk; k++) {
+        pl->kgoff[k] = at;
+        for (size_t i = 0; i < nw; i++)
+            if (pl->cnt[i * nk + k]) {
+                if (buf) {
+                    const awin *aw = &v->st.w[i];
+                    uint8_t *o = buf + at;
+                    o = put_u32(o, SN_ALIGNED_RUN);
+                    o = put_u32(o, v->st.fixed_klen);
+                    o = put_u32(o, v->st.fixed_klen ? v->c->aggs.fixed : 0);
+                    o = put_u32(o, pl->cnt[i * nk + k]);
+                    o = put_i64(o, aw->start);
+                    o = put_i64(o, aw->end);
+                    put_u32(o, (uint32_t)aw->fired);
+                }
+                at += RUN_HDR;
+                uint64_t b = pl->pos[i * nk + k];
+                if (buf)
+                    pl->pos[i * nk + k] = at;
+                at += b;
+            }
+        uint64_t b = pl->pos[nw * nk + k];
+        if (buf)
+            pl->pos[nw * nk + k] = at;
+        at += b;
+    }
+    pl->kgoff[nk] = at;
+    return at;
+}
+
+static void cow_pass2(const win_cow *v, cow_plan *pl, uint8_t *buf)
+{
+    const win_cfg *c = v->c;
+    const win_state *st = &v->st;
+    size_t nk = pl->nk, j = 0, ai = 0;
+    int fixed = st->fixed_klen != 0;
+    const uint8_t *key;
+    uint32_t klen;
+    uint8_t *val;
+    ks_scan it;
+    for (size_t i = 0; i < pl->nw; i++) {
+        const kstore *ks = &st->w[i].keys;
+        uint64_t *pos = pl->pos + i * nk;
+        size_t n, stride;
+        const uint8_t *a = ks_fixed_array(ks, &n, &stride);
+        if (a && st->fixed_klen % 8 == 0 && c->aggs.fixed % 8 == 0) {
+            /* an entry [key][acc] is a blob entry as it is: copy words */
+            size_t words = stride / 8;
+            for (size_t e = 0; e < n; e++, a += stride) {
+                uint32_t kg = pl->kgs[j++];
+                uint8_t *o = buf + pos[kg];
+                for (size_t k = 0; k < words; k++) {
+                    uint64_t x;
+                    memcpy(&x, a + 8 * k, 8);
+                    memcpy(o + 8 * k, &x, 8);
+                }
+                pos[kg] += stride;
+            }
+            continue;
+        }
+        ks_scan_init(&it, ks);
+        if (fixed) {
+            uint32_t alen = c->aggs.fixed;
+            while (ks_scan_next(&it, ks, &key, &klen, &val, NULL)) {
+                uint32_t kg = pl->kgs[j++];
+                uint8_t *o = buf + pos[kg];
+                memcpy(o, key, klen);
+                memcpy(o + klen, val, alen);
+                pos[kg] += klen + alen;
+            }
+        } else {
+            while (ks_scan_next(&it, ks, &key, &klen, &val, NULL)) {
+                uint32_t kg = pl->kgs[j++], alen = acc_size(&c->aggs, val);
+                uint8_t *o = buf + pos[kg];
+                o = put_u32(o, klen);
+                o = put_bytes(o, key, klen);
+                o = put_u32(o, alen);
+                put_bytes(o, val, alen);
+                pos[kg] += 8 + klen + alen;
+            }
+        }
+        ks_scan_fini(&it);
+    }
+    uint64_t *rec = pl->pos + pl->nw * nk;
+    ks_scan_init(&it, &st->sess_idx);
+    while (ks_scan_next(&it, &st->sess_idx, &key, &klen, &val, NULL)) {
+        uint32_t kg = pl->kgs[j++], n = rd_u32(val);
+        const int64_t *wins = (const int64_t *)(const void *)(val + 8);
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *acc = pl->acc[ai++];
+            if (!acc)
+                continue;
+            uint32_t alen = acc_size(&c->aggs, acc);
+            uint8_t *o = buf + rec[kg];
+            o = put_u32(o, SN_SESSION);
+            o = put_u32(o, klen);
+            o = put_bytes(o, key, klen);
+            o = put_i64(o, wins[2 * i]);
+            o = put_i64(o, wins[2 * i + 1]);
+            o = put_u32(o, alen);
+            o = put_bytes(o, acc, alen);
+            rec[kg] = (uint64_t)(o - buf);
+        }
+    }
+    ks_scan_fini(&it);
+    ks_scan_init(&it, &st->counts);
+    while (ks_scan_next(&it, &st->counts, &key, &klen, &val, NULL)) {
+        uint32_t kg = pl->kgs[j++], used = 16 + rd_u32(val + 8);
+        uint8_t *o = buf + rec[kg];
+        o = put_u32(o, SN_COUNT);
+        o = put_u32(o, klen);
+        o = put_bytes(o, key, klen);
+        o = put_u32(o, used);
+        o = put_bytes(o, val, used);
+        rec[kg] = (uint64_t)(o - buf);
+    }
+    ks_scan_fini(&it);
+}
+
+/* Serialise the copies into one buffer holding every key group's blob,
+ * handed to w without another copy. */
 static int win_cow_write(void *p, snap_writer *w, mpf_err *e)
 {
     (void)e;
     win_cow *v = p;
-    return win_serialize(v->c, &v->st, &v->k, w);
+    const win_state *st = &v->st;
+    cow_plan pl = {.nk = (size_t)v->nkg, .nw = (size_t)st->nw};
+    size_t nent = ks_count(&st->sess_idx) + ks_count(&st->counts);
+    for (int i = 0; i < st->nw; i++)
+        nent += ks_count(&st->w[i].keys);
+    pl.kgs = xmalloc((nent + 1) * sizeof *pl.kgs);
+    pl.cnt = xcalloc(pl.nw * pl.nk + 1, sizeof *pl.cnt);
+    pl.pos = xcalloc(pl.nw * pl.nk + pl.nk + 1, sizeof *pl.pos);
+    pl.kgoff = xcalloc(pl.nk + 1, sizeof *pl.kgoff);
+    cow_pass1(v, &pl);
+    uint64_t total = cow_layout(v, &pl, NULL);
+    cow_blobs *own = NULL;
+    uint8_t *buf = NULL;
+    if (total) {
+        own = xcalloc(1, sizeof *own);
+        own->pool = pool_ref(v->pool);
+        own->buf = buf = pool_take(v->pool, total, &own->cap);
+        cow_layout(v, &pl, buf);
+        cow_pass2(v, &pl, buf);
+    }
+    for (size_t k = 0; k < pl.nk; k++) {
+        uint64_t len = pl.kgoff[k + 1] - pl.kgoff[k];
+        if (!len)
+            continue;
+        snap_put_ref(w, SNAP_KEYED, v->first + (int)k, buf + pl.kgoff[k], len, own,
+                     own ? cow_blobs_release : NULL);
+        own = NULL;
+    }
+    if (own) /* no blob took it */
+        cow_blobs_release(own);
+    free(pl.kgs);
+    free(pl.cnt);
+    free(pl.pos);
+    free(pl.kgoff);
+    free(pl.acc);
+    return 0;
 }
 
 static int win_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
@@ -834,18 +1193,87 @@ static int win_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
     win_state *st = oi->st;
     win_cow *v = xcalloc(1, sizeof *v);
     v->c = oi->spec->cfg;
+    keygroup_range r = keygroup_range_of(oi->subtask, oi->spec->max_parallelism,
+                                         oi->spec->parallelism);
+    v->first = r.start;
+    v->nkg = r.end >= r.start ? r.end - r.start + 1 : 0;
+    v->maxp = oi->spec->max_parallelism;
     v->st.nw = st->nw;
+    v->st.fixed_klen = st->fixed_klen;
+    v->st.fixed_vcap = st->fixed_vcap;
+    if (!st->pool)
+        st->pool = pool_new();
+    v->pool = pool_ref(st->pool);
     v->st.w = xcalloc((size_t)st->nw + 1, sizeof *v->st.w);
     for (int i = 0; i < st->nw; i++) {
         v->st.w[i] = st->w[i];
-        ks_clone(&v->st.w[i].keys, &st->w[i].keys);
+        cow_clone(v, &v->st.w[i].keys, &st->w[i].keys);
     }
-    ks_clone(&v->st.sess_idx, &st->sess_idx);
-    ks_clone(&v->st.sess_acc, &st->sess_acc);
-    ks_clone(&v->st.counts, &st->counts);
+    cow_clone(v, &v->st.sess_idx, &st->sess_idx);
+    ks_clone(&v->st.sess_acc, &st->sess_acc); /* looked up by key */
+    cow_clone(v, &v->st.counts, &st->counts);
     recbuf_init(&v->st.kbuf);
-    kgbufs_init(&v->k, oi);
     snap_defer(w, win_cow_write, win_cow_free, v);
+    return 0;
+}
+
+/* An aligned run (SN_ALIGNED_RUN, the type already read). */
+static int restore_run(op_inst *oi, blobrd *r, const snap_blob *sb, mpf_err *e)
+{
+    const win_cfg *c = oi->spec->cfg;
+    win_state *st = oi->st;
+    uint32_t fk = blobrd_u32(r), fa = blobrd_u32(r), n = blobrd_u32(r);
+    int64_t start = blobrd_i64(r), end = blobrd_i64(r);
+    uint32_t fired = blobrd_u32(r);
+    size_t left = (size_t)(r->end - r->p);
+    /* A fixed store takes only its own shape; n must fit in the blob. */
+    if (r->bad || (c->kind != W_TUMBLING && c->kind != W_SLIDING) || !fk != !fa ||
+        (st->fixed_klen ? fk != st->fixed_klen || fa != c->aggs.fixed : fk != 0) ||
+        (uint64_t)n * (fk ? fk + fa : 8) > left)
+        return blobrd_error(oi, sb, e);
+    awin *aw = aligned_get(st, start, end);
+    aw->fired = (int)fired;
+    if (!ks_count(&aw->keys)) {
+        /* Key groups are about equally full: size the window's store for
+         * all of this subtask's key groups at once. */
+        keygroup_range kr = keygroup_range_of(oi->subtask, oi->spec->max_parallelism,
+                                              oi->spec->parallelism);
+        size_t groups = kr.end >= kr.start ? (size_t)(kr.end - kr.start + 1) : 1;
+        size_t per = fk ? ((fk + 7u) & ~7u) + ((fa + 7u) & ~7u) : 0;
+        ks_reserve(&aw->keys, (size_t)n * groups, (size_t)n * groups * per);
+    }
+    if (fk) { /* fixed: n entries of fk + fa bytes, checked above */
+        enum { AHEAD = 16 }; /* slots prefetched this many keys ahead */
+        size_t esz = (size_t)fk + fa;
+        const uint8_t *ents = r->p;
+        r->p += (size_t)n * esz;
+        uint64_t ring[AHEAD];
+        for (uint32_t i = 0; i < n && i < AHEAD; i++) {
+            ring[i] = ks_hash(ents + i * esz, fk);
+            ks_prefetch(&aw->keys, ring[i]);
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *key = ents + i * esz;
+            uint64_t h = ring[i % AHEAD];
+            if (i + AHEAD < n) {
+                ring[i % AHEAD] = ks_hash(key + AHEAD * esz, fk);
+                ks_prefetch(&aw->keys, ring[i % AHEAD]);
+            }
+            uint8_t *v = ks_put(&aw->keys, key, fk, h, fa, NULL);
+            memcpy(v, key + fk, fa);
+        }
+        return 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t klen = blobrd_u32(r);
+        const uint8_t *key = blobrd_bytes(r, klen);
+        uint32_t alen = blobrd_u32(r);
+        const uint8_t *acc = blobrd_bytes(r, alen);
+        if (r->bad || alen < c->aggs.fixed || acc_size(&c->aggs, acc) != alen)
+            return blobrd_error(oi, sb, e);
+        uint8_t *v = ks_put(&aw->keys, key, klen, ks_hash(key, klen), alen, NULL);
+        memcpy(v, acc, alen);
+    }
     return 0;
 }
 
@@ -856,7 +1284,13 @@ static int win_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
     blobrd r;
     blobrd_init(&r, sb);
     while (blobrd_more(&r)) {
-        uint32_t type = blobrd_u32(&r), klen = blobrd_u32(&r);
+        uint32_t type = blobrd_u32(&r);
+        if (type == SN_ALIGNED_RUN) {
+            if (restore_run(oi, &r, sb, e))
+                return e->code;
+            continue;
+        }
+        uint32_t klen = blobrd_u32(&r);
         const uint8_t *key = blobrd_bytes(&r, klen);
         if (r.bad)
             break;
@@ -868,7 +1302,8 @@ static int win_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
             if (r.bad || alen < c->aggs.fixed || acc_size(&c->aggs, acc) != alen)
                 return blobrd_error(oi, sb, e);
             if (type == SN_ALIGNED) {
-                if (c->kind != W_TUMBLING && c->kind != W_SLIDING)
+                if ((c->kind != W_TUMBLING && c->kind != W_SLIDING) ||
+                    (st->fixed_klen && klen != st->fixed_klen))
                     return blobrd_error(oi, sb, e);
                 awin *aw = aligned_get(st, start, end);
                 aw->fired = (int)fired;

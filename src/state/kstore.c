@@ -77,6 +77,41 @@ void ks_clone(kstore *dst, const kstore *src)
     dst->acap = src->alen;
 }
 
+void ks_clone_entries(kstore *dst, const kstore *src)
+{
+    ks_clone_entries_buf(dst, src, NULL, 0);
+}
+
+void ks_clone_entries_buf(kstore *dst, const kstore *src, void *buf, size_t cap)
+{
+    if (src->dead) { /* the slots tell the live entries: copy them too */
+        ks_clone(dst, src);
+        free(buf);
+        return;
+    }
+    *dst = *src;
+    dst->slots = NULL;
+    dst->cap = 0;
+    if (!buf || cap < src->alen) {
+        free(buf);
+        buf = src->alen ? xmalloc(src->alen) : NULL;
+        cap = src->alen;
+    }
+    dst->arena = buf;
+    dst->acap = cap;
+    if (src->alen)
+        memcpy(dst->arena, src->arena, src->alen);
+}
+
+void *ks_take_arena(kstore *s, size_t *cap)
+{
+    void *a = s->arena;
+    *cap = a ? s->acap : 0;
+    s->arena = NULL;
+    s->acap = s->alen = 0;
+    return a;
+}
+
 uint64_t ks_hash(const void *key, uint32_t klen)
 {
     return XXH3_64bits(key, klen);
@@ -138,6 +173,26 @@ static void reserve(kstore *s, size_t need)
     na = pad8(na);
     s->arena = xrealloc(s->arena, na);
     s->acap = na;
+}
+
+void ks_reserve(kstore *s, size_t n, size_t bytes)
+{
+    size_t need = s->n + n, ncap = s->cap ? s->cap : 16;
+    while (need * 4 > ncap * 3)
+        ncap *= 2;
+    if (ncap != s->cap) {
+        uint64_t *ns = xcalloc(ncap, sizeof *ns);
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->slots[i])
+                place(ns, ncap - 1, s->slots[i]);
+        free(s->slots);
+        s->slots = ns;
+        s->cap = ncap;
+    }
+    if (s->alen + bytes > s->acap) {
+        s->acap = pad8(s->alen + bytes);
+        s->arena = xrealloc(s->arena, s->acap);
+    }
 }
 
 static size_t find(const kstore *s, const void *key, uint32_t klen, uint32_t tag)
@@ -280,6 +335,56 @@ int ks_next(const kstore *s, size_t *pos, const uint8_t **key, uint32_t *klen, u
         return 1;
     }
     return 0;
+}
+
+void ks_scan_init(ks_scan *it, const kstore *s)
+{
+    it->off = 0;
+    it->live = NULL;
+    if (!s->dead || !s->alen)
+        return;
+    /* Dead entries keep their headers, so the arena stays a sequence of
+     * entries; the slots say which ones are live. */
+    it->live = xcalloc((s->alen / 8 + 63) / 64 + 1, sizeof *it->live);
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->slots[i]) {
+            size_t u = slot_off(s->slots[i]) / 8;
+            it->live[u / 64] |= 1ull << (u % 64);
+        }
+}
+
+int ks_scan_next(ks_scan *it, const kstore *s, const uint8_t **key, uint32_t *klen,
+                 uint8_t **val, uint32_t *vcap)
+{
+    while (it->off < s->alen) {
+        uint8_t *e = s->arena + it->off;
+        size_t u = it->off / 8;
+        it->off += ent_size(s, e);
+        if (it->live && !(it->live[u / 64] >> (u % 64) & 1))
+            continue;
+        *key = ent_key(s, e);
+        *klen = ent_klen(s, e);
+        *val = ent_val(s, e);
+        if (vcap)
+            *vcap = ent_vcap(s, e);
+        return 1;
+    }
+    return 0;
+}
+
+const uint8_t *ks_fixed_array(const kstore *s, size_t *n, size_t *stride)
+{
+    if (!s->fixed_klen || s->dead)
+        return NULL;
+    *stride = pad8(s->fixed_klen) + pad8(s->fixed_vcap);
+    *n = s->alen / *stride;
+    return s->arena;
+}
+
+void ks_scan_fini(ks_scan *it)
+{
+    free(it->live);
+    it->live = NULL;
 }
 
 size_t ks_bytes(const kstore *s)
