@@ -745,8 +745,10 @@ static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
         }
         char sch[4096];
         schema_format(&s->out_schema, sch, sizeof sch);
+        /* kinds are "<role>/<name>"; checkpoints of earlier builds have the bare name */
         char *kind = op_kind_qualified(s->kind);
-        if (om->kind && om->kind[0] && strcmp(om->kind, kind) != 0)
+        const char *want = om->kind && !strchr(om->kind, '/') ? s->kind->name : kind;
+        if (om->kind && om->kind[0] && strcmp(om->kind, want) != 0)
             rc = err_set(e, MPF_EPLAN, "%s: operator '%s' was a %s, the job makes it a %s",
                          sub->restore, om->uid, om->kind, kind);
         else if (om->schema && strcmp(om->schema, sch) != 0)
