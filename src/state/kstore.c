@@ -125,9 +125,9 @@ static void place(uint64_t *slots, size_t mask, uint64_t slot)
     slots[i] = slot;
 }
 
-static void grow(kstore *s)
+/* Move every slot into a new table of ncap (a power of two) slots. */
+static void rehash(kstore *s, size_t ncap)
 {
-    size_t ncap = s->cap ? s->cap * 2 : 16;
     uint64_t *ns = xcalloc(ncap, sizeof *ns);
     for (size_t i = 0; i < s->cap; i++)
         if (s->slots[i])
@@ -135,6 +135,11 @@ static void grow(kstore *s)
     free(s->slots);
     s->slots = ns;
     s->cap = ncap;
+}
+
+static void grow(kstore *s)
+{
+    rehash(s, s->cap ? s->cap * 2 : 16);
 }
 
 /* Rewrite the arena with live entries only. */
@@ -180,15 +185,8 @@ void ks_reserve(kstore *s, size_t n, size_t bytes)
     size_t need = s->n + n, ncap = s->cap ? s->cap : 16;
     while (need * 4 > ncap * 3)
         ncap *= 2;
-    if (ncap != s->cap) {
-        uint64_t *ns = xcalloc(ncap, sizeof *ns);
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->slots[i])
-                place(ns, ncap - 1, s->slots[i]);
-        free(s->slots);
-        s->slots = ns;
-        s->cap = ncap;
-    }
+    if (ncap != s->cap)
+        rehash(s, ncap);
     if (s->alen + bytes > s->acap) {
         s->acap = pad8(s->alen + bytes);
         s->arena = xrealloc(s->arena, s->acap);
