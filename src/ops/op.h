@@ -34,6 +34,14 @@ enum snap_kind { SNAP_KEYED = 1, SNAP_OPERATOR = 2 };
 typedef struct snap_writer snap_writer;
 /* Add one blob (the bytes are copied). */
 void snap_put(snap_writer *w, int kind, int key_group, const void *data, size_t len);
+/* Add a blob without copying it (the zero-copy snap_put for a deferred
+ * snapshot that serialises straight into its own buffers): data[0..len)
+ * must stay valid until snapw_fini, which then calls release(own), or
+ * free(own) when release is NULL (own NULL: nothing). Many blobs can lie
+ * in one buffer: pass it as own with one of them. Blobs adjacent in
+ * memory are written to the checkpoint file in place. */
+void snap_put_ref(snap_writer *w, int kind, int key_group, uint8_t *data, size_t len,
+                  void *own, void (*release)(void *own));
 /* The checkpoint being taken. */
 int64_t snap_id(const snap_writer *w);
 /* Copy-on-write snapshots: finish this operator's snapshot later, on the

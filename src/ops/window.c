@@ -45,7 +45,6 @@
 #include "ops/opstate.h"
 #include "record/keygroup.h"
 #include "record/segpool.h"
-#include "runtime/snapshot.h" /* snap_put_ref */
 #include "state/kstore.h"
 #include "state/timers.h"
 #include "util/xmalloc.h"

@@ -37,14 +37,6 @@ struct snap_writer {
 
 void snapw_init(snap_writer *w, int64_t id);
 void snapw_fini(snap_writer *w);
-/* Add a blob without copying it (the zero-copy snap_put for a deferred
- * snapshot that serialises straight into its own buffers): data[0..len)
- * must stay valid until snapw_fini, which then calls release(own), or
- * free(own) when release is NULL (own NULL: nothing). Many blobs can lie
- * in one buffer: pass it as own with one of them. Blobs adjacent in
- * memory are written to the checkpoint file in place. */
-void snap_put_ref(snap_writer *w, int kind, int key_group, uint8_t *data, size_t len,
-                  void *own, void (*release)(void *own));
 /* Run the deferred parts; returns 0 or an error. Called on the
  * checkpoint writer's thread, it first lowers that thread's scheduling
  * priority (SCHED_BATCH, nice 10) so the task threads on the same cores
