@@ -195,6 +195,12 @@ const op_kind *op_kind_find(enum op_role role, const char *name);
 /* NULL-terminated names of one role (static storage). */
 const char *const *op_kind_names(enum op_role role);
 const char *op_role_name(enum op_role role);
+/* Whether operators of kind k can take part in checkpoints: they snapshot
+ * their state, or keep none. */
+static inline int op_kind_checkpointable(const op_kind *k)
+{
+    return k->snapshot || k->stateless;
+}
 /* "<role>/<name>" as in the job YAML ("source/file", "type/window",
  * "sink/file"): what checkpoints record as an operator's kind. Caller
  * frees. op_kind_parse_qualified is the reverse (NULL if unknown). */

@@ -449,7 +449,7 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
     }
     for (int i = 0; checkpointing && i < j->nops; i++) {
         const op_spec *s = &j->ops[i];
-        if (!s->kind->snapshot && !s->kind->stateless) {
+        if (!op_kind_checkpointable(s->kind)) {
             err_set(e, MPF_EPLAN, "%s: %s '%s' keeps state but cannot snapshot it, so it "
                     "cannot take part in checkpoints; remove it or set "
                     "execution.checkpointing.interval: 0", op_where(s),

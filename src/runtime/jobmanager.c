@@ -598,7 +598,7 @@ static const char *savepoint_obstacle(const plan *p, char *buf, size_t n)
         return "the job runs in BATCH mode; set execution.runtime-mode: STREAMING";
     for (int i = 0; i < p->job->nops; i++) {
         const op_spec *s = &p->job->ops[i];
-        if (!s->kind->snapshot && !s->kind->stateless) {
+        if (!op_kind_checkpointable(s->kind)) {
             snprintf(buf, n, "operator '%s' (%s) cannot take part in checkpoints", s->uid,
                      s->kind->name);
             return buf;
