@@ -253,6 +253,20 @@ static int on_close(builder *b, mpf_err *e)
     return 0;
 }
 
+/* Whether byte off of text is a tab with only blanks (or the "-" of
+ * compact sequence entries) before it on its line: indentation. */
+static int tab_in_indent(const char *text, size_t len, size_t off)
+{
+    if (!text || off >= len || text[off] != '\t')
+        return 0;
+    while (off > 0 && text[off - 1] != '\n') {
+        off--;
+        if (text[off] != ' ' && text[off] != '\t' && text[off] != '-')
+            return 0;
+    }
+    return 1;
+}
+
 /* Turn a libyaml failure into "file:line:col: problem (context ...)". */
 static int libyaml_error(const yaml_parser_t *p, const char *file,
                          const char *text, size_t len, mpf_err *e)
@@ -282,6 +296,13 @@ static int libyaml_error(const yaml_parser_t *p, const char *file,
     default: {
         int line = (int)p->problem_mark.line + 1;
         int col = (int)p->problem_mark.column + 1;
+        /* libyaml words a tab in the indentation as "found character that
+         * cannot start any token" or "found a tab character that violates
+         * indentation"; say what YAML's rule is instead. */
+        if (p->error == YAML_SCANNER_ERROR && tab_in_indent(text, len, p->problem_mark.index))
+            return err_set(e, MPF_EJOB,
+                           "%s:%d:%d: tabs are not allowed for indentation (indent with spaces)",
+                           file, line, col);
         int cline = (int)p->context_mark.line + 1;
         int ccol = (int)p->context_mark.column + 1;
         if (p->context && (cline != line || ccol != col))

@@ -223,6 +223,30 @@ static void test_libyaml_errors(void **state)
                  "t.yaml:2:4: invalid leading UTF-8 octet (byte 0xFF)");
 }
 
+/* A tab in the indentation gets YAML's rule, not libyaml's scanner
+ * wording ("found character that cannot start any token", "found a tab
+ * character that violates indentation"); tabs elsewhere are left to
+ * libyaml. */
+static void test_tab_indentation(void **state)
+{
+    (void)state;
+    const char *tabs = "tabs are not allowed for indentation (indent with spaces)";
+    char want[128];
+    snprintf(want, sizeof want, "t.yaml:3:1: %s", tabs);
+    expect_error("name: x\nsources:\n\t- type: file\n", want);
+    snprintf(want, sizeof want, "t.yaml:4:1: %s", tabs);
+    expect_error("name: x\nconfig:\n  a: 1\n\tb: 2\n", want);
+    snprintf(want, sizeof want, "t.yaml:2:5: %s", tabs);
+    expect_error("config:\n    \tb: 2\n", want);
+    snprintf(want, sizeof want, "t.yaml:2:4: %s", tabs);
+    expect_error("l:\n  -\tb\n", want);
+    /* a tab after a key is separation, which YAML allows */
+    mpf_err e;
+    ydoc *d = parse("a:\t1\n", &e);
+    assert_non_null(d);
+    ydoc_destroy(d);
+}
+
 static void test_depth_limit(void **state)
 {
     (void)state;
@@ -514,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_refused_features),
         cmocka_unit_test(test_libyaml_errors),
+        cmocka_unit_test(test_tab_indentation),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_mangled_input_never_crashes),
         cmocka_unit_test(test_typed_getters),
