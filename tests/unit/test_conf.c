@@ -422,6 +422,19 @@ static void test_value_errors(void **state)
     assert_string_equal(e.msg, "-D: key 'log.level': expected one of debug, "
                                "info, warn, error, got 'verbose'");
 
+    /* a range of one value is enforced too (issue 9: 5 and -3 were taken) */
+    assert_int_equal(conf_set(c, "execution.checkpointing.max-concurrent-checkpoints", "5",
+                              "-D", &e),
+                     MPF_ECONFIG);
+    assert_string_equal(e.msg, "-D: key 'execution.checkpointing.max-concurrent-checkpoints': "
+                               "value 5 is not supported (the only allowed value is 1)");
+    assert_int_equal(conf_set(c, "execution.checkpointing.max-concurrent-checkpoints", "-3",
+                              "-D", &e),
+                     MPF_ECONFIG);
+    assert_int_equal(conf_set(c, "execution.checkpointing.max-concurrent-checkpoints", "1",
+                              "-D", &e),
+                     0);
+
     /* failed sets leave the old value in place */
     assert_int_equal(conf_int(c, "taskmanager.numberOfTaskSlots"), 1);
     assert_int_equal(conf_int(c, "parallelism.default"), 0);
@@ -431,6 +444,58 @@ static void test_value_errors(void **state)
     /* NULL origin and value are handled */
     assert_int_equal(conf_set(c, "log.level", NULL, NULL, &e), MPF_ECONFIG);
     assert_string_equal(e.msg, "configuration: key 'log.level': missing value");
+    conf_destroy(c);
+}
+
+/* Text of v for key p as the setter parses it (bare durations are ms, so
+ * the bounds are written in ns). */
+static void bound_text(const prop_def *p, int64_t v, char *buf, size_t n)
+{
+    if (p->type == PROP_DURATION)
+        snprintf(buf, n, "%lldns", (long long)v);
+    else
+        snprintf(buf, n, "%lld", (long long)v);
+}
+
+/* The audit of issue 9 as a test: every numeric key has a range that holds
+ * its default, both ends are accepted, one past either end is refused by
+ * conf_set with a message naming the key, the value and the range. */
+static void test_every_numeric_key_is_range_checked(void **state)
+{
+    (void)state;
+    conf *c = conf_new();
+    mpf_err e;
+    int checked = 0;
+    for (const prop_def *p = conf_props; p->name; p++) {
+        if (p->type != PROP_INT && p->type != PROP_DOUBLE && p->type != PROP_DURATION &&
+            p->type != PROP_SIZE)
+            continue;
+        char v[64], key[256];
+        snprintf(key, sizeof key, "key '%s': value ", p->name);
+        assert_true(p->min <= p->max);
+        assert_true(p->min >= 0); /* no key takes a negative number */
+        bound_text(p, p->min, v, sizeof v);
+        if (conf_set(c, p->name, v, "-D", &e))
+            fail_msg("%s: min %s refused: %s", p->name, v, e.msg);
+        bound_text(p, p->max, v, sizeof v);
+        if (conf_set(c, p->name, v, "-D", &e))
+            fail_msg("%s: max %s refused: %s", p->name, v, e.msg);
+        bound_text(p, p->max + 1, v, sizeof v);
+        err_clear(&e);
+        if (conf_set(c, p->name, v, "-D", &e) != MPF_ECONFIG)
+            fail_msg("%s: max + 1 (%s) accepted", p->name, v);
+        assert_non_null(strstr(e.msg, key));
+        assert_true(strstr(e.msg, "out of range [") || strstr(e.msg, "only allowed value"));
+        if (p->min > 0 || p->type == PROP_INT || p->type == PROP_DOUBLE) {
+            bound_text(p, p->min - 1, v, sizeof v);
+            err_clear(&e);
+            if (conf_set(c, p->name, v, "-D", &e) != MPF_ECONFIG)
+                fail_msg("%s: min - 1 (%s) accepted", p->name, v);
+            assert_non_null(strstr(e.msg, p->name));
+        }
+        checked++;
+    }
+    assert_true(checked >= 20);
     conf_destroy(c);
 }
 
@@ -540,6 +605,16 @@ static void test_yaml_error_positions(void **state)
                      MPF_ECONFIG);
     assert_string_equal(e.msg, "c.yaml:3:12: key 'parallelism.default' is "
                                "set twice (first at c.yaml:1:22)");
+
+    assert_int_equal(apply_text(c,
+                                "execution:\n"
+                                "  checkpointing:\n"
+                                "    max-concurrent-checkpoints: 5\n",
+                                &e),
+                     MPF_ECONFIG);
+    assert_string_equal(e.msg, "c.yaml:3:33: key "
+                               "'execution.checkpointing.max-concurrent-checkpoints': value 5 "
+                               "is not supported (the only allowed value is 1)");
 
     assert_int_equal(apply_text(c, "- a\n- b\n", &e), MPF_ECONFIG);
     assert_string_equal(e.msg, "c.yaml:1:1: configuration must be a map of "
@@ -806,6 +881,7 @@ int main(void)
         cmocka_unit_test(test_set_get_each_type),
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_value_errors),
+        cmocka_unit_test(test_every_numeric_key_is_range_checked),
         cmocka_unit_test(test_set_kv),
         cmocka_unit_test(test_yaml_nested_and_flat),
         cmocka_unit_test(test_yaml_error_positions),
