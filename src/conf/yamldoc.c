@@ -402,6 +402,38 @@ fail:
     return NULL;
 }
 
+/* Length of "file:L:C" at s, or 0 when s does not start with one. */
+static size_t location_len(const char *s, const char *file)
+{
+    size_t fl = strlen(file), at = fl;
+    if (strncmp(s, file, fl) != 0)
+        return 0;
+    for (int part = 0; part < 2; part++) {
+        if (s[at] != ':' || !isdigit((unsigned char)s[at + 1]))
+            return 0;
+        at++;
+        while (isdigit((unsigned char)s[at]))
+            at++;
+    }
+    return s[at] == ':' && s[at + 1] == ' ' ? at : 0;
+}
+
+void ydoc_err_location_first(mpf_err *e, const char *file)
+{
+    if (!e || !file || !*file || location_len(e->msg, file))
+        return;
+    for (const char *p = strstr(e->msg, file); p; p = strstr(p + 1, file)) {
+        size_t ll = location_len(p, file);
+        if (!ll || p - e->msg < 2 || p[-2] != ':' || p[-1] != ' ')
+            continue;
+        char out[sizeof e->msg];
+        snprintf(out, sizeof out, "%.*s: %.*s: %s", (int)ll, p, (int)(p - 2 - e->msg), e->msg,
+                 p + ll + 2);
+        memcpy(e->msg, out, sizeof out);
+        return;
+    }
+}
+
 char *ydoc_read_file(const char *path, size_t *len, mpf_err *e)
 {
     FILE *f = NULL;

@@ -64,6 +64,13 @@ int ynode_as_i64(const ynode *n, int64_t *out, mpf_err *e);
 int ynode_as_f64(const ynode *n, double *out, mpf_err *e);
 int ynode_as_bool(const ynode *n, int *out, mpf_err *e);
 
+/* Keep a YAML location first: when e's message has context in front of a
+ * position in file ("operator 'x': job.yaml:3:5: bad value", as
+ * err_prefix makes), move the position to the front ("job.yaml:3:5:
+ * operator 'x': bad value"), so every located message starts with
+ * FILE:line:col: as editors and the other messages expect. */
+void ydoc_err_location_first(mpf_err *e, const char *file);
+
 /* Reject keys of map not in allowed (NULL-terminated): error
  * "pos: unknown key 'k' in <what> (did you mean 'x'?)". */
 int ynode_check_keys(const ynode *map, const char *const *allowed,

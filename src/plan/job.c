@@ -364,6 +364,11 @@ int job_parse(const char *file, const char *text, size_t len, char *const *param
     for (size_t i = 0; i < root->n; i++)
         if (strcmp(root->keys[i]->str, "parameters") != 0 && subst_tree(j, root->items[i], e))
             goto fail;
+    /* The name was needed above for messages; take it again substituted. */
+    if (ynode_get_str(root, "name", 1, &name, e))
+        goto fail;
+    free(j->name);
+    j->name = xstrdup(name);
     int64_t par = 0;
     if (ynode_get_i64(root, "parallelism", 0, &par, e))
         goto fail;
@@ -397,6 +402,7 @@ int job_parse(const char *file, const char *text, size_t len, char *const *param
     *out = j;
     return 0;
 fail:
+    ydoc_err_location_first(e, file);
     job_destroy(j);
     return e->code ? e->code : MPF_EJOB;
 }

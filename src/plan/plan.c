@@ -2,8 +2,11 @@
  * (plan layer). */
 #include "plan/plan.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "net/world.h"
+#include "util/log.h"
 #include "util/strutil.h"
 #include "util/xmalloc.h"
 
@@ -366,6 +369,39 @@ static void build_tasks(plan *p)
     free(task_of);
 }
 
+static void plan_warn(plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Record a warning in p and log it once: on rank 0 (every rank builds the
+ * same plan), or in `mpiflow validate`, which runs without MPI. */
+static void plan_warn(plan *p, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char *w = xstrdup(buf);
+    p->warnings = xrealloc(p->warnings, (size_t)(p->nwarnings + 1) * sizeof *p->warnings);
+    p->warnings[p->nwarnings++] = w;
+    if (net_rank() <= 0) /* -1: no MPI world (validate) */
+        log_warn("%s", w);
+}
+
+/* A job without a sink runs and throws its results away: allowed (it can
+ * be a benchmark of the sources and operators), but almost always a
+ * mistake, so say so at plan time. */
+static void warn_no_sink(plan *p)
+{
+    const job *j = p->job;
+    for (int i = 0; i < j->nops; i++)
+        if (j->ops[i].kind->role == OP_SINK)
+            return;
+    const ynode *ops = j->doc ? ynode_get(j->doc->root, "operators") : NULL;
+    plan_warn(p, "%s: job '%s' has no sink, so its results are not written anywhere; add an "
+              "operator such as {uid: out, sink: stdout} or {uid: out, sink: file, path: DIR}",
+              ops ? ynode_pos(ops) : "job", j->name);
+}
+
 int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mpf_err *e)
 {
     memset(p, 0, sizeof *p);
@@ -464,8 +500,13 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
     if (insert_local_phases(j, c, e))
         goto fail;
     build_tasks(p);
+    warn_no_sink(p);
     return 0;
 fail:
+    /* Operators' configure adds "operator 'uid': " in front of errors that
+     * carry a job file position; the position goes first. */
+    if (j && j->doc)
+        ydoc_err_location_first(e, j->doc->file);
     plan_fini(p);
     return e->code;
 }
@@ -479,6 +520,9 @@ void plan_fini(plan *p)
     }
     free(p->tasks);
     free(p->edges);
+    for (int i = 0; i < p->nwarnings; i++)
+        free(p->warnings[i]);
+    free(p->warnings);
     job_destroy(p->job);
     memset(p, 0, sizeof *p);
 }

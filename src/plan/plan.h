@@ -42,6 +42,8 @@ typedef struct plan {
     plan_task *tasks;
     plan_edge *edges;
     uint32_t nchannels;
+    int nwarnings;
+    char **warnings; /* plan-time warnings ("job has no sink"), logged by rank 0 */
 } plan;
 
 /* Build the plan for ntms TaskManagers; takes ownership of j on success

@@ -35,6 +35,36 @@ printf 'name: x\noperators:\n  - {uid: a, source: file, path: x}\n  - {uid: w, t
 rejects "bad key-by" \
   "operator 'c': key-by field 'wrd' is not in its input \(word:string\); did you mean 'word'" "$WORK/k.yaml"
 
+# A tab in the indentation says so, with file:line:col (issue 9).
+printf 'name: x\noperators:\n\t- {uid: a, source: file, path: x}\n' >"$WORK/tab.yaml"
+rejects "tab indentation" "^mpiflow: error: [^ ]*tab.yaml:3:1: tabs are not allowed for indentation" \
+  "$WORK/tab.yaml"
+
+# An operator's error about a place in the job starts with that place.
+printf 'name: x\noperators:\n  - {uid: a, source: file, path: x, format: xml}\n' >"$WORK/fmt.yaml"
+rejects "format: xml" "^mpiflow: error: [^ ]*fmt.yaml:3:[0-9]+: operator 'a': format must be" \
+  "$WORK/fmt.yaml"
+
+# Every numeric key is range-checked, also one-value ranges (issue 9).
+rejects "max-concurrent 5" \
+  "key 'execution.checkpointing.max-concurrent-checkpoints': value 5 .*only allowed value is 1" \
+  "$J" -D execution.checkpointing.max-concurrent-checkpoints=5
+rejects "max-concurrent -3" "value -3 .*only allowed value is 1" \
+  "$J" -D execution.checkpointing.max-concurrent-checkpoints=-3
+printf 'name: x\nconfig:\n  execution.checkpointing.max-concurrent-checkpoints: 2\noperators:\n  - {uid: a, source: file, path: x}\n' >"$WORK/mc.yaml"
+rejects "max-concurrent in config:" "mc.yaml:3:55: key 'execution.checkpointing.max-concurrent-checkpoints'" \
+  "$WORK/mc.yaml"
+
+# A job without a sink plans and runs, with a warning from validate and
+# from run (once, by the JobManager).
+printf 'name: nosink\noperators:\n  - {uid: a, source: file, path: builtin:sample}\n  - {uid: w, type: tokenize}\n' >"$WORK/nosink.yaml"
+"$MPIFLOW" validate "$WORK/nosink.yaml" >/dev/null 2>"$WORK/err" || fail "no-sink job refused"
+expect_err "WARN .*nosink.yaml:3:3: job 'nosink' has no sink"
+mpf_run 3 "$WORK/nosink.yaml" || { cat "$WORK/err"; fail "no-sink job failed"; }
+[ "$(grep -c "has no sink" "$WORK/err")" = 1 ] || { cat "$WORK/err"; fail "no-sink warning not once"; }
+"$MPIFLOW" validate "$J" >/dev/null 2>"$WORK/err"
+! grep -q "has no sink" "$WORK/err" || fail "warning for a job with a sink"
+
 # Unknown configuration key via -D -> suggestion; a bad value too.
 rejects "unknown key" "taskmanager.numberOfTaskSlots" "$J" -D taskmanager.numberOfTaskSlot=2
 rejects "bad duration" "execution.buffer-timeout" "$J" -D execution.buffer-timeout=fast

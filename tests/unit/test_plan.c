@@ -923,6 +923,95 @@ static void test_params_defaults_and_cli(void **state)
     job_destroy(j);
 }
 
+/* Issue 9: the job name is a value like any other, so ${param} in it is
+ * substituted (it names checkpoint directories and the control socket). */
+static void test_name_substituted(void **state)
+{
+    (void)state;
+    const char *text =
+        "name: \"wc-${run}\"\n"
+        "parameters: {run: {default: \"7\"}}\n"
+        "operators:\n"
+        "  - {uid: lines, source: file, path: builtin:sample}\n"
+        "  - {uid: out, sink: blackhole}\n";
+    job *j = parse_ok(text, NULL, 0);
+    assert_string_equal(j->name, "wc-7");
+    job_destroy(j);
+    char *cli[] = {"run=nightly"};
+    j = parse_ok(text, cli, 1);
+    assert_string_equal(j->name, "wc-nightly");
+    job_destroy(j);
+}
+
+/* Issue 9: an error about a place in the job file starts with
+ * FILE:line:col:, also when an operator adds its uid in front. */
+static void test_located_errors_start_with_position(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *ops, *want;
+    } cases[] = {
+        {"  - {uid: s, source: file, path: builtin:sample, format: xml}\n",
+         FILE_LABEL ":3:58: operator 's': format must be lines or csv, got 'xml'"},
+        {"  - {uid: s, source: file, path: builtin:sample}\n"
+         "  - {uid: k, type: key-by}\n"
+         "  - {uid: o, sink: blackhole}\n",
+         FILE_LABEL ":4:5: operator 'k': missing required key 'key'"},
+        {"  - {uid: s, source: file, path: builtin:sample}\n"
+         "  - {uid: o, sink: file}\n",
+         FILE_LABEL ":4:5: operator 'o': missing required key 'path'"},
+        {"  - {uid: s, source: file, path: builtin:sample}\n"
+         "  - {uid: r, type: reduce, key-by: line, function: sum}\n"
+         "  - {uid: o, sink: blackhole}\n",
+         FILE_LABEL ":4:5: operator 'r': function sum needs field: NAME"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "name: x\noperators:\n%s", cases[i].ops);
+        plan p;
+        mpf_err e;
+        conf *c = conf_new();
+        job *j = parse_ok(text, NULL, 0);
+        memset(&e, 0, sizeof e);
+        if (plan_build(&p, j, c, 1, 0, &e) == 0)
+            fail_msg("case %zu planned", i);
+        assert_string_equal(e.msg, cases[i].want);
+        conf_destroy(c);
+    }
+    /* A message that already starts with its position is left alone. */
+    mpf_err e = {MPF_EJOB, "t.yaml:3:4: operator 'x': also t.yaml:5:6: here"};
+    ydoc_err_location_first(&e, FILE_LABEL);
+    assert_string_equal(e.msg, "t.yaml:3:4: operator 'x': also t.yaml:5:6: here");
+    mpf_err e2 = {MPF_EJOB, "operator 'x' watermark: t.yaml:12:345: bad"};
+    ydoc_err_location_first(&e2, FILE_LABEL);
+    assert_string_equal(e2.msg, "t.yaml:12:345: operator 'x' watermark: bad");
+    mpf_err e3 = {MPF_EJOB, "operator 'x': t.yaml:12: a data line"};
+    ydoc_err_location_first(&e3, FILE_LABEL);
+    assert_string_equal(e3.msg, "operator 'x': t.yaml:12: a data line");
+}
+
+/* Issue 9: a job without a sink plans (it may be a benchmark of its
+ * sources) but carries a warning naming the job and where to add one. */
+static void test_no_sink_warns(void **state)
+{
+    (void)state;
+    conf *c = conf_new();
+    plan p;
+    plan_ok(&p,
+            "name: nosink\n"
+            "operators:\n"
+            "  - {uid: lines, source: file, path: builtin:sample}\n"
+            "  - {uid: words, type: tokenize}\n",
+            c, 1, 0);
+    assert_int_equal(p.nwarnings, 1);
+    has(p.warnings[0], FILE_LABEL ":3:3: job 'nosink' has no sink");
+    plan_fini(&p);
+    plan_ok(&p, WORDCOUNT, c, 1, 0);
+    assert_int_equal(p.nwarnings, 0);
+    plan_fini(&p);
+    conf_destroy(c);
+}
+
 static void test_params_errors(void **state)
 {
     (void)state;
@@ -1001,6 +1090,9 @@ int main(void)
         cmocka_unit_test(test_duplicate_uid),
         cmocka_unit_test(test_params_defaults_and_cli),
         cmocka_unit_test(test_params_errors),
+        cmocka_unit_test(test_name_substituted),
+        cmocka_unit_test(test_located_errors_start_with_position),
+        cmocka_unit_test(test_no_sink_warns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
