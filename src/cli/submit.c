@@ -7,7 +7,8 @@
  * the job gets: defaults < conf file < job `config:` < -D) whether and
  * when to restart, and runs it again with `--restore auto` appended (the
  * newest completed checkpoint or savepoint of the job, or a fresh start
- * when there is none), until the job succeeds or the strategy gives up.
+ * when there is none), until the job finishes, is cancelled or stopped
+ * (exit codes 0, 3, 4: passed on) or the strategy gives up (exit 1).
  * --restart-attempts/--restart-delay replace the job's strategy with
  * fixed-delay. SIGINT/SIGTERM are passed to the launcher and end
  * supervision (the job stops in order and is not restarted); SIGUSR1 (take
@@ -26,6 +27,7 @@
 #include "conf/yamldoc.h"
 #include "plan/job.h"
 #include "runtime/restart.h"
+#include "runtime/runtime.h"
 #include "runtime/submission.h"
 #include "util/clock.h"
 #include "util/xmalloc.h"
@@ -333,8 +335,9 @@ int cmd_submit(int argc, char **argv)
     int rc = 0;
     for (int launch = 0;; launch++) {
         rc = run_once(cmd);
-        if (rc == 0 || stop_sig)
-            break;
+        if (rc == MPF_EXIT_FINISHED || rc == MPF_EXIT_CANCELLED || rc == MPF_EXIT_STOPPED ||
+            stop_sig)
+            break; /* an outcome, not a failure (cancel and stop are on purpose) */
         int64_t delay_ns = 0;
         char why[256];
         if (!restart_on_failure(&rs, clock_mono_ns(), &delay_ns, why, sizeof why)) {
@@ -362,5 +365,7 @@ int cmd_submit(int argc, char **argv)
     }
     restart_fini(&rs);
     free(cmd);
-    return rc == 0 ? 0 : 1;
+    return rc == MPF_EXIT_FINISHED || rc == MPF_EXIT_CANCELLED || rc == MPF_EXIT_STOPPED
+               ? rc
+               : MPF_EXIT_FAILED;
 }

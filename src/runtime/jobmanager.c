@@ -50,7 +50,10 @@ typedef struct jm_ckpt {
 } jm_ckpt;
 
 typedef struct jm_ctx {
-    int stopping; /* CTL_STOP sent */
+    int stopping; /* CTL_STOP sent: the sources end, the job drains and commits */
+    int signal;   /* the first stop signal (SIGINT/SIGTERM) seen; 0: none */
+    int drained;  /* the sources were ended early (signal drain or stop --drain) */
+    int all_bounded; /* every source ends by itself */
     jm_ckpt ck;
     conf *conf;
     plan plan;
@@ -78,17 +81,24 @@ static void broadcast(jm_ctx *jm, int type, const char *payload)
         ctl_send(r, type, payload, strlen(payload) + 1);
 }
 
-/* Stop on a signal: the TMs end their sources; the job then finishes and
- * commits like a bounded one. */
-static void request_stop(jm_ctx *jm, int rank)
+/* Records the sources emitted in this attempt. */
+static uint64_t source_records(const jm_ctx *jm)
 {
-    if (rank == 0)
-        log_info("stopping job '%s' on signal %d: ending the sources, draining, committing",
-                 jm->plan.job->name, runtime_stop_signal());
-    else
-        log_info("stopping job '%s' on a signal to rank %d: ending the sources, draining, "
-                 "committing", jm->plan.job->name, rank);
+    uint64_t n = 0;
+    for (int i = 0; i < jm->plan.job->nops; i++)
+        if (jm->plan.job->ops[i].kind->role == OP_SOURCE)
+            n += jm->ops[i].out;
+    return n;
+}
+
+/* Stop an unbounded job that cannot take a savepoint on a signal: the TMs
+ * end their sources; the job then drains and commits what it read. */
+static void request_stop(jm_ctx *jm, int rank, int sig)
+{
+    log_info("stopping job '%s' on signal %d (%s) to rank %d: ending the sources, draining, "
+             "committing what was read", jm->plan.job->name, sig, strsignal(sig), rank);
     jm->stopping = 1;
+    jm->drained = 1;
     broadcast(jm, CTL_STOP, "");
 }
 
@@ -130,6 +140,8 @@ static int request_savepoint(jm_ctx *jm, int flags, const char *dir, int client)
     free(ck->sp_target);
     ck->sp_target = dir && *dir ? xstrdup(dir) : NULL;
     ck->sp_client = client;
+    if (flags & CKF_DRAIN)
+        jm->drained = 1;
     log_info("%s requested%s", flags & CKF_STOP ? "stop with savepoint" : "savepoint",
              flags & CKF_DRAIN ? " (draining: event time advances to the end first)" : "");
     return 0;
@@ -292,21 +304,49 @@ static void ckpt_tick(jm_ctx *jm)
     free(msg);
 }
 
-/* A signal on rank `rank` (0: here). SIGTERM with
- * execution.stop-with-savepoint-on-sigterm stops with a savepoint;
- * otherwise the job drains and commits. */
+/* A stop signal (SIGINT, SIGTERM) on rank `rank` (0: here). A stopped job
+ * never looks finished (USER-GUIDE "Signals and exit codes"):
+ * - with checkpointing on (or SIGTERM and
+ *   execution.stop-with-savepoint-on-sigterm), it stops with a savepoint:
+ *   sinks commit what the savepoint covers, --restore latest resumes;
+ * - otherwise an unbounded job drains and commits what it read;
+ * - a bounded job is cancelled: nothing beyond completed checkpoints is
+ *   committed, as its output is all or nothing.
+ * A second signal to rank 0 while the job stops cancels it. */
 static void on_stop_signal(jm_ctx *jm, int rank, int sig)
 {
     jm_ckpt *ck = &jm->ck;
-    if (jm->stopping || ck->stopped || ((ck->sp_req | ck->flags) & CKF_STOP))
+    const char *name = jm->plan.job->name;
+    if (jm->signal) {
+        if (rank == 0 && !jm->cancel_req) {
+            log_warn("signal %d (%s) again: cancelling job '%s' now; nothing more is committed",
+                     sig, strsignal(sig), name);
+            jm->cancel_req = 1;
+        }
         return;
-    if (sig == SIGTERM && conf_bool(jm->conf, "execution.stop-with-savepoint-on-sigterm")) {
-        log_info("SIGTERM on rank %d: stopping job '%s' with a savepoint", rank,
-                 jm->plan.job->name);
+    }
+    jm->signal = sig;
+    if (jm->stopping || ck->stopped || ((ck->sp_req | ck->flags) & CKF_STOP)) {
+        log_info("signal %d (%s) to rank %d: job '%s' is already stopping (another signal "
+                 "cancels it)", sig, strsignal(sig), rank, name);
+        return;
+    }
+    int savepoint = ck->periodic || (sig == SIGTERM && conf_bool(jm->conf,
+                                     "execution.stop-with-savepoint-on-sigterm"));
+    if (savepoint && !jm->no_savepoint) {
+        log_info("signal %d (%s) to rank %d: stopping job '%s' with a savepoint (resume with "
+                 "--restore latest; another signal cancels)", sig, strsignal(sig), rank, name);
         if (request_savepoint(jm, CKF_STOP, NULL, -1) == 0)
             return;
     }
-    request_stop(jm, rank);
+    if (!jm->all_bounded) {
+        request_stop(jm, rank, sig);
+        return;
+    }
+    log_info("signal %d (%s) to rank %d: cancelling bounded job '%s'; its output is committed "
+             "only when its input is read to the end%s", sig, strsignal(sig), rank, name,
+             ck->periodic ? "" : " (with checkpointing on it would stop with a savepoint)");
+    jm->cancel_req = 1;
 }
 
 /* Control-socket requests: savepoint [DIR], stop [--drain] [DIR], cancel. */
@@ -490,8 +530,10 @@ static void cancel_tasks(jm_ctx *jm)
             continue;
         }
         backoff = 0;
-        if (t == CTL_CANCELED)
+        if (t == CTL_CANCELED) {
             got++;
+            on_finished(jm, src, payload); /* the metrics of what ran */
+        }
         else if (t == CTL_FAILED)
             log_error("%s", payload); /* a second failure while cancelling */
         free(payload);
@@ -585,8 +627,11 @@ static void cancelled_job(jm_ctx *jm)
     if (jm->ck.periodic && strcmp(keep, "DELETE_ON_CANCELLATION") == 0 &&
         ckpt_retain(jm->ck.root, jm->plan.job->name, 0, &e))
         log_warn("deleting the checkpoints of the cancelled job: %s", e.msg);
-    log_info("job '%s' cancelled; %s", jm->plan.job->name,
-             strcmp(keep, "DELETE_ON_CANCELLATION") == 0 ? "its checkpoints are deleted"
+    log_info("job '%s' cancelled after reading %" PRIu64 " source record(s) in this attempt; "
+             "nothing beyond completed checkpoints is committed; %s", jm->plan.job->name,
+             source_records(jm),
+             !jm->ck.periodic ? "it has no checkpoints"
+             : strcmp(keep, "DELETE_ON_CANCELLATION") == 0 ? "its checkpoints are deleted"
                                                           : "its checkpoints are kept");
     reply(&jm->cancel_client, "ok cancelled");
 }
@@ -640,15 +685,18 @@ static void on_finished(jm_ctx *jm, int src, const char *text)
     }
 }
 
-static void print_summary(jm_ctx *jm, double secs)
+static void print_summary(jm_ctx *jm, double secs, int code)
 {
     const job *j = jm->plan.job;
-    uint64_t src_out = 0;
-    for (int i = 0; i < j->nops; i++)
-        if (j->ops[i].kind->role == OP_SOURCE)
-            src_out += jm->ops[i].out;
-    log_info("job '%s' finished in %.3f s on %d TaskManager(s) (duration_s=%.3f)", j->name, secs,
-             jm->ntms, secs);
+    uint64_t src_out = source_records(jm);
+    if (code == MPF_EXIT_STOPPED)
+        log_info("job '%s' stopped after %.3f s on %d TaskManager(s): its sources were ended "
+                 "early, after %" PRIu64 " record(s); the output holds exactly what they read; "
+                 "the job did not finish (duration_s=%.3f)", j->name, secs, jm->ntms, src_out,
+                 secs);
+    else
+        log_info("job '%s' finished in %.3f s on %d TaskManager(s) (duration_s=%.3f)", j->name,
+                 secs, jm->ntms, secs);
     log_info("  %-18s %11s %14s %14s", "operator", "parallelism", "records in", "records out");
     for (int i = 0; i < j->nops; i++) {
         const op_spec *s = &j->ops[i];
@@ -860,6 +908,7 @@ int jm_main(submission *sub)
         if (bc)
             err_set(&e, MPF_EMPI, "could not send the job to the TaskManagers");
         log_error("%s", e.msg);
+        rc = MPF_EXIT_FAILED;
         goto out;
     }
     log_init("jm", log_level_parse(conf_str(jm.conf, "log.level")));
@@ -870,9 +919,12 @@ int jm_main(submission *sub)
              jm.plan.job->name, jm.plan.job->nops, jm.plan.ntasks, jm.ntms,
              jm.plan.batch_mode ? "BATCH" : "STREAMING");
     jm_setup(&jm);
+    jm.all_bounded = 1;
+    for (int i = 0; i < jm.plan.job->nops; i++)
+        if (jm.plan.job->ops[i].kind->role == OP_SOURCE && !jm.plan.job->ops[i].bounded)
+            jm.all_bounded = 0;
     double t0 = net_wtime();
-    const char *shutdown = "1";
-    rc = 1;
+    int code = MPF_EXIT_FAILED;
     for (;;) {
         char *err = NULL;
         if (gather(&jm, CTL_DEPLOYED, &err)) {
@@ -890,22 +942,34 @@ int jm_main(submission *sub)
         int result = run_until_end(&jm, &err);
         if (result == RUN_FINISHED) {
             free(err);
-            rc = finish_job(&jm);
-            shutdown = rc ? "1" : "0";
-            if (!rc)
-                print_summary(&jm, net_wtime() - t0);
+            code = finish_job(&jm) ? MPF_EXIT_FAILED
+                   : jm.drained    ? MPF_EXIT_STOPPED
+                                   : MPF_EXIT_FINISHED;
+            if (code != MPF_EXIT_FAILED)
+                print_summary(&jm, net_wtime() - t0, code);
             break;
         }
         cancel_tasks(&jm);
         if (result == RUN_STOPPED || result == RUN_CANCELLED) {
             free(err);
-            if (result == RUN_CANCELLED)
+            if (result == RUN_CANCELLED) {
                 cancelled_job(&jm);
-            else
-                log_info("job '%s' stopped with savepoint %s; resume it with --restore latest "
-                         "(or --restore %s)", jm.plan.job->name, jm.ck.latest, jm.ck.latest);
-            rc = 0;
-            shutdown = "0";
+                code = MPF_EXIT_CANCELLED;
+            } else {
+                log_info("job '%s' stopped with savepoint %s after reading %" PRIu64 " source "
+                         "record(s); its sinks committed what the savepoint covers; resume it "
+                         "with --restore latest (or --restore %s)", jm.plan.job->name,
+                         jm.ck.latest, source_records(&jm), jm.ck.latest);
+                code = MPF_EXIT_STOPPED;
+            }
+            break;
+        }
+        if (jm.signal) { /* no restart after a stop signal */
+            log_error("job '%s' failed while stopping on signal %d; it is not restarted; "
+                      "no output beyond completed checkpoints is committed%s%s",
+                      jm.plan.job->name, jm.signal, jm.ck.latest[0] ? "; the latest is " : "",
+                      jm.ck.latest);
+            free(err);
             break;
         }
         /* A task failed: the restart strategy decides. */
@@ -924,14 +988,12 @@ int jm_main(submission *sub)
         reply(&jm.ck.sp_client, "error the job failed before the savepoint completed");
         jm.ck.sp_req = 0;
         if (restart_wait(&jm, delay)) {
-            if (jm.cancel_req) {
-                cancelled_job(&jm);
-                rc = 0;
-                shutdown = "0";
-            } else {
-                log_error("job '%s' stopped by a signal while waiting to restart",
-                          jm.plan.job->name);
-            }
+            if (!jm.cancel_req)
+                log_info("signal %d (%s) while waiting to restart: cancelling job '%s'",
+                         runtime_stop_signal(), strsignal(runtime_stop_signal()),
+                         jm.plan.job->name);
+            cancelled_job(&jm);
+            code = MPF_EXIT_CANCELLED;
             break;
         }
         if (prepare_restart(&jm, &e)) {
@@ -945,7 +1007,10 @@ int jm_main(submission *sub)
             net_abort(1);
         }
     }
+    char shutdown[16];
+    snprintf(shutdown, sizeof shutdown, "%d", code);
     broadcast(&jm, CTL_SHUTDOWN, shutdown);
+    rc = code;
 out:
     restart_fini(&jm.rs);
     localsock_close(jm.lfd, jm.sock_path);
@@ -960,5 +1025,5 @@ out:
     if (jm.plan.job)
         plan_fini(&jm.plan);
     conf_destroy(jm.conf);
-    return rc ? 1 : 0;
+    return rc;
 }

@@ -9,23 +9,33 @@
  * sends COMMIT (sinks make output visible), then SHUTDOWN. Any failure
  * goes to the JM, which sends CANCEL; TMs discard uncommitted output,
  * drain the network so every send completes, report CANCELED and leave on
- * SHUTDOWN. Every rank exits non-zero when the job failed. Unbounded jobs
- * run until stopped by a signal (see runtime_install_signals). */
+ * SHUTDOWN, which carries the exit code every rank returns. Unbounded
+ * jobs run until stopped (see runtime_install_signals). */
 #ifndef MPF_RUNTIME_RUNTIME_H
 #define MPF_RUNTIME_RUNTIME_H
 
 #include "runtime/submission.h"
 
+/* Exit codes of `mpiflow run`: every rank exits with the job's outcome,
+ * so mpirun and srun pass it on (USER-GUIDE "Signals and exit codes"). */
+enum mpf_exit {
+    MPF_EXIT_FINISHED = 0,  /* the sources ended; all output committed */
+    MPF_EXIT_FAILED = 1,    /* nothing beyond completed checkpoints committed */
+    MPF_EXIT_USAGE = 2,     /* bad command line */
+    MPF_EXIT_CANCELLED = 3, /* cancel or a signal: nothing more committed */
+    MPF_EXIT_STOPPED = 4    /* stopped early: a savepoint, or drained and committed */
+};
+
 /* Rank 0: sub holds the submission with file texts read. Other ranks:
- * sub is ignored. Returns the process exit code. */
+ * sub is ignored. Returns the process exit code (enum mpf_exit). */
 int runtime_run(submission *sub);
 int jm_main(submission *sub);
 int tm_main(void);
 
-/* SIGINT and SIGTERM stop the job in order instead of killing the rank:
- * the JobManager tells every TaskManager to end its sources, the rest of
- * the job drains and commits, and every rank exits 0. A TaskManager that
- * receives the signal asks the JobManager to stop. */
+/* SIGINT and SIGTERM stop the job in order instead of killing the rank
+ * (the JobManager decides how: a savepoint, a drain or a cancel; see
+ * on_stop_signal in jobmanager.c). A TaskManager that receives the signal
+ * asks the JobManager to stop. */
 void runtime_install_signals(void);
 /* The signal that arrived (0: none). */
 int runtime_stop_signal(void);

@@ -305,8 +305,22 @@ static int wait_ctl(int a, int b, int64_t max_sleep_ns, char **out)
 /* Cancel path: discard output, let peers' sends complete, acknowledge.
  * Then SHUTDOWN (returns the exit code the JobManager sends) or RESTART
  * (returns -1 with *restart the checkpoint to restore, "" for none). */
+/* The exit code SHUTDOWN carries (enum mpf_exit); failed when absent. */
+static int shutdown_code(const char *payload)
+{
+    char *end;
+    long code = payload ? strtol(payload, &end, 10) : -1;
+    return payload && *payload && !*end && code >= 0 && code < 126 ? (int)code
+                                                                   : MPF_EXIT_FAILED;
+}
+
+static char *metrics_text(tm_ctx *tm, size_t *len);
+
+/* Cancel this attempt: report what ran (metrics) with CANCELED. */
 static int tm_cancel(tm_ctx *tm, char **restart)
 {
+    size_t mlen;
+    char *metrics = metrics_text(tm, &mlen);
     if (tm->ck.writing) /* let the writer finish; its checkpoint is never completed */
         pthread_join(tm->ck.thread, NULL);
     tm->ck.writing = 0;
@@ -324,14 +338,15 @@ static int tm_cancel(tm_ctx *tm, char **restart)
     }
     tm->ck.id = 0;
     tm->ck.dir[0] = 0;
-    ctl_send(0, CTL_CANCELED, "", 0);
+    ctl_send(0, CTL_CANCELED, metrics, mlen + 1);
+    free(metrics);
     char *payload = NULL;
     if (wait_ctl(CTL_SHUTDOWN, CTL_RESTART, tm->max_sleep_ns, &payload) == CTL_RESTART &&
         restart) {
         *restart = payload;
         return -1;
     }
-    int code = payload && strcmp(payload, "0") == 0 ? 0 : 1;
+    int code = shutdown_code(payload);
     free(payload);
     return code;
 }
@@ -354,6 +369,8 @@ static char *metrics_text(tm_ctx *tm, size_t *len)
         task_inst *t = &tm->tasks[i];
         for (int k = 0; k < t->nops; k++) {
             op_inst *oi = &t->ops[k];
+            if (!oi->spec) /* a task that failed to open */
+                continue;
             if (cap - n < 256) {
                 cap *= 2;
                 buf = xrealloc(buf, cap);
@@ -611,7 +628,7 @@ static int tm_attempt(tm_ctx *tm, const char *restore, char **restart)
     ctl_send(0, CTL_COMMITTED, rc ? e.msg : "", rc ? strlen(e.msg) + 1 : 0);
     char *payload = NULL;
     wait_ctl(CTL_SHUTDOWN, CTL_SHUTDOWN, tm->max_sleep_ns, &payload);
-    code = rc || !payload || strcmp(payload, "0") != 0;
+    code = rc ? MPF_EXIT_FAILED : shutdown_code(payload);
     free(payload);
     return code;
 }

@@ -69,7 +69,8 @@ for pair in "2 3" "3 2"; do
   [ -f "$sp1/_metadata.h5" ] || fail "savepoint $sp1 has no _metadata.h5"
   sleep 0.5
   sp2=$("$MPIFLOW" stop "$name") || { cat "$WORK/err"; fail "stop of $name"; }
-  wait "$RUN" || { cat "$WORK/err"; fail "$name: stopped job exited non-zero"; }
+  rc=0; wait "$RUN" || rc=$?
+  [ "$rc" -eq 4 ] || { cat "$WORK/err"; fail "$name: stopped job exited $rc, not 4 (stopped)"; }
   expect_err "stopped with savepoint"
   "$MPIFLOW" inspect "$sp2" >"$WORK/inspect" || fail "inspect $sp2"
   grep -q "savepoint" "$WORK/inspect" || fail "inspect does not call $sp2 a savepoint"
@@ -103,7 +104,9 @@ job drain >"$WORK/drain.yaml"
 start 3 drain "${CK[@]}"
 sleep 1
 "$MPIFLOW" stop drain --drain >/dev/null || { cat "$WORK/err"; fail "stop --drain"; }
-wait "$RUN" || { cat "$WORK/err"; fail "drained job exited non-zero"; }
+rc=0; wait "$RUN" || rc=$?
+[ "$rc" -eq 4 ] || { cat "$WORK/err"; fail "drained job exited $rc, not 4 (stopped)"; }
+expect_err "job 'drain' stopped after .*did not finish"
 n=$(grep -oE 'gen +1 +0 +[0-9]+' "$WORK/err" | awk '{print $4}')
 [ -n "$n" ] && [ "$n" -lt 300000 ] || { cat "$WORK/err"; fail "drain: cannot tell how many rows were read"; }
 head -n "$n" "$WORK/raw/part-0-0" >"$WORK/rawpart"
@@ -121,7 +124,8 @@ for mode in RETAIN_ON_CANCELLATION DELETE_ON_CANCELLATION; do
   start 3 cancel "${CK[@]}" -D execution.checkpointing.externalized-checkpoint-retention=$mode
   for _ in $(seq 50); do grep -q "checkpoint [0-9]* completed" "$WORK/err" && break; sleep 0.1; done
   "$MPIFLOW" cancel cancel >/dev/null || { cat "$WORK/err"; fail "cancel"; }
-  wait "$RUN" || { cat "$WORK/err"; fail "cancelled job exited non-zero"; }
+  rc=0; wait "$RUN" || rc=$?
+  [ "$rc" -eq 3 ] || { cat "$WORK/err"; fail "cancelled job exited $rc, not 3 (cancelled)"; }
   expect_err "job 'cancel' cancelled"
   if [ $mode = RETAIN_ON_CANCELLATION ]; then
     ls -d "$WORK/chk/cancel"/chk-* >/dev/null 2>&1 || fail "$mode: checkpoints were deleted"
@@ -145,5 +149,6 @@ start 3 batch -D execution.runtime-mode=BATCH
 "$MPIFLOW" savepoint batch 2>"$WORK/sperr" && fail "a savepoint of a BATCH job"
 grep -q "BATCH" "$WORK/sperr" || { cat "$WORK/sperr"; fail "refusal does not say why"; }
 "$MPIFLOW" cancel batch >/dev/null
-wait "$RUN" || fail "cancelled batch job exited non-zero"
+rc=0; wait "$RUN" || rc=$?
+[ "$rc" -eq 3 ] || fail "cancelled batch job exited $rc, not 3"
 echo "ok: refusals"
