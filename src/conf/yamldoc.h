@@ -18,6 +18,7 @@ struct ynode {
     int line, col;    /* 1-based start position */
     char *str;        /* SCALAR: value, NUL-terminated (may be "") */
     int quoted;       /* SCALAR: was written in quotes */
+    int from_cli;     /* SCALAR: holds a job parameter given on the command line */
     size_t n;         /* SEQ: items; MAP: pairs */
     ynode **items;    /* SEQ: items; MAP: values */
     ynode **keys;     /* MAP: keys (always scalars) */

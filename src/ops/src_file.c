@@ -75,9 +75,9 @@ static const char *const fsrc_keys[] = {"path", "format", "field", "fields", "de
 
 static int fsrc_configure(op_spec *s, const conf *c, mpf_err *e)
 {
-    const char *path = NULL, *format = "lines", *field = "line", *delim = ",";
+    const char *format = "lines", *field = "line", *delim = ",";
     fsrc_cfg *cfg = xcalloc(1, sizeof *cfg);
-    if (ynode_get_str(s->node, "path", 1, &path, e) ||
+    if (srcutil_get_input_path(s->node, "path", 1, &cfg->path, e) ||
         ynode_get_str(s->node, "format", 0, &format, e) ||
         ynode_get_str(s->node, "field", 0, &field, e) ||
         ynode_get_str(s->node, "delimiter", 0, &delim, e) ||
@@ -96,13 +96,12 @@ static int fsrc_configure(op_spec *s, const conf *c, mpf_err *e)
         goto fail;
     }
     cfg->delim = delim[0];
-    if (strncmp(path, BUILTIN_PREFIX, strlen(BUILTIN_PREFIX)) == 0 &&
-        strcmp(path, BUILTIN_PREFIX "sample") != 0) {
+    if (strncmp(cfg->path, BUILTIN_PREFIX, strlen(BUILTIN_PREFIX)) == 0 &&
+        strcmp(cfg->path, BUILTIN_PREFIX "sample") != 0) {
         err_set(e, MPF_EJOB, "%s: unknown built-in input '%s' (there is builtin:sample)",
-                ynode_pos(ynode_get(s->node, "path")), path);
+                ynode_pos(ynode_get(s->node, "path")), cfg->path);
         goto fail;
     }
-    cfg->path = xstrdup(path);
     if (strcmp(format, "lines") == 0) {
         schema_add(&s->out_schema, field, FT_STRING);
     } else if (strcmp(format, "csv") == 0) {

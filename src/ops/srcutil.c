@@ -1,8 +1,11 @@
 /* Helpers shared by the generated sources (ops layer); see srcutil.h. */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "conf/props.h"
 #include "ops/srcutil.h"
 #include "record/batch.h"
+#include "util/xmalloc.h"
 
 #define NS_PER_MS 1000000LL
 
@@ -79,6 +82,30 @@ int srcutil_get_count(const ynode *map, const char *key, int64_t min, int64_t *o
         return err_set(e, MPF_EJOB, "%s: key '%s' must be >= %lld, got %lld", ynode_pos(n), key,
                        (long long)min, (long long)v);
     *out = v;
+    return 0;
+}
+
+int srcutil_get_input_path(const ynode *map, const char *key, int required, char **out,
+                           mpf_err *e)
+{
+    const char *v = NULL;
+    if (ynode_get_str(map, key, required, &v, e))
+        return e->code;
+    if (!v)
+        return 0;
+    const ynode *n = ynode_get(map, key);
+    const char *file = n->file, *slash = file ? strrchr(file, '/') : NULL;
+    if (v[0] == '/' || !v[0] || n->from_cli || !slash || strncmp(v, "builtin:", 8) == 0) {
+        *out = xstrdup(v);
+        return 0;
+    }
+    char *beside = xasprintf("%.*s/%s", (int)(slash - file), file, v);
+    if (access(beside, F_OK) == 0) {
+        *out = beside;
+        return 0;
+    }
+    free(beside);
+    *out = xstrdup(v);
     return 0;
 }
 

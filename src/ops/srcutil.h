@@ -1,8 +1,9 @@
 /* Helpers shared by the generated sources (ops layer): counter-based
  * random numbers, so a row's values depend only on (seed, row) and not on
  * which subtask makes it; event-time positions with bounded,
- * deterministic out-of-orderness; a wall-clock rate limiter; and getters
- * for duration and timestamp option values. */
+ * deterministic out-of-orderness; a wall-clock rate limiter; getters
+ * for duration and timestamp option values; and where a relative input
+ * path written in a job file points. */
 #ifndef MPF_OPS_SRCUTIL_H
 #define MPF_OPS_SRCUTIL_H
 
@@ -87,6 +88,17 @@ int srcutil_get_duration_ns(const ynode *map, const char *key, int64_t *out, mpf
 int srcutil_get_timestamp(const ynode *map, const char *key, int64_t *out, mpf_err *e);
 /* An integer option that must be >= min (absent: *out untouched). */
 int srcutil_get_count(const ynode *map, const char *key, int64_t min, int64_t *out, mpf_err *e);
+
+/* An input path option (absent: 0 and *out untouched). A relative path
+ * written in the job file, literally or through a parameter's default, is
+ * looked up in the job file's directory first and, when nothing exists
+ * there, in the working directory (so the example jobs run from any
+ * directory, and jobs written against the working directory still do). A
+ * path with a parameter given on the command line stays relative to the
+ * working directory. Values starting with "builtin:" are kept as they
+ * are. *out is a heap string the caller frees. */
+int srcutil_get_input_path(const ynode *map, const char *key, int required, char **out,
+                           mpf_err *e);
 
 /* Checkpoints of counter-based sources: the position is the next row or
  * event number of the subtask (sources keep their parallelism across a

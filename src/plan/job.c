@@ -62,6 +62,10 @@ static int subst_scalar(job *j, ynode *n, mpf_err *e)
             }
             piece = prm->value;
             plen = strlen(prm->value);
+            /* Relative paths from the command line are relative to the
+             * working directory, those written in the job file to the
+             * job file (see srcutil_get_input_path). */
+            n->from_cli |= prm->from_cli;
             p = end + 1;
         } else {
             p++;
@@ -142,6 +146,7 @@ static int parse_params(job *j, const ynode *pm, char *const *cli, int ncli, mpf
         }
         free(p->value);
         p->value = xstrdup(eq ? eq + 1 : "true");
+        p->from_cli = 1;
     }
     for (int i = 0; i < j->nparams; i++)
         if (!j->params[i].value)

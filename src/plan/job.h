@@ -19,6 +19,7 @@
 typedef struct job_param {
     char *name, *value, *description;
     const ynode *node;
+    int from_cli; /* value given on the command line, not the job's default */
 } job_param;
 
 typedef struct job {

@@ -234,4 +234,37 @@ printf 'name: x\noperators:\n  - {uid: sock, source: socket, port: 9, parallelis
   >"$WORK/par.yaml"
 "$MPIFLOW" validate "$WORK/par.yaml" --taskmanagers 2 2>"$WORK/err" && fail "parallelism 2 accepted"
 expect_err "par.yaml:3:5: operator 'sock': source socket always runs with one subtask and needs parallelism 1, got 2"
+# ------------------------------------------------ relative input paths
+# A relative path written in the job file (here a parameter's default) is
+# found next to the job file, from any working directory; one given on the
+# command line is relative to the working directory; a job written against
+# the working directory (no such file next to it) still works (issue 9).
+mkdir -p "$WORK/jobdir/data" "$WORK/elsewhere/data"
+printf 'next to the job\nthe job the job\n' >"$WORK/jobdir/data/in.txt"
+printf 'in the working directory\n' >"$WORK/elsewhere/data/in.txt"
+cat >"$WORK/jobdir/rel.yaml" <<YAML
+name: rel
+parameters:
+  input: {default: data/in.txt}
+  output: {default: "-"}
+operators:
+  - {uid: lines, source: file, path: "\${input}"}
+  - {uid: words, type: tokenize, field: line, as: word}
+  - {uid: counts, type: reduce, key-by: word, function: count}
+  - {uid: out, sink: file, path: "\${output}"}
+YAML
+(cd "$WORK/elsewhere" && mpf_run 3 ../jobdir/rel.yaml --output "$WORK/rel-out") ||
+  { cat "$WORK/err"; fail "job-relative default path from another directory"; }
+cat "$WORK/rel-out"/part-* | LC_ALL=C sort >"$WORK/rel-got"
+ref_wordcount <"$WORK/jobdir/data/in.txt" >"$WORK/rel-want"
+diff "$WORK/rel-want" "$WORK/rel-got" || fail "job-relative input: wrong counts"
+(cd "$WORK/elsewhere" && "$MPIFLOW" validate ../jobdir/rel.yaml --input data/in.txt) >"$WORK/v" ||
+  fail "validate with a relative --input"
+grep -q "lines from data/in.txt\$" "$WORK/v" || { cat "$WORK/v"; fail "--input not cwd-relative"; }
+(cd "$WORK/elsewhere" && "$MPIFLOW" validate "$WORK/jobdir/rel.yaml") >"$WORK/v"
+grep -q "lines from $WORK/jobdir/data/in.txt\$" "$WORK/v" || { cat "$WORK/v"; fail "default not job-relative"; }
+sed 's|data/in.txt}|jobdir/data/in.txt}|' "$WORK/jobdir/rel.yaml" >"$WORK/jobdir/old.yaml"
+(cd "$WORK" && "$MPIFLOW" validate jobdir/old.yaml) >"$WORK/v" || fail "cwd-relative default"
+grep -q "lines from jobdir/data/in.txt\$" "$WORK/v" || { cat "$WORK/v"; fail "no fallback to the cwd"; }
+
 echo "PASS sources"
