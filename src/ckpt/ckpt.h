@@ -19,6 +19,12 @@
 
 /* The format version this code writes and the only one it reads. */
 #define CKPT_FORMAT_VERSION 1
+/* Limits the reader holds every count to before using it; the writer
+ * refuses more. Parallelism and max-parallelism: the configuration's
+ * limit (pipeline.max-parallelism, an operator's parallelism). The
+ * TaskManager limit is ours: a million MPI ranks. */
+#define CKPT_MAX_PARALLELISM 32768
+#define CKPT_MAX_TASKMANAGERS (1 << 20)
 /* Name of the JobManager's file; a directory without it is no checkpoint. */
 #define CKPT_METADATA_FILE "_metadata.h5"
 
@@ -65,6 +71,12 @@ typedef struct ckpt ckpt; /* an open, validated checkpoint */
  * MPI_Init: parallel HDF5 registers an MPI_Finalize hook on first use, an
  * MPI call that must not come from a background thread. Idempotent. */
 int ckpt_lib_init(mpf_err *e);
+
+/* Tests and the fuzz harness only: nonzero makes later writes use the
+ * HDF5 format that earlier builds wrote, without metadata checksums
+ * (H5F_LIBVER_EARLIEST), so that reading such files stays tested.
+ * Process-wide, like the rule above. */
+void ckpt_set_legacy_format(int on);
 
 /* "<root>/<job>/chk-<id>" into buf; MPF_ERANGE if it does not fit. */
 int ckpt_chk_dir(char *buf, size_t n, const char *root, const char *job, int64_t id,

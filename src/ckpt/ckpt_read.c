@@ -36,6 +36,7 @@ typedef struct tm_file {
     char *name; /* "tm-2.h5", as listed in _metadata.h5 */
     char *path;
     int rank;
+    int super; /* superblock version (super_version) */
     hid_t fid;
     uint64_t size;
     size_t nops;
@@ -46,6 +47,7 @@ struct ckpt {
     char *dir;
     ckpt_meta meta;
     uint64_t meta_size;
+    int meta_super;
     size_t nfiles;
     tm_file *files;
     uint8_t *buf; /* read buffer */
@@ -74,7 +76,7 @@ static hid_t open_h5(const char *path, mpf_err *e)
         return err_set(e, errno == ENOENT ? MPF_ENOENT : MPF_EIO, "%s: %s", path,
                        strerror(errno)),
                -1;
-    hid_t fapl = h5io_fapl();
+    hid_t fapl = h5io_fapl(0);
     hid_t f = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (f < 0) {
         char detail[256];
@@ -88,6 +90,14 @@ static hid_t open_h5(const char *path, mpf_err *e)
     if (fapl >= 0)
         H5Pclose(fapl);
     return f;
+}
+
+/* Superblock version of an open file: 0 or 1 for the earliest format
+ * (no metadata checksums), 2 or 3 for 1.8 and later; -1 if unknown. */
+static int super_version(hid_t f)
+{
+    H5F_info2_t info;
+    return H5Fget_info2(f, &info) < 0 ? -1 : (int)info.super.version;
 }
 
 /* The format_version attribute: present and the one we read. */
@@ -135,44 +145,39 @@ static int read_common(hid_t f, const char *path, ckpt_meta *m, mpf_err *e)
         return rc;
     if ((rc = get_int(f, path, "checkpoint_id", INT64_MIN, INT64_MAX, &m->checkpoint_id, e)) ||
         (rc = get_int(f, path, "timestamp_ms", INT64_MIN, INT64_MAX, &m->timestamp_ms, e)) ||
-        (rc = get_int(f, path, "max_parallelism", 0, INT32_MAX, &v, e)))
+        (rc = get_int(f, path, "max_parallelism", 0, CKPT_MAX_PARALLELISM, &v, e)))
         return rc;
     m->max_parallelism = (int)v;
     return 0;
 }
 
-/* Open dataset name under loc: -1 with a message when absent. */
+/* Open dataset name under loc (where: "/" or "operator 'x'") and check
+ * it against h5io_check_dset(want) in a file of file_size bytes: the id
+ * and *nelem, or -1 with a message naming what is wrong. */
 static hid_t open_dset(hid_t loc, const char *path, const char *where, const char *name,
-                       mpf_err *e)
+                       hid_t want, size_t esize, uint64_t file_size, uint64_t *nelem, mpf_err *e)
 {
     htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
-    hid_t d = ex > 0 ? H5Dopen2(loc, name, H5P_DEFAULT) : -1;
-    if (d < 0)
-        err_set(e, MPF_EIO, "%s: %s: dataset '%s' is missing", path, where, name);
-    return d;
-}
-
-/* Number of elements of a 1-D dataset, or -1. */
-static int64_t dset_len_1d(hid_t d)
-{
-    hid_t sp = H5Dget_space(d);
-    if (sp < 0)
+    if (ex <= 0) {
+        if (ex < 0)
+            h5io_fail(e, MPF_EIO, "%s: %s: cannot look up dataset '%s'", path, where, name);
+        else
+            err_set(e, MPF_EIO, "%s: %s: dataset '%s' is missing", path, where, name);
         return -1;
-    hsize_t dim = 0;
-    int ok = H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &dim, NULL) == 1;
-    H5Sclose(sp);
-    return ok ? (int64_t)dim : -1;
-}
-
-/* Does compound type t have all the named members? */
-static int has_members(hid_t t, const char *const *names)
-{
-    if (H5Tget_class(t) != H5T_COMPOUND)
-        return 0;
-    for (int i = 0; names[i]; i++)
-        if (H5Tget_member_index(t, names[i]) < 0)
-            return 0;
-    return 1;
+    }
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0) {
+        h5io_fail(e, MPF_EIO, "%s: %s: cannot open dataset '%s'", path, where, name);
+        return -1;
+    }
+    char why[256];
+    if (want < 0 || !h5io_check_dset(d, want, esize, file_size, nelem, why, sizeof why)) {
+        err_set(e, MPF_EIO, "%s: %s: dataset '%s' %s", path, where, name,
+                want < 0 ? "cannot be checked" : why);
+        H5Dclose(d);
+        return -1;
+    }
+    return d;
 }
 
 static int read_metadata(ckpt *c, const char *path, mpf_err *e)
@@ -181,27 +186,29 @@ static int read_metadata(ckpt *c, const char *path, mpf_err *e)
     hid_t f = open_h5(path, e), d = -1, ft = -1, str = -1, mt = -1, sp = -1;
     if (f < 0)
         return e ? e->code : MPF_EIO;
+    c->meta_super = super_version(f);
     int64_t v;
     int rc = read_common(f, path, m, e);
-    if (rc || (rc = get_int(f, path, "num_taskmanagers", 0, INT32_MAX, &v, e)))
+    if (rc || (rc = get_int(f, path, "num_taskmanagers", 0, CKPT_MAX_TASKMANAGERS, &v, e)))
         goto done;
     m->ntms = (int)v;
     if ((rc = get_int(f, path, "is_savepoint", 0, 1, &v, e)))
         goto done;
     m->is_savepoint = (int)v;
 
-    static const char *const op_members[] = {"uid", "kind", "parallelism", "schema", NULL};
-    if ((d = open_dset(f, path, "/", "operators", e)) < 0) {
+    uint64_t nops;
+    str = h5io_str_type();
+    ft = str < 0 ? -1 : h5io_op_type(str, 1);
+    d = open_dset(f, path, "/", "operators", ft, H5IO_OP_ROW_BYTES, c->meta_size, &nops, e);
+    if (d < 0) {
         rc = MPF_EIO;
         goto done;
     }
-    ft = H5Dget_type(d);
-    int64_t nops = dset_len_1d(d);
-    if (ft < 0 || !has_members(ft, op_members) || nops < 0 || nops > INT32_MAX) {
-        rc = err_set(e, MPF_EIO, "%s: dataset 'operators' has an unexpected type or shape", path);
+    if (nops > INT32_MAX) {
+        rc = err_set(e, MPF_EIO, "%s: dataset 'operators' has %llu rows", path,
+                     (unsigned long long)nops);
         goto done;
     }
-    str = h5io_str_type();
     mt = str < 0 ? -1 : h5io_op_type(str, 0);
     ckpt_op_row *rows = xcalloc(nops ? (size_t)nops : 1, sizeof *rows);
     if (mt < 0 || (nops && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0)) {
@@ -221,9 +228,13 @@ static int read_metadata(ckpt *c, const char *path, mpf_err *e)
         H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, rows);
     free(rows);
     for (int i = 0; i < m->nops; i++) {
-        if (!*m->ops[i].uid || m->ops[i].parallelism < 1) {
-            rc = err_set(e, MPF_EIO, "%s: operator %d ('%s') has %s", path, i, m->ops[i].uid,
-                         *m->ops[i].uid ? "parallelism < 1" : "an empty uid");
+        if (!*m->ops[i].uid) {
+            rc = err_set(e, MPF_EIO, "%s: operator %d has an empty uid", path, i);
+            goto done;
+        }
+        if (m->ops[i].parallelism < 1 || m->ops[i].parallelism > CKPT_MAX_PARALLELISM) {
+            rc = err_set(e, MPF_EIO, "%s: operator %d ('%s') has parallelism %d (1 to %d)", path,
+                         i, m->ops[i].uid, m->ops[i].parallelism, CKPT_MAX_PARALLELISM);
             goto done;
         }
         for (int j = 0; j < i; j++)
@@ -234,8 +245,16 @@ static int read_metadata(ckpt *c, const char *path, mpf_err *e)
             }
     }
     H5Dclose(d);
-    if ((d = open_dset(f, path, "/", "taskmanager_files", e)) < 0) {
+    uint64_t nfiles;
+    d = open_dset(f, path, "/", "taskmanager_files", str, H5IO_STR_BYTES, c->meta_size, &nfiles,
+                  e);
+    if (d < 0) {
         rc = MPF_EIO;
+        goto done;
+    }
+    if (nfiles != (uint64_t)m->ntms) {
+        rc = err_set(e, MPF_EIO, "%s: %llu taskmanager_files for num_taskmanagers = %d", path,
+                     (unsigned long long)nfiles, m->ntms);
         goto done;
     }
     char **names;
@@ -257,15 +276,15 @@ static int read_metadata(ckpt *c, const char *path, mpf_err *e)
         goto done;
     }
     for (size_t i = 0; i < nn; i++) {
-        const char *nm = c->files[i].name;
-        int rank, used = 0;
-        if (strchr(nm, '/') || sscanf(nm, "tm-%d.h5%n", &rank, &used) != 1 ||
-            (size_t)used != strlen(nm) || rank < 0) {
-            rc = err_set(e, MPF_EIO, "%s: taskmanager_files entry '%s' is not tm-<rank>.h5", path,
-                         nm);
+        /* the writer lists tm-1.h5 .. tm-<N>.h5, in order */
+        char want[32];
+        snprintf(want, sizeof want, "tm-%zu.h5", i + 1);
+        if (strcmp(c->files[i].name, want) != 0) {
+            rc = err_set(e, MPF_EIO, "%s: taskmanager_files entry %zu is '%.64s', expected '%s'",
+                         path, i, c->files[i].name, want);
             goto done;
         }
-        c->files[i].rank = rank;
+        c->files[i].rank = (int)i + 1;
     }
 done:
     if (sp >= 0)
@@ -313,8 +332,6 @@ static int find_op(const ckpt_meta *m, const char *uid)
 static int read_section(ckpt *c, tm_file *tf, hid_t g, int op, section *s, int keyed,
                         mpf_err *e)
 {
-    static const char *const idx_members[] = {"key_group", "subtask", "offset", "length",
-                                              "xxh64", NULL};
     const ckpt_op_meta *om = &c->meta.ops[op];
     const char *idx_name = keyed ? H5IO_KEYED_INDEX : H5IO_OPERATOR_INDEX;
     const char *data_name = keyed ? H5IO_KEYED_DATA : H5IO_OPERATOR_DATA;
@@ -323,15 +340,14 @@ static int read_section(ckpt *c, tm_file *tf, hid_t g, int op, section *s, int k
     char where[300];
     snprintf(where, sizeof where, "operator '%s'", om->uid);
     int rc = 0;
-    hid_t di = open_dset(g, tf->path, where, idx_name, e), ft = -1, mt = -1;
-    if (di < 0)
+    uint64_t n, dl;
+    hid_t ft = h5io_index_type(1), mt = -1;
+    hid_t di =
+        open_dset(g, tf->path, where, idx_name, ft, H5IO_INDEX_ROW_BYTES, tf->size, &n, e);
+    if (di < 0) {
+        if (ft >= 0)
+            H5Tclose(ft);
         return MPF_EIO;
-    ft = H5Dget_type(di);
-    int64_t n = dset_len_1d(di);
-    if (ft < 0 || !has_members(ft, idx_members) || n < 0) {
-        rc = err_set(e, MPF_EIO, "%s: %s: dataset '%s' has an unexpected type or shape",
-                     tf->path, where, idx_name);
-        goto done;
     }
     s->n = (size_t)n;
     s->rows = xcalloc(s->n ? s->n : 1, sizeof *s->rows);
@@ -340,21 +356,12 @@ static int read_section(ckpt *c, tm_file *tf, hid_t g, int op, section *s, int k
         rc = h5io_fail(e, MPF_EIO, "%s: %s: cannot read '%s'", tf->path, where, idx_name);
         goto done;
     }
-    if ((s->data = open_dset(g, tf->path, where, data_name, e)) < 0) {
+    if ((s->data = open_dset(g, tf->path, where, data_name, H5T_STD_U8LE, 1, tf->size, &dl, e)) <
+        0) {
         rc = MPF_EIO;
         goto done;
     }
-    hid_t dt = H5Dget_type(s->data);
-    int u8 = dt >= 0 && H5Tget_class(dt) == H5T_INTEGER && H5Tget_size(dt) == 1;
-    if (dt >= 0)
-        H5Tclose(dt);
-    int64_t dl = dset_len_1d(s->data);
-    if (!u8 || dl < 0) {
-        rc = err_set(e, MPF_EIO, "%s: %s: dataset '%s' is not a 1-D byte array", tf->path,
-                     where, data_name);
-        goto done;
-    }
-    s->data_len = (uint64_t)dl;
+    s->data_len = dl;
     for (size_t i = 0; i < s->n; i++) {
         const ckpt_index_row *r = &s->rows[i];
         if (r->length > s->data_len || r->offset > s->data_len - r->length)
@@ -414,6 +421,7 @@ static int read_tm_file(ckpt *c, size_t fi, int **owner, mpf_err *e)
     tf->size = (uint64_t)st.st_size;
     if ((tf->fid = open_h5(tf->path, e)) < 0)
         return e ? e->code : MPF_EIO;
+    tf->super = super_version(tf->fid);
     ckpt_meta fm = {0};
     int64_t rank = -1;
     int rc = read_common(tf->fid, tf->path, &fm, e);
@@ -442,6 +450,12 @@ static int read_tm_file(ckpt *c, size_t fi, int **owner, mpf_err *e)
     if (H5Gget_info(ops, &info) < 0) {
         H5Gclose(ops);
         return h5io_fail(e, MPF_EIO, "%s: cannot list /%s", tf->path, H5IO_OPERATORS_GROUP);
+    }
+    if (info.nlinks > (hsize_t)c->meta.nops) {
+        H5Gclose(ops);
+        return err_set(e, MPF_EIO, "%s: /%s has %llu entries, more than the %d operators in %s",
+                       tf->path, H5IO_OPERATORS_GROUP, (unsigned long long)info.nlinks,
+                       c->meta.nops, CKPT_METADATA_FILE);
     }
     tf->ops = xcalloc(info.nlinks ? info.nlinks : 1, sizeof *tf->ops);
     for (hsize_t i = 0; i < info.nlinks && !rc; i++) {
@@ -781,6 +795,15 @@ void ckpt_print_summary(const ckpt *c, FILE *f)
             (long long)m->checkpoint_id, m->job);
     fprintf(f, "  directory:        %s\n", c->dir);
     fprintf(f, "  format version:   %d\n", CKPT_FORMAT_VERSION);
+    int sv = c->meta_super;
+    for (size_t fi = 0; fi < c->nfiles; fi++)
+        if (c->files[fi].super < sv)
+            sv = c->files[fi].super;
+    if (sv >= 2)
+        fprintf(f, "  HDF5 metadata:    checksummed (superblock v%d)\n", sv);
+    else
+        fprintf(f, "  HDF5 metadata:    not checksummed (superblock v%d, earliest format: an "
+                   "earlier mpiflow wrote it)\n", sv);
     fprintf(f, "  taken at:         %s (%lld ms)\n", when, (long long)m->timestamp_ms);
     fprintf(f, "  max-parallelism:  %d\n", m->max_parallelism);
     fprintf(f, "  taskmanagers:     %d\n", m->ntms);

@@ -236,6 +236,7 @@ static hid_t create_1d(hid_t loc, const char *name, hid_t ftype, uint64_t n)
                (H5Tget_class(ftype) == H5T_STRING && H5Tis_variable_str(ftype) > 0) ||
                H5Tget_class(ftype) == H5T_COMPOUND;
     if (sp >= 0 && dcpl >= 0 && H5Pset_layout(dcpl, H5D_CONTIGUOUS) >= 0 &&
+        H5Pset_obj_track_times(dcpl, 0) >= 0 &&
         (vlen || H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0) &&
         H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_LATE) >= 0)
         d = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
@@ -326,7 +327,12 @@ static int write_operators(const char *path, hid_t f, hid_t fapl, const ckpt_blo
     if (H5Fget_vfd_handle(f, fapl, &handle) >= 0 && handle)
         fw.fd = *(int *)handle; /* the sec2 driver's handle is an int fd */
     hid_t ft = h5io_index_type(1), mt = h5io_index_type(0);
-    hid_t ops = H5Gcreate2(f, H5IO_OPERATORS_GROUP, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    /* No modification times in object headers: the same state gives the
+     * same bytes (the fuzz corpus is generated, and diffs stay readable). */
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    if (gcpl >= 0)
+        H5Pset_obj_track_times(gcpl, 0);
+    hid_t ops = gcpl < 0 ? -1 : H5Gcreate2(f, H5IO_OPERATORS_GROUP, H5P_DEFAULT, gcpl, H5P_DEFAULT);
     if (ft < 0 || mt < 0 || ops < 0) {
         rc = h5io_fail(e, MPF_EIO, "%s: cannot create /%s", path, H5IO_OPERATORS_GROUP);
         goto done;
@@ -344,7 +350,7 @@ static int write_operators(const char *path, hid_t f, hid_t fapl, const ckpt_blo
         for (k = j; k < n && strcmp(order[k]->uid, uid) == 0;)
             k++;
         char *name = escape_uid(uid);
-        hid_t g = H5Gcreate2(ops, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t g = H5Gcreate2(ops, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
         free(name);
         if (g < 0 || h5io_attr_put_str(g, "uid", uid))
             rc = h5io_fail(e, MPF_EIO, "%s: cannot create the group of operator '%s'", path,
@@ -365,6 +371,8 @@ done:
     free(fw.stage);
     if (ops >= 0)
         H5Gclose(ops);
+    if (gcpl >= 0)
+        H5Pclose(gcpl);
     if (mt >= 0)
         H5Tclose(mt);
     if (ft >= 0)
@@ -387,7 +395,8 @@ static int fsync_parent(const char *path, mpf_err *e)
 int ckpt_write_tm(const char *dir, int rank, const ckpt_meta *m, const ckpt_blob *blobs,
                   size_t n, mpf_err *e)
 {
-    if (!dir || !*dir || !m || !m->job || (n && !blobs) || rank < 0)
+    if (!dir || !*dir || !m || !m->job || (n && !blobs) || rank < 0 ||
+        m->max_parallelism < 0 || m->max_parallelism > CKPT_MAX_PARALLELISM)
         return err_set(e, MPF_EINVAL, "ckpt_write_tm: invalid arguments");
     int rc = h5io_init(e);
     if (rc)
@@ -415,7 +424,7 @@ int ckpt_write_tm(const char *dir, int rank, const ckpt_meta *m, const ckpt_blob
     if ((rc = ckpt_make_dirs(dir, e)))
         goto done;
 
-    fapl = h5io_fapl();
+    fapl = h5io_fapl(1);
     f = fapl < 0 ? -1 : H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (f < 0) {
         rc = h5io_fail(e, MPF_EIO, "%s: cannot create", path);
@@ -490,7 +499,7 @@ done:
 static int write_meta_file(const char *tmp, const ckpt_meta *m, mpf_err *e)
 {
     int rc = 0;
-    hid_t fapl = h5io_fapl();
+    hid_t fapl = h5io_fapl(1);
     hid_t f = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (f < 0) {
         rc = h5io_fail(e, MPF_EIO, "%s: cannot create", tmp);
@@ -511,11 +520,17 @@ static int write_meta_file(const char *tmp, const ckpt_meta *m, mpf_err *e)
 
 int ckpt_write_metadata(const char *dir, const ckpt_meta *m, mpf_err *e)
 {
-    if (!dir || !*dir || !m || !m->job || m->ntms < 0 || m->nops < 0 || (m->nops && !m->ops))
+    if (!dir || !*dir || !m || !m->job || m->ntms < 0 || m->ntms > CKPT_MAX_TASKMANAGERS ||
+        m->nops < 0 || (m->nops && !m->ops) || m->max_parallelism < 0 ||
+        m->max_parallelism > CKPT_MAX_PARALLELISM)
         return err_set(e, MPF_EINVAL, "ckpt_write_metadata: invalid arguments");
-    for (int i = 0; i < m->nops; i++)
+    for (int i = 0; i < m->nops; i++) {
         if (!m->ops[i].uid || !*m->ops[i].uid)
             return err_set(e, MPF_EINVAL, "%s: operator %d has no uid", dir, i);
+        if (m->ops[i].parallelism < 1 || m->ops[i].parallelism > CKPT_MAX_PARALLELISM)
+            return err_set(e, MPF_EINVAL, "%s: operator '%s' has parallelism %d (1 to %d)", dir,
+                           m->ops[i].uid, m->ops[i].parallelism, CKPT_MAX_PARALLELISM);
+    }
     int rc = h5io_init(e);
     if (rc)
         return rc;

@@ -21,7 +21,14 @@ int h5io_init(mpf_err *e)
     return 0;
 }
 
-hid_t h5io_fapl(void)
+static int legacy_format;
+
+void ckpt_set_legacy_format(int on)
+{
+    legacy_format = on;
+}
+
+hid_t h5io_fapl(int write)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0)
@@ -31,7 +38,14 @@ hid_t h5io_fapl(void)
      * written once by one process and never concurrently opened for
      * writing, so locks add nothing. */
     H5Pset_file_locking(fapl, 0, 1);
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_LATEST);
+    /* Writing: the 1.8 format (superblock 2, object headers 2, datatype
+     * messages 3), whose metadata carries checksums, so a flipped byte in
+     * a header is an error instead of a wrong type; HDF5 1.8 and later
+     * read it. Reading keeps the defaults, which open every format. */
+    if (write && !legacy_format)
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
+    else
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_LATEST);
     return fapl;
 }
 
@@ -171,6 +185,12 @@ static hid_t attr_open(hid_t obj, const char *name, H5T_class_t cls)
     hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
     int ok = t >= 0 && sp >= 0 && H5Tget_class(t) == cls &&
              H5Sget_simple_extent_npoints(sp) == 1;
+    /* Conversion is only trusted from plain integers and from strings of
+     * a sane length (a damaged size would be allocated as given). */
+    if (ok && cls == H5T_INTEGER)
+        ok = h5io_plain_int(t);
+    if (ok && cls == H5T_STRING && H5Tis_variable_str(t) <= 0)
+        ok = H5Tget_size(t) > 0 && H5Tget_size(t) <= H5IO_MAX_FIXED_STR;
     if (t >= 0)
         H5Tclose(t);
     if (sp >= 0)
@@ -231,6 +251,156 @@ done:
         H5Tclose(ft);
     H5Aclose(a);
     return rc;
+}
+
+int h5io_plain_int(hid_t t)
+{
+    size_t size = H5Tget_size(t);
+    H5T_order_t order = H5Tget_order(t);
+    return H5Tget_class(t) == H5T_INTEGER &&
+           (size == 1 || size == 2 || size == 4 || size == 8) &&
+           H5Tget_precision(t) == 8 * size && H5Tget_offset(t) == 0 &&
+           (order == H5T_ORDER_LE || order == H5T_ORDER_BE ||
+            (size == 1 && order == H5T_ORDER_NONE));
+}
+
+const char *h5io_type_name(hid_t t, char *buf, size_t n)
+{
+    H5T_class_t cls = H5Tget_class(t);
+    size_t size = H5Tget_size(t);
+    if (cls == H5T_INTEGER) {
+        H5T_sign_t sg = H5Tget_sign(t);
+        H5T_order_t order = H5Tget_order(t);
+        size_t prec = H5Tget_precision(t);
+        int off = H5Tget_offset(t);
+        if (prec == 8 * size && off == 0)
+            snprintf(buf, n, "%sint%zu%s", sg == H5T_SGN_NONE ? "u" : "", 8 * size,
+                     size == 1 ? "" : order == H5T_ORDER_BE ? " BE" : " LE");
+        else
+            snprintf(buf, n, "integer of %zu bytes with %zu bits at bit %d", size, prec, off);
+    } else if (cls == H5T_STRING) {
+        if (H5Tis_variable_str(t) > 0)
+            snprintf(buf, n, "variable-length string");
+        else
+            snprintf(buf, n, "string of %zu bytes", size);
+    } else if (cls == H5T_COMPOUND) {
+        snprintf(buf, n, "compound of %d members in %zu bytes", H5Tget_nmembers(t), size);
+    } else {
+        static const char *const names[] = {"integer", "float", "time", "string", "bitfield",
+                                            "opaque", "compound", "reference", "enum",
+                                            "variable-length", "array"};
+        if (cls >= 0 && (size_t)cls < sizeof names / sizeof names[0])
+            snprintf(buf, n, "%s of %zu bytes", names[cls], size);
+        else
+            snprintf(buf, n, "unknown type class %d", (int)cls);
+    }
+    return buf;
+}
+
+/* Same member type: strings by kind (HDF5 compares variable-length ones
+ * by where they live, memory or file), the rest by H5Tequal. */
+static int member_type_ok(hid_t got, hid_t want)
+{
+    if (H5Tget_class(want) == H5T_STRING)
+        return H5Tget_class(got) == H5T_STRING &&
+               (H5Tis_variable_str(got) > 0) == (H5Tis_variable_str(want) > 0) &&
+               (H5Tis_variable_str(want) > 0 || H5Tget_size(got) == H5Tget_size(want));
+    return H5Tget_class(got) == H5Tget_class(want) && H5Tequal(got, want) > 0;
+}
+
+int h5io_type_check(hid_t got, hid_t want, char *why, size_t n)
+{
+    char g[96], w[96];
+    H5T_class_t cls = H5Tget_class(want);
+    if (cls != H5T_COMPOUND) {
+        if (member_type_ok(got, want))
+            return 1;
+        snprintf(why, n, "has type %s, expected %s", h5io_type_name(got, g, sizeof g),
+                 h5io_type_name(want, w, sizeof w));
+        return 0;
+    }
+    int nw = H5Tget_nmembers(want);
+    int ng = H5Tget_class(got) == H5T_COMPOUND ? H5Tget_nmembers(got) : -1;
+    size_t gsize = H5Tget_size(got), wsize = H5Tget_size(want);
+    if (ng != nw || gsize != wsize) {
+        snprintf(why, n, "has type %s, expected %s", h5io_type_name(got, g, sizeof g),
+                 h5io_type_name(want, w, sizeof w));
+        return 0;
+    }
+    int ok = 1;
+    for (int i = 0; i < nw && ok; i++) {
+        char *name = H5Tget_member_name(want, (unsigned)i);
+        int gi = name ? H5Tget_member_index(got, name) : -1;
+        hid_t gt = gi < 0 ? -1 : H5Tget_member_type(got, (unsigned)gi);
+        hid_t wt = H5Tget_member_type(want, (unsigned)i);
+        size_t go = gi < 0 ? 0 : H5Tget_member_offset(got, (unsigned)gi);
+        size_t wo = H5Tget_member_offset(want, (unsigned)i);
+        if (gi < 0) {
+            snprintf(why, n, "has no member '%s'", name ? name : "?");
+            ok = 0;
+        } else if (gt < 0 || wt < 0 || go != wo || !member_type_ok(gt, wt)) {
+            if (gt >= 0)
+                h5io_type_name(gt, g, sizeof g);
+            else
+                snprintf(g, sizeof g, "(unreadable)");
+            snprintf(why, n, "member '%s' has type %s at byte %zu, expected %s at byte %zu", name,
+                     g, go, wt >= 0 ? h5io_type_name(wt, w, sizeof w) : "?", wo);
+            ok = 0;
+        }
+        if (gt >= 0)
+            H5Tclose(gt);
+        if (wt >= 0)
+            H5Tclose(wt);
+        H5free_memory(name);
+    }
+    return ok;
+}
+
+int h5io_check_dset(hid_t d, hid_t want, size_t esize, uint64_t file_size, uint64_t *nelem,
+                    char *why, size_t n)
+{
+    int ok = 0;
+    hid_t sp = H5Dget_space(d), ft = H5Dget_type(d), dcpl = H5Dget_create_plist(d);
+    hsize_t dim = 0;
+    if (sp < 0 || ft < 0 || dcpl < 0) {
+        snprintf(why, n, "cannot be inspected");
+        goto done;
+    }
+    if (H5Sget_simple_extent_type(sp) != H5S_SIMPLE || H5Sget_simple_extent_ndims(sp) != 1 ||
+        H5Sget_simple_extent_dims(sp, &dim, NULL) != 1) {
+        snprintf(why, n, "is not a 1-D array");
+        goto done;
+    }
+    if (!h5io_type_check(ft, want, why, n))
+        goto done;
+    /* Every dataset is written contiguous and whole (docs/CHECKPOINTS.md),
+     * so its storage is exactly its extent and lies inside the file; a
+     * damaged extent or layout is caught here before anything is
+     * allocated for it. */
+    haddr_t at = H5Dget_offset(d);
+    hsize_t stored = H5Dget_storage_size(d);
+    if (H5Pget_layout(dcpl) != H5D_CONTIGUOUS || H5Pget_nfilters(dcpl) != 0) {
+        snprintf(why, n, "is not stored contiguously without filters");
+        goto done;
+    }
+    if (esize == 0 || dim > file_size / esize || stored != dim * esize ||
+        (dim && (at == HADDR_UNDEF || at > file_size || stored > file_size - at))) {
+        snprintf(why, n,
+                 "claims %llu elements of %zu bytes but stores %llu bytes (file of %llu bytes)",
+                 (unsigned long long)dim, esize, (unsigned long long)stored,
+                 (unsigned long long)file_size);
+        goto done;
+    }
+    *nelem = dim;
+    ok = 1;
+done:
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (sp >= 0)
+        H5Sclose(sp);
+    return ok;
 }
 
 int h5io_read_strings(hid_t dset, char ***out, size_t *n)

@@ -35,13 +35,47 @@ typedef struct ckpt_op_row {
 
 /* H5open and error printing off; idempotent. */
 int h5io_init(mpf_err *e);
-/* File access properties: sec2 driver, no file locking (NFS, Lustre),
- * oldest file format for the widest tool compatibility. Caller closes. */
-hid_t h5io_fapl(void);
+/* File access properties: sec2 driver, no file locking (NFS, Lustre);
+ * for writing (write != 0) the HDF5 1.8 format, whose metadata is
+ * checksummed (the earliest format after ckpt_set_legacy_format(1)).
+ * Caller closes. */
+hid_t h5io_fapl(int write);
 /* The innermost message on HDF5's error stack, or "" (buf is returned). */
 const char *h5io_detail(char *buf, size_t n);
 /* err_set with " (HDF5: <detail>)" appended when HDF5 left one. */
 int h5io_fail(mpf_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Longest fixed-length string attribute read (a damaged size would be
+ * allocated as given). */
+#define H5IO_MAX_FIXED_STR (1 << 20)
+
+/* Is t an integer HDF5 converts plainly: 1, 2, 4 or 8 bytes, all bits
+ * used, little- or big-endian? */
+int h5io_plain_int(hid_t t);
+/* "uint64 LE", "variable-length string", "compound of 5 members in 32
+ * bytes", ... into buf (returned). */
+const char *h5io_type_name(hid_t t, char *buf, size_t n);
+/* Does type got (from a file) have the layout of want (a file type made
+ * by h5io_*_type)? Compounds: same size and member count, every member
+ * of want at the same offset with the same type. 1 if so; else 0 and why
+ * ("member 'offset' has type uint64 LE at byte 248, expected uint64 LE
+ * at byte 8"). */
+int h5io_type_check(hid_t got, hid_t want, char *why, size_t n);
+/* Bytes of one element in the file: an index row, an operators row
+ * (three strings and an int32), a variable-length string (a global heap
+ * id: 4-byte length, 8-byte address, 4-byte index), a byte. */
+#define H5IO_INDEX_ROW_BYTES 32
+#define H5IO_OP_ROW_BYTES 52
+#define H5IO_STR_BYTES 16
+
+/* Check dataset d before reading it: 1-D, type as h5io_type_check(want),
+ * contiguous without filters, storage exactly its extent of elements of
+ * esize bytes and inside a file of file_size bytes. 1 and *nelem on
+ * success; else 0 and why. HDF5 presents a type holding variable-length
+ * strings with the strings as pointers, so member offsets in why are
+ * those of that view. */
+int h5io_check_dset(hid_t d, hid_t want, size_t esize, uint64_t file_size, uint64_t *nelem,
+                    char *why, size_t n);
 
 /* Variable-length UTF-8 string type; caller closes. */
 hid_t h5io_str_type(void);

@@ -1,7 +1,9 @@
 /* Test helper: writes a small, fully known checkpoint for the e2e tests of
  * `mpiflow inspect` (tests/e2e/inspect.sh), through the same ckpt_write_*
  * calls the runtime uses.
- *   ckpt_sample DIR
+ *   ckpt_sample [--legacy] DIR
+ * --legacy writes the HDF5 format of earlier builds (no metadata
+ * checksums), for the compatibility and fuzz tests.
  * Job "wc", checkpoint 3, taken 2025-11-21 19:47:33.123 UTC, max-parallelism
  * 8, two TaskManagers. Operator "counts/local" (aggregate, parallelism 2):
  * key group k (0..7) belongs to subtask k/4 on TaskManager k/4+1 and holds
@@ -10,6 +12,7 @@
  * bytes (subtask 1). Byte i of a blob is (7*i + k) mod 256. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "ckpt/ckpt.h"
 
 static unsigned char *pattern(size_t n, int k)
@@ -24,10 +27,13 @@ static unsigned char *pattern(size_t n, int k)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: ckpt_sample DIR\n");
+    int legacy = argc == 3 && strcmp(argv[1], "--legacy") == 0;
+    if (argc != 2 + legacy) {
+        fprintf(stderr, "usage: ckpt_sample [--legacy] DIR\n");
         return 2;
     }
+    const char *dir = argv[argc - 1];
+    ckpt_set_legacy_format(legacy);
     ckpt_op_meta ops[2] = {
         {"counts/local", 2, "word:string, count:i64", "aggregate"},
         {"lines", 2, "line:string", "source"},
@@ -47,13 +53,13 @@ int main(int argc, char **argv)
         }
         size_t olen = sub ? 24 : 16;
         b[n++] = (ckpt_blob){"lines", sub, CKPT_OPERATOR, -1, pattern(olen, 0), olen};
-        int rc = ckpt_write_tm(argv[1], rank, &m, b, (size_t)n, &e);
+        int rc = ckpt_write_tm(dir, rank, &m, b, (size_t)n, &e);
         for (int i = 0; i < n; i++)
             free((void *)b[i].data);
         if (rc)
             goto fail;
     }
-    if (ckpt_write_metadata(argv[1], &m, &e))
+    if (ckpt_write_metadata(dir, &m, &e))
         goto fail;
     return 0;
 fail:

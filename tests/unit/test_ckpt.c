@@ -4,7 +4,12 @@
  * buffer; metadata round trip;
  * rejection of damaged checkpoints (missing _metadata.h5, a truncated or
  * missing TM file, a flipped byte in keyed_data, foreign HDF5 files, an
- * unknown format version, a file that is not HDF5); ckpt_find_latest;
+ * unknown format version, a file that is not HDF5); damaged datatypes
+ * (a compound member moved by a flipped byte, in files of the earliest
+ * format and of the checksummed one; a member of the wrong type) and
+ * absurd counts (parallelism, max-parallelism, TaskManagers), refused
+ * with the member or count named; checkpoints in the format of earlier
+ * builds still read; ckpt_find_latest;
  * ckpt_retain; and readability by h5dump. The test uses hdf5.h itself
  * only to forge damaged files. */
 #include <setjmp.h>
@@ -548,6 +553,223 @@ static void test_open_rejects(void **state)
     free(dir);
 }
 
+/* Whole file into memory; *n its size. */
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = xmalloc((size_t)len + 1);
+    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+/* File position of the byte offset of compound member `name` in the first
+ * datatype message that places it at byte `at` (found as h5dump -p would
+ * not: by the encoding). Version 1/2 datatype messages (files of the
+ * earliest format) pad the name to 8 bytes and store the offset in 4;
+ * version 3 (V18 and later) does not pad and stores it in as few bytes as
+ * the type's size needs (one, for ours). -1 when not found. */
+static long member_offset_pos(const char *path, const char *name, unsigned at)
+{
+    size_t n, len = strlen(name) + 1;
+    uint8_t *b = slurp(path, &n);
+    long pos = -1;
+    for (size_t p = 0; p + len + 8 <= n && pos < 0; p++) {
+        if (memcmp(b + p, name, len) != 0)
+            continue;
+        size_t pad = (len + 7) & ~(size_t)7, q = p + len;
+        int zeros = 1;
+        for (size_t i = q; i < p + pad; i++)
+            zeros &= b[i] == 0;
+        if (zeros && b[p + pad] == at && !b[p + pad + 1] && !b[p + pad + 2] && !b[p + pad + 3])
+            pos = (long)(p + pad);
+        else if (b[q] == at)
+            pos = (long)q;
+    }
+    free(b);
+    return pos;
+}
+
+static void poke(const char *path, long pos, uint8_t v)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, &v, 1, (off_t)pos), 1);
+    close(fd);
+}
+
+/* Move member `name` (at byte `at` of its row) of the first datatype
+ * that has it in dir/file: to byte `to`, or for a legacy file, whose
+ * offsets take 4 bytes, by 1 GiB. */
+static void move_member(const char *dir, const char *file, const char *name, unsigned at,
+                        int legacy, uint8_t to)
+{
+    char *p = xasprintf("%s/%s", dir, file);
+    long pos = member_offset_pos(p, name, at);
+    assert_true(pos > 0);
+    if (legacy && to > 64)
+        poke(p, pos + 3, 0x40);
+    else
+        poke(p, pos, to);
+    free(p);
+}
+
+/* Rewrite the parallelism of every operator in _metadata.h5 through
+ * HDF5, so the file stays well-formed. */
+static void set_parallelism(const char *dir, int par)
+{
+    char *p = xasprintf("%s/_metadata.h5", dir);
+    hid_t f = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "operators", H5P_DEFAULT);
+    assert_true(f >= 0 && d >= 0);
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(int));
+    H5Tinsert(t, "parallelism", 0, H5T_NATIVE_INT);
+    int v[4] = {par, par, par, par};
+    assert_true(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Tclose(t);
+    H5Dclose(d);
+    H5Fclose(f);
+    free(p);
+}
+
+/* Replace keyed_index of counts/local in tm-1.h5 by one whose 'offset'
+ * is a uint32 (the row keeps its size of 32 bytes). */
+static void retype_index(const char *dir)
+{
+    char *p = xasprintf("%s/tm-1.h5", dir);
+    hid_t f = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t g = H5Gopen2(f, "/operators/counts%2Flocal", H5P_DEFAULT);
+    assert_true(f >= 0 && g >= 0);
+    assert_true(H5Ldelete(g, "keyed_index", H5P_DEFAULT) >= 0);
+    hid_t t = H5Tcreate(H5T_COMPOUND, 32);
+    H5Tinsert(t, "key_group", 0, H5T_STD_I32LE);
+    H5Tinsert(t, "subtask", 4, H5T_STD_I32LE);
+    H5Tinsert(t, "offset", 8, H5T_STD_U32LE);
+    H5Tinsert(t, "length", 16, H5T_STD_U64LE);
+    H5Tinsert(t, "xxh64", 24, H5T_STD_U64LE);
+    hsize_t dim = 1;
+    hid_t sp = H5Screate_simple(1, &dim, NULL);
+    hid_t d = H5Dcreate2(g, "keyed_index", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    uint8_t row[32] = {0};
+    assert_true(d >= 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, row) >= 0);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Gclose(g);
+    H5Fclose(f);
+    free(p);
+}
+
+/* Nothing may crash on a damaged datatype, and the message must say
+ * which member of which dataset is wrong (issue 9). Files of the
+ * earliest format (earlier builds) have no metadata checksums, so the
+ * reader's own checks are what stops them; files of the current format
+ * fail HDF5's checksum first. */
+static void test_damaged_types(void **state)
+{
+    (void)state;
+    for (int legacy = 1; legacy >= 0; legacy--) {
+        ckpt_set_legacy_format(legacy);
+        /* keyed_index member 'offset' moved past the end of its 32-byte
+         * row: HDF5 1.10.8 read outside its buffer (a segfault in
+         * H5T__conv_struct_opt) */
+        char *dir = fresh("t-offset");
+        move_member(dir, "tm-1.h5", "offset", 8, legacy, 0xf8);
+        expect_open_fails(dir, MPF_EIO,
+                          legacy ? "tm-1.h5: operator 'counts/local': dataset 'keyed_index' "
+                                   "member 'offset' has type uint64 LE at byte 1073741832, "
+                                   "expected uint64 LE at byte 8"
+                                 : "tm-1.h5: operator 'counts/local': cannot open dataset "
+                                   "'keyed_index' (HDF5: incorrect metadata checksum");
+        free(dir);
+
+        /* operators member 'parallelism' moved inside its row (over the
+         * end of schema), then past it: the value read was made of other
+         * bytes, or of no bytes of the row at all */
+        for (int out = 0; out < 2; out++) {
+            dir = fresh("t-par");
+            move_member(dir, "_metadata.h5", "parallelism", 32, legacy, out ? 0xf0 : 48);
+            expect_open_fails(dir, MPF_EIO,
+                              legacy ? "_metadata.h5: /: dataset 'operators' member 'parallelism' "
+                                       "has type int32 LE at byte"
+                                     : "_metadata.h5: /: cannot open dataset 'operators' (HDF5: "
+                                       "incorrect metadata checksum");
+            free(dir);
+        }
+    }
+    ckpt_set_legacy_format(0);
+
+    /* well-formed files with absurd counts or types */
+    char *dir = fresh("t-count");
+    set_parallelism(dir, 1200000000);
+    expect_open_fails(dir, MPF_EIO,
+                      "_metadata.h5: operator 0 ('counts/local') has parallelism 1200000000 "
+                      "(1 to 32768)");
+    free(dir);
+    dir = fresh("t-maxpar");
+    char *p = xasprintf("%s/tm-2.h5", dir);
+    set_int_attr(p, "max_parallelism", 1 << 30);
+    expect_open_fails(dir, MPF_EIO,
+                      "tm-2.h5: attribute 'max_parallelism' = 1073741824 is out of range");
+    free(p);
+    p = xasprintf("%s/_metadata.h5", dir);
+    set_int_attr(p, "num_taskmanagers", 2000000000);
+    expect_open_fails(dir, MPF_EIO,
+                      "_metadata.h5: attribute 'num_taskmanagers' = 2000000000 is out of range");
+    set_int_attr(p, "num_taskmanagers", 3);
+    expect_open_fails(dir, MPF_EIO, "_metadata.h5: 2 taskmanager_files for num_taskmanagers = 3");
+    free(p);
+    free(dir);
+    dir = fresh("t-type");
+    retype_index(dir);
+    expect_open_fails(dir, MPF_EIO,
+                      "tm-1.h5: operator 'counts/local': dataset 'keyed_index' member 'offset' "
+                      "has type uint32 LE at byte 8, expected uint64 LE at byte 8");
+    free(dir);
+}
+
+/* Checkpoints written by earlier builds (the earliest HDF5 format, no
+ * metadata checksums) still open and read in full; inspect says so. */
+static void test_legacy_format(void **state)
+{
+    (void)state;
+    ckpt_set_legacy_format(1);
+    char *dir = path_in("legacy/chk-7");
+    write_checkpoint(dir, 7, 1763754453123, 0);
+    ckpt_set_legacy_format(0);
+    ckpt *c = NULL;
+    mpf_err e = {0};
+    if (ckpt_open(dir, &c, &e))
+        fail_msg("ckpt_open: %s", e.msg);
+    seen s = {0};
+    assert_int_equal(ckpt_read(c, "counts/local", 0, MAXPAR - 1, 1, check_blob, &s, &e), 0);
+    assert_int_equal(s.count, MAXPAR + 4);
+    char *sum = NULL;
+    size_t sumlen = 0;
+    FILE *f = open_memstream(&sum, &sumlen);
+    ckpt_print_summary(c, f);
+    fclose(f);
+    assert_non_null(strstr(sum, "HDF5 metadata:    not checksummed (superblock v0"));
+    free(sum);
+    ckpt_close(c);
+    /* and what this build writes is checksummed */
+    char *dir2 = fresh("current");
+    assert_int_equal(ckpt_open(dir2, &c, &e), 0);
+    f = open_memstream(&sum, &sumlen);
+    ckpt_print_summary(c, f);
+    fclose(f);
+    assert_non_null(strstr(sum, "HDF5 metadata:    checksummed (superblock v2)"));
+    free(sum);
+    ckpt_close(c);
+    free(dir2);
+    free(dir);
+}
+
 /* A tiny complete checkpoint (one TM, one operator). */
 static void tiny(const char *dir, int64_t id, int64_t ts, int savepoint)
 {
@@ -691,6 +913,8 @@ int main(void)
         cmocka_unit_test(test_runs),
         cmocka_unit_test(test_write_rejects),
         cmocka_unit_test(test_open_rejects),
+        cmocka_unit_test(test_damaged_types),
+        cmocka_unit_test(test_legacy_format),
         cmocka_unit_test(test_find_latest),
         cmocka_unit_test(test_retain),
     };
