@@ -29,7 +29,8 @@ const char *part_kind_name(int part);
  * blobs, keyed state one blob per key group (so a restore with another
  * parallelism can redistribute it) and other state (source positions,
  * pending sink files) as operator blobs, which a restore hands to the
- * subtask of the same index (or index mod the new parallelism). */
+ * subtask of the same index (or index mod the new parallelism), or to
+ * every subtask (op_kind.union_state). */
 enum snap_kind { SNAP_KEYED = 1, SNAP_OPERATOR = 2 };
 typedef struct snap_writer snap_writer;
 /* Add one blob (the bytes are copied). */
@@ -105,6 +106,14 @@ typedef struct op_kind {
      * with checkpoints; `stateless` ones need none. */
     int (*snapshot)(op_inst *oi, snap_writer *w, mpf_err *e);
     int (*restore)(op_inst *oi, const snap_blob *b, mpf_err *e);
+    /* After the last restored blob (optional). */
+    int (*restore_end)(op_inst *oi, mpf_err *e);
+    /* Operator blobs of every old subtask go to every new subtask (Flink's
+     * union list state), so the kind can split them itself when the
+     * parallelism changed; otherwise subtask i gets those of old subtasks
+     * j with j mod parallelism == i. A source with union state may change
+     * its parallelism across a restore. */
+    int union_state;
     int (*checkpoint_complete)(op_inst *oi, int64_t id, mpf_err *e);
     /* One line about an operator-state blob this kind wrote (a source's
      * position, a sink's staged parts), for `mpiflow inspect`; the blob

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops/op.h"
+#include "ops/seqsplit.h"
 #include "ops/srcutil.h"
 #include "record/segpool.h"
 #include "util/xmalloc.h"
@@ -46,7 +47,8 @@ typedef struct bh_cfg {
 } bh_cfg;
 
 typedef struct bh_state {
-    int64_t next, produced;
+    seqsplit events; /* the event numbers this subtask still produces */
+    int64_t produced;
     srcutil_rate rl;
     recbuf rb;
 } bh_state;
@@ -154,7 +156,7 @@ static int bh_open(op_inst *oi, mpf_err *e)
 {
     const bh_cfg *cfg = oi->spec->cfg;
     bh_state *st = xcalloc(1, sizeof *st);
-    st->next = oi->subtask;
+    seqsplit_init(&st->events, oi->subtask, oi->spec->parallelism, cfg->events);
     recbuf_init(&st->rb);
     srcutil_rate_start(&st->rl, cfg->rate, oi->spec->parallelism);
     oi->st = st;
@@ -186,25 +188,25 @@ static int bh_poll(op_inst *oi, mpf_err *e)
 {
     const bh_cfg *cfg = oi->spec->cfg;
     bh_state *st = oi->st;
-    int64_t p = oi->spec->parallelism;
     size_t bytes = 0, seg = segpool_segment_size();
     int64_t budget = srcutil_rate_allowed(&st->rl, st->produced, (int64_t)(seg / 16));
     for (int64_t k = 0; k < budget && bytes < seg; k++) {
-        if (cfg->events >= 0 && st->next >= cfg->events)
+        int64_t r = seqsplit_take(&st->events);
+        if (r < 0)
             return 0;
-        bh_row(cfg, st->next, &st->rb);
+        bh_row(cfg, r, &st->rb);
         op_emit(oi, st->rb.p, st->rb.len);
         bytes += st->rb.len;
-        st->next += p;
         st->produced++;
     }
-    return cfg->events >= 0 && st->next >= cfg->events ? 0 : MPF_EAGAIN;
+    return seqsplit_more(&st->events) ? MPF_EAGAIN : 0;
 }
 
 static void bh_close(op_inst *oi)
 {
     bh_state *st = oi->st;
     if (st) {
+        seqsplit_fini(&st->events);
         recbuf_fini(&st->rb);
         free(st);
         oi->st = NULL;
@@ -228,13 +230,19 @@ static void bh_describe(const op_spec *s, char *buf, size_t n)
 static int bh_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
 {
     (void)e;
-    srcutil_snapshot_next(w, ((bh_state *)oi->st)->next);
+    seqsplit_snapshot(&((bh_state *)oi->st)->events, w);
     return 0;
 }
 
 static int bh_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
 {
-    return srcutil_restore_next(oi, b, &((bh_state *)oi->st)->next, e);
+    return seqsplit_restore(&((bh_state *)oi->st)->events, oi, b, e);
+}
+
+static int bh_restore_end(op_inst *oi, mpf_err *e)
+{
+    return seqsplit_restore_end(&((bh_state *)oi->st)->events, oi,
+                                ((const bh_cfg *)oi->spec->cfg)->events, e);
 }
 
 const op_kind op_src_behavior = {
@@ -250,5 +258,7 @@ const op_kind op_src_behavior = {
     .close = bh_close,
     .snapshot = bh_snapshot,
     .restore = bh_restore,
-    .describe_state = srcutil_describe_next,
+    .restore_end = bh_restore_end,
+    .union_state = 1,
+    .describe_state = seqsplit_describe,
 };

@@ -1,7 +1,8 @@
 /* `source: generator`: deterministic generated rows, after Flink's DataGen
  * connector (ops layer). Row r's values depend only on (seed, r, field),
  * so the data are the same at any parallelism; subtask i produces rows
- * i, i+p, i+2p, ... `number-of-rows` bounds the source (absent:
+ * i, i+p, i+2p, ... (until a restore at another parallelism splits the
+ * rest anew, see seqsplit.h). `number-of-rows` bounds the source (absent:
  * unbounded); `rows-per-second` limits the total rate. Fields:
  *   {name, type, kind: sequence|random|event-time, start, min, max,
  *    length, cardinality, prefix, interval, out-of-orderness}
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 #include "ops/op.h"
+#include "ops/seqsplit.h"
 #include "ops/srcutil.h"
 #include "record/segpool.h"
 #include "util/xmalloc.h"
@@ -43,7 +45,7 @@ typedef struct gen_cfg {
 } gen_cfg;
 
 typedef struct gen_state {
-    int64_t next; /* next row index for this subtask */
+    seqsplit rows; /* the rows this subtask still produces */
     int64_t produced;
     struct timespec t0;
     recbuf rb;
@@ -172,7 +174,8 @@ static void gen_free(void *p)
 static int gen_open(op_inst *oi, mpf_err *e)
 {
     gen_state *st = xcalloc(1, sizeof *st);
-    st->next = oi->subtask;
+    seqsplit_init(&st->rows, oi->subtask, oi->spec->parallelism,
+                  ((const gen_cfg *)oi->spec->cfg)->rows);
     recbuf_init(&st->rb);
     clock_gettime(CLOCK_MONOTONIC, &st->t0);
     oi->st = st;
@@ -228,34 +231,34 @@ static int gen_poll(op_inst *oi, mpf_err *e)
 {
     const gen_cfg *cfg = oi->spec->cfg;
     gen_state *st = oi->st;
-    int p = oi->spec->parallelism;
     int64_t budget = (int64_t)(segpool_segment_size() / 16);
     if (cfg->rate > 0) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         double el = (double)(now.tv_sec - st->t0.tv_sec) + (now.tv_nsec - st->t0.tv_nsec) / 1e9;
-        int64_t allowed = (int64_t)(el * cfg->rate / p) + 1 - st->produced;
+        int64_t allowed = (int64_t)(el * cfg->rate / oi->spec->parallelism) + 1 - st->produced;
         if (allowed < budget)
             budget = allowed;
     }
     /* About one batch per call, so a step's output stays within credit. */
     size_t bytes = 0, seg = segpool_segment_size();
     for (int64_t k = 0; k < budget && bytes < seg; k++) {
-        if (cfg->rows >= 0 && st->next >= cfg->rows)
+        int64_t r = seqsplit_take(&st->rows);
+        if (r < 0)
             return 0;
-        gen_row(cfg, st->next, &st->rb);
+        gen_row(cfg, r, &st->rb);
         op_emit(oi, st->rb.p, st->rb.len);
         bytes += st->rb.len;
-        st->next += p;
         st->produced++;
     }
-    return cfg->rows >= 0 && st->next >= cfg->rows ? 0 : MPF_EAGAIN;
+    return seqsplit_more(&st->rows) ? MPF_EAGAIN : 0;
 }
 
 static void gen_close(op_inst *oi)
 {
     gen_state *st = oi->st;
     if (st) {
+        seqsplit_fini(&st->rows);
         recbuf_fini(&st->rb);
         free(st);
     }
@@ -275,13 +278,19 @@ static void gen_describe(const op_spec *s, char *buf, size_t n)
 static int gen_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
 {
     (void)e;
-    srcutil_snapshot_next(w, ((gen_state *)oi->st)->next);
+    seqsplit_snapshot(&((gen_state *)oi->st)->rows, w);
     return 0;
 }
 
 static int gen_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
 {
-    return srcutil_restore_next(oi, b, &((gen_state *)oi->st)->next, e);
+    return seqsplit_restore(&((gen_state *)oi->st)->rows, oi, b, e);
+}
+
+static int gen_restore_end(op_inst *oi, mpf_err *e)
+{
+    return seqsplit_restore_end(&((gen_state *)oi->st)->rows, oi,
+                                ((const gen_cfg *)oi->spec->cfg)->rows, e);
 }
 
 const op_kind op_src_generator = {
@@ -297,5 +306,7 @@ const op_kind op_src_generator = {
     .close = gen_close,
     .snapshot = gen_snapshot,
     .restore = gen_restore,
-    .describe_state = srcutil_describe_next,
+    .restore_end = gen_restore_end,
+    .union_state = 1,
+    .describe_state = seqsplit_describe,
 };

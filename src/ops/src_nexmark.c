@@ -58,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops/op.h"
+#include "ops/seqsplit.h"
 #include "ops/srcutil.h"
 #include "record/segpool.h"
 #include "util/xmalloc.h"
@@ -99,7 +100,7 @@ typedef struct nx_cfg {
 } nx_cfg;
 
 typedef struct nx_state {
-    int64_t next;   /* next event number of this subtask */
+    seqsplit events; /* the event numbers this subtask still walks */
     int64_t walked; /* events walked (all kinds) */
     srcutil_rate rl;
     recbuf rb;
@@ -461,7 +462,7 @@ static int nx_open(op_inst *oi, mpf_err *e)
 {
     const nx_cfg *cfg = oi->spec->cfg;
     nx_state *st = xcalloc(1, sizeof *st);
-    st->next = oi->subtask;
+    seqsplit_init(&st->events, oi->subtask, oi->spec->parallelism, cfg->events);
     recbuf_init(&st->rb);
     size_t nch = NELEM(hot_channels) + NX_CHANNELS;
     st->chan_name = xcalloc(nch, sizeof *st->chan_name);
@@ -477,16 +478,14 @@ static int nx_poll(op_inst *oi, mpf_err *e)
 {
     const nx_cfg *cfg = oi->spec->cfg;
     nx_state *st = oi->st;
-    int64_t p = oi->spec->parallelism;
     size_t bytes = 0, seg = segpool_segment_size();
     /* About one batch of output per call, and a bounded walk for the
      * sparse person stream. */
     int64_t budget = srcutil_rate_allowed(&st->rl, st->walked, 1 << 16);
     for (int64_t k = 0; k < budget && bytes < seg; k++) {
-        if (cfg->events >= 0 && st->next >= cfg->events)
+        int64_t ev = seqsplit_take(&st->events);
+        if (ev < 0)
             return 0;
-        int64_t ev = st->next;
-        st->next += p;
         st->walked++;
         oi->records_in++;
         int kind = nx_kind_of(ev);
@@ -503,13 +502,14 @@ static int nx_poll(op_inst *oi, mpf_err *e)
         op_emit(oi, st->rb.p, st->rb.len);
         bytes += st->rb.len;
     }
-    return cfg->events >= 0 && st->next >= cfg->events ? 0 : MPF_EAGAIN;
+    return seqsplit_more(&st->events) ? MPF_EAGAIN : 0;
 }
 
 static void nx_close(op_inst *oi)
 {
     nx_state *st = oi->st;
     if (st) {
+        seqsplit_fini(&st->events);
         recbuf_fini(&st->rb);
         for (size_t i = 0; i < NELEM(hot_channels) + NX_CHANNELS; i++) {
             free(st->chan_name[i]);
@@ -540,13 +540,19 @@ static void nx_describe(const op_spec *s, char *buf, size_t n)
 static int nx_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
 {
     (void)e;
-    srcutil_snapshot_next(w, ((nx_state *)oi->st)->next);
+    seqsplit_snapshot(&((nx_state *)oi->st)->events, w);
     return 0;
 }
 
 static int nx_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
 {
-    return srcutil_restore_next(oi, b, &((nx_state *)oi->st)->next, e);
+    return seqsplit_restore(&((nx_state *)oi->st)->events, oi, b, e);
+}
+
+static int nx_restore_end(op_inst *oi, mpf_err *e)
+{
+    return seqsplit_restore_end(&((nx_state *)oi->st)->events, oi,
+                                ((const nx_cfg *)oi->spec->cfg)->events, e);
 }
 
 const op_kind op_src_nexmark = {
@@ -562,5 +568,7 @@ const op_kind op_src_nexmark = {
     .close = nx_close,
     .snapshot = nx_snapshot,
     .restore = nx_restore,
-    .describe_state = srcutil_describe_next,
+    .restore_end = nx_restore_end,
+    .union_state = 1,
+    .describe_state = seqsplit_describe,
 };

@@ -531,8 +531,10 @@ static int restore_blob(void *arg, const ckpt_blob *b, mpf_err *e)
 {
     restore_ctx *r = arg;
     op_inst *oi = r->oi;
-    /* Operator state goes to subtask (old subtask mod parallelism). */
-    if (b->kind == CKPT_OPERATOR && b->subtask % oi->spec->parallelism != oi->subtask)
+    /* Operator state goes to subtask (old subtask mod parallelism), or to
+     * every subtask of a kind with union state. */
+    if (b->kind == CKPT_OPERATOR && !oi->spec->kind->union_state &&
+        b->subtask % oi->spec->parallelism != oi->subtask)
         return 0;
     snap_blob sb = {b->kind == CKPT_KEYED ? SNAP_KEYED : SNAP_OPERATOR, b->key_group,
                     b->subtask, b->data, b->len};
@@ -559,6 +561,8 @@ static int tm_restore(tm_ctx *tm, const char *path, mpf_err *e)
                                                   oi->spec->parallelism);
             restore_ctx r = {oi};
             rc = ckpt_read(c, oi->spec->uid, kg.start, kg.end, 1, restore_blob, &r, e);
+            if (!rc && oi->spec->kind->restore_end)
+                rc = oi->spec->kind->restore_end(oi, e);
             if (rc)
                 err_prefix(e, "restoring operator '%s' subtask %d", oi->spec->uid, oi->subtask);
         }
