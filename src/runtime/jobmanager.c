@@ -744,8 +744,8 @@ static void print_summary(jm_ctx *jm, double secs, int code)
 /* Resolve --restore (latest: the newest completed checkpoint or savepoint
  * of this job) and check that the job can take the state, before anything
  * runs or is overwritten: same max-parallelism, every operator with state
- * present (unless allowed), unchanged schemas and kinds, sources with
- * their old parallelism. */
+ * present (unless allowed), unchanged schemas and kinds, sources without
+ * union state at their old parallelism. */
 static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
 {
     const job *j = jm->plan.job;
@@ -802,11 +802,12 @@ static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
         else if (om->schema && strcmp(om->schema, sch) != 0)
             rc = err_set(e, MPF_ESCHEMA, "%s: operator '%s' changed its output schema (saved: "
                          "%s; now: %s)", sub->restore, om->uid, om->schema, sch);
-        else if (s->kind->role == OP_SOURCE && om->parallelism != s->parallelism)
-            rc = err_set(e, MPF_EPLAN, "%s: source '%s' ran with parallelism %d and now has %d; "
-                         "sources keep their parallelism across a restore (set parallelism: %d "
-                         "on it)", sub->restore, om->uid, om->parallelism, s->parallelism,
-                         om->parallelism);
+        else if (s->kind->role == OP_SOURCE && !s->kind->union_state &&
+                 om->parallelism != s->parallelism)
+            rc = err_set(e, MPF_EPLAN, "%s: %s source '%s' ran with parallelism %d and now has "
+                         "%d; this kind of source keeps its parallelism across a restore (set "
+                         "parallelism: %d on it)", sub->restore, s->kind->name, om->uid,
+                         om->parallelism, s->parallelism, om->parallelism);
         free(kind);
     }
     if (!rc) {
@@ -850,8 +851,8 @@ static void jm_setup(jm_ctx *jm)
                  e.msg);
         jm->lfd = -1;
     } else {
-        log_info("control socket %s (mpiflow savepoint|stop|cancel %s)", jm->sock_path,
-                 jm->plan.job->name);
+        log_info("control socket %s (mpiflow %s %s)", jm->sock_path,
+                 jm->no_savepoint ? "cancel" : "savepoint|stop|cancel", jm->plan.job->name);
     }
 }
 

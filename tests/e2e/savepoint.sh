@@ -148,6 +148,7 @@ YAML
 start 3 batch -D execution.runtime-mode=BATCH
 "$MPIFLOW" savepoint batch 2>"$WORK/sperr" && fail "a savepoint of a BATCH job"
 grep -q "BATCH" "$WORK/sperr" || { cat "$WORK/sperr"; fail "refusal does not say why"; }
+grep -q "(mpiflow cancel batch)" "$WORK/err" || { cat "$WORK/err"; fail "a BATCH job offers savepoints it refuses"; }
 "$MPIFLOW" cancel batch >/dev/null
 rc=0; wait "$RUN" || rc=$?
 [ "$rc" -eq 3 ] || fail "cancelled batch job exited $rc, not 3"
