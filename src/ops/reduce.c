@@ -8,7 +8,11 @@
  * into a bounded table that spills partial results when full) and a
  * global phase after it that merges partials: Flink's two-phase
  * aggregation, which shrinks the shuffle to about one record per distinct
- * key and TaskManager. Output schema: (key, <as>). */
+ * key and TaskManager. STREAMING jobs get the split only with
+ * table.optimizer.agg-phase-strategy TWO_PHASE; there the local phase
+ * emits its partials when its table is full, at each checkpoint barrier
+ * (so it has no state to snapshot) and at the end of input. Output
+ * schema: (key, <as>). */
 #include <stdlib.h>
 #include <string.h>
 #include "ops/op.h"
@@ -277,15 +281,41 @@ static void red_describe(const op_spec *s, char *buf, size_t n)
              phases[cfg->phase]);
 }
 
+/* The local phase at a barrier: emit every partial not yet emitted (from
+ * finish's cursor on, when finish has begun) and start over empty. The
+ * task snapshots its chain head first and sends the barrier after what the
+ * chain emitted, so the partials reach the merging phase before the
+ * barrier, as in Flink's mini-batch aggregation, and the local phase has
+ * no state to snapshot. */
+static void red_flush_local(op_inst *oi, red_state *st)
+{
+    while (st->cur_table < st->ntables) {
+        kvtable *t = &st->tables[st->cur_table];
+        kv_entry *en;
+        while ((en = kvtable_next(t, &st->cur_pos)))
+            emit_entry(oi, st, t, en);
+        st->cur_table++;
+        st->cur_pos = 0;
+    }
+    for (int i = 0; i < st->ntables; i++)
+        kvtable_clear(&st->tables[i]);
+    st->cur_table = 0;
+    st->cur_pos = 0;
+    oi->state_bytes = state_bytes(st);
+}
+
 /* Checkpoints (keyed phases): one blob per key group of
- * [klen u32][key][value 8 bytes] entries. */
+ * [klen u32][key][value 8 bytes] entries. The local phase flushes instead
+ * (red_flush_local) and writes nothing. */
 static int red_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
 {
+    (void)e;
     const red_cfg *cfg = oi->spec->cfg;
     red_state *st = oi->st;
-    if (cfg->phase == PHASE_LOCAL)
-        return err_set(e, MPF_EPLAN, "operator '%s': the local pre-aggregation of a BATCH job "
-                       "cannot be checkpointed", oi->spec->uid);
+    if (cfg->phase == PHASE_LOCAL) {
+        red_flush_local(oi, st);
+        return 0;
+    }
     for (int i = 0; i < st->ntables; i++) {
         kvtable *t = &st->tables[i];
         if (!t->n)
