@@ -15,9 +15,11 @@
  * `rows-per-second` limits the total rate (shared by the subtasks).
  *
  * Checkpoints: each subtask's position, as one SNAP_OPERATOR blob
- * [u32 version 1][u32 splits][u64 fingerprint][u32 split][i64 offset]
- * [i64 line]: the subtask's split count, an XXH3 of its splits (file
- * names and byte ranges, so a changed input is refused), the split it is
+ * [u32 version 2][u32 splits][u64 fingerprint][u32 split][i64 offset]
+ * [i64 line]: the subtask's split count, an XXH3 of its splits (the
+ * files' realpaths and byte ranges, so a changed input is refused but the
+ * same files spelled another way restore; version 1 hashed the names as
+ * spelled and is still read), the split it is
  * reading, the byte offset in that split's file of the next line (-1:
  * the split is not begun) and that line's number (0: unknown). Sources
  * keep their parallelism across a restore, so a subtask gets back its own
@@ -64,7 +66,8 @@ typedef struct fsrc_state {
     int64_t line_no; /* line number of the next line; 0 when unknown */
     int started, part_done;
     recbuf rb;
-    uint64_t fingerprint; /* of the splits, for checkpoints */
+    uint64_t fingerprint; /* of the splits, for checkpoints (version 2) */
+    uint64_t fingerprint_v1; /* the same as version 1 checkpoints hashed it */
     srcutil_rate rate;
     int64_t rows;         /* emitted since open (for the rate) */
 } fsrc_state;
@@ -243,6 +246,36 @@ static const char *part_name(const fpart *fp)
     return fp->file ? fp->file : "builtin:sample";
 }
 
+/* Fingerprint of the splits: file names and byte ranges. Version 2 names
+ * each file by its realpath, so the same input spelled differently (a
+ * relative --input before, an absolute one now) restores; version 1
+ * checkpoints hashed the names as spelled (resolved = 0). */
+static uint64_t splits_fingerprint(const fsrc_state *st, int resolved)
+{
+    recbuf fpb;
+    recbuf_init(&fpb);
+    fpb.len = 0;
+    for (int i = 0; i < st->nparts; i++) {
+        const char *name = part_name(&st->parts[i]);
+        char *real = resolved && st->parts[i].file ? realpath(name, NULL) : NULL;
+        if (real)
+            name = real;
+        size_t nl = strlen(name) + 1;
+        while (fpb.cap < fpb.len + nl + 16) {
+            fpb.cap *= 2;
+            fpb.p = xrealloc(fpb.p, fpb.cap);
+        }
+        memcpy(fpb.p + fpb.len, name, nl);
+        memcpy(fpb.p + fpb.len + nl, &st->parts[i].start, 8);
+        memcpy(fpb.p + fpb.len + nl + 8, &st->parts[i].end, 8);
+        fpb.len += (uint32_t)(nl + 16);
+        free(real);
+    }
+    uint64_t h = key_hash(fpb.p, fpb.len);
+    recbuf_fini(&fpb);
+    return h;
+}
+
 static int fsrc_open(op_inst *oi, mpf_err *e)
 {
     char **files;
@@ -272,24 +305,8 @@ static int fsrc_open(op_inst *oi, mpf_err *e)
         base += sizes[i];
     }
     free_list(files, sizes, n);
-    /* Fingerprint of the splits: names and byte ranges. */
-    recbuf fpb;
-    recbuf_init(&fpb);
-    fpb.len = 0;
-    for (int i = 0; i < st->nparts; i++) {
-        const char *name = part_name(&st->parts[i]);
-        size_t nl = strlen(name) + 1;
-        while (fpb.cap < fpb.len + nl + 16) {
-            fpb.cap *= 2;
-            fpb.p = xrealloc(fpb.p, fpb.cap);
-        }
-        memcpy(fpb.p + fpb.len, name, nl);
-        memcpy(fpb.p + fpb.len + nl, &st->parts[i].start, 8);
-        memcpy(fpb.p + fpb.len + nl + 8, &st->parts[i].end, 8);
-        fpb.len += (uint32_t)(nl + 16);
-    }
-    st->fingerprint = key_hash(fpb.p, fpb.len);
-    recbuf_fini(&fpb);
+    st->fingerprint = splits_fingerprint(st, 1);
+    st->fingerprint_v1 = splits_fingerprint(st, 0);
     srcutil_rate_start(&st->rate, ((const fsrc_cfg *)oi->spec->cfg)->rate, p);
     size_t seg = segpool_segment_size();
     st->cap = (seg * 2 > (1u << 20) ? seg * 2 : (1u << 20));
@@ -607,7 +624,7 @@ static int fsrc_poll(op_inst *oi, mpf_err *e)
 
 /* ---- checkpoints ---- */
 
-#define FSNAP_VERSION 1u
+#define FSNAP_VERSION 2u /* 1: the fingerprint hashed file names as spelled */
 #define FSNAP_SIZE 36u
 
 static int fsrc_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
@@ -676,11 +693,12 @@ static int fsrc_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
     memcpy(&cur, sb->data + 16, 4);
     memcpy(&next, sb->data + 20, 8);
     memcpy(&line, sb->data + 28, 8);
-    if (version != FSNAP_VERSION)
+    if (version != FSNAP_VERSION && version != 1)
         return err_set(e, MPF_EPARSE, "operator '%s' subtask %d: restored source position has "
-                       "format version %u, expected %u", oi->spec->uid, oi->subtask, version,
-                       FSNAP_VERSION);
-    if (nparts != (uint32_t)st->nparts || fp != st->fingerprint) {
+                       "format version %u, expected 1 or %u", oi->spec->uid, oi->subtask,
+                       version, FSNAP_VERSION);
+    uint64_t want = version == 1 ? st->fingerprint_v1 : st->fingerprint;
+    if (nparts != (uint32_t)st->nparts || fp != want) {
         char how[96] = "its files or their sizes differ";
         if (nparts != (uint32_t)st->nparts)
             snprintf(how, sizeof how, "it read %u file splits then and has %d now", nparts,

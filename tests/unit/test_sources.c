@@ -28,6 +28,7 @@
 #include "plan/job.h"
 #include "plan/plan.h"
 #include "record/batch.h"
+#include "record/keygroup.h"
 #include "record/segpool.h"
 
 #define NX_BASE 1436918400000LL /* 2015-07-15T00:00:00Z */
@@ -671,6 +672,63 @@ static void assert_line(recs *r, size_t i, const char *want)
         fail_msg("line %zu is '%.*s', want '%s'", i, (int)n, (const char *)r->r[i] + 8, want);
 }
 
+/* A file source position blob: [u32 version][u32 splits][u64 fingerprint]
+ * [u32 split][i64 offset][i64 line]. */
+static void file_pos_blob(uint8_t b[36], uint32_t version, uint64_t fp, int64_t next)
+{
+    uint32_t nparts = 1, cur = 0;
+    int64_t line = next >= 0 ? 2 : 0;
+    memcpy(b, &version, 4);
+    memcpy(b + 4, &nparts, 4);
+    memcpy(b + 8, &fp, 8);
+    memcpy(b + 16, &cur, 4);
+    memcpy(b + 20, &next, 8);
+    memcpy(b + 28, &line, 8);
+}
+
+/* Issue 9: checkpoints written before the file source hashed realpaths
+ * (version 1: the names as spelled) still restore when the path is spelled
+ * as then; a version 1 fingerprint of other files is refused. */
+static void test_file_restore_version1(void **state)
+{
+    (void)state;
+    const char *name = "test_sources_v1.txt";
+    FILE *f = fopen(name, "w");
+    assert_non_null(f);
+    fputs("alpha\nbeta\ngamma\n", f);
+    fclose(f);
+    src x;
+    src_ok(&x, "{source: file, path: test_sources_v1.txt}", 1);
+    recs out;
+    recs_init(&out);
+    op_inst oi = {.spec = &x.s, .subtask = 0, .out = &out.c};
+    mpf_err e = {0};
+    assert_int_equal(x.s.kind->open(&oi, &e), 0);
+    /* the version 1 fingerprint: name, NUL, start and end of the split */
+    uint8_t fpb[64];
+    size_t nl = strlen(name) + 1;
+    int64_t start = 0, end = 17;
+    memcpy(fpb, name, nl);
+    memcpy(fpb + nl, &start, 8);
+    memcpy(fpb + nl + 8, &end, 8);
+    uint8_t b[36];
+    file_pos_blob(b, 1, key_hash(fpb, (uint32_t)(nl + 16)) + 1, 6);
+    snap_blob sb = {.kind = SNAP_OPERATOR, .key_group = -1, .subtask = 0, .data = b, .len = 36};
+    assert_int_equal(x.s.kind->restore(&oi, &sb, &e), MPF_EPARSE);
+    assert_non_null(strstr(e.msg, "the input files changed"));
+    file_pos_blob(b, 1, key_hash(fpb, (uint32_t)(nl + 16)), 6); /* resume at "beta" */
+    assert_int_equal(x.s.kind->restore(&oi, &sb, &e), 0);
+    int rc;
+    while ((rc = x.s.kind->poll(&oi, &e)) == MPF_EAGAIN)
+        ;
+    assert_int_equal(rc, 0);
+    assert_int_equal(out.n, 2);
+    x.s.kind->close(&oi);
+    recs_fini(&out);
+    src_fini(&x);
+    unlink(name);
+}
+
 static void test_socket_lines_and_eof(void **state)
 {
     (void)state;
@@ -832,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_socket_reconnect_and_delimiter),
         cmocka_unit_test(test_socket_refused),
         cmocka_unit_test(test_socket_retry_forever),
+        cmocka_unit_test(test_file_restore_version1),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     segpool_fini();
