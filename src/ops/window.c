@@ -24,8 +24,8 @@
  * With allowed lateness a fired window is kept until end - 1 + lateness:
  * a late record within it updates the result and re-emits it at once (as
  * Flink's EventTimeTrigger fires on late elements). A record whose every
- * window is past that is dropped, counted (numLateRecordsDropped) and
- * sent to the late output when there is one.
+ * window is past that goes to the late output when an operator reads it,
+ * and is otherwise dropped and counted (numLateRecordsDropped).
  *
  * Session windows merge per key: accumulators are keyed by (start, key)
  * with a per-key index of open sessions, and a timer per session fires it
@@ -332,12 +332,16 @@ static void emit_result(op_inst *oi, const uint8_t *key, uint32_t klen, int64_t 
     op_emit(oi, rb->p, rb->len);
 }
 
+/* A record too late for every window: to the late output when an operator
+ * reads it, else dropped and counted (numLateRecordsDropped counts only
+ * records that are really lost, as in Flink). */
 static void late_record(op_inst *oi, const uint8_t *rec)
 {
     const win_cfg *c = oi->spec->cfg;
-    oi->late_dropped++;
-    if (c->late_port >= 0)
+    if (c->late_port >= 0 && oi->side && oi->side[c->late_port])
         op_emit_side(oi, c->late_port, rec, rec_size(rec));
+    else
+        oi->late_dropped++;
 }
 
 /* ---- aligned (tumbling, sliding) windows ---- */

@@ -73,6 +73,16 @@ gen_job tumbling 700 200 7 \
   - {uid: out, sink: file, path: \"$WORK/tumbling-out\"}
   - {uid: lateout, sink: file, path: \"$WORK/tumbling-late\", inputs: [w.late]}"
 check tumbling tumbling size=1000 delay=200 fns=count,sum,min,max,avg,first,last
+# Late records sent to the late output are not dropped (issue 9).
+! grep -q "dropped [0-9]* late record" "$WORK/tumbling.log" ||
+  { grep "late record" "$WORK/tumbling.log"; fail "tumbling: late-output records counted as dropped"; }
+# Without the late output the same late records are dropped, and counted.
+grep -v "late-output: late\|uid: lateout" "$WORK/tumbling.yaml" |
+  sed "s|$WORK/tumbling-out|$WORK/tumbling-nolate|" >"$WORK/tumbling-nolate.yaml"
+mpf_run 3 "$WORK/tumbling-nolate.yaml" || { cat "$WORK/err"; fail "tumbling without late output"; }
+dropped=$(sed -n "s/.*operator 'w' dropped \([0-9]*\) late record.*/\1/p" "$WORK/err")
+[ "$dropped" = "$(wc -l <"$WORK/tumbling.late.want")" ] ||
+  fail "numLateRecordsDropped ${dropped:-absent}, the reference drops $(wc -l <"$WORK/tumbling.late.want")"
 
 # 2. Sliding 2 s every 500 ms with 300 ms allowed lateness: late records
 #    within it re-emit updated results.
