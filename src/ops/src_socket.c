@@ -8,7 +8,9 @@
  * `reconnect-interval` (default 500ms), at most `max-retry` times over
  * the job (default 0; -1: forever). With no retry left, a lost connection
  * ends the stream (poll returns 0) while a source that never connected
- * fails the job. The socket is non-blocking: connect runs in the
+ * fails the job. Failed attempts are logged (each at debug level; the
+ * first, and then one every 10 s, as a warning with the address and the
+ * reason). The socket is non-blocking: connect runs in the
  * background and poll only takes what has arrived, returning MPF_EAGAIN
  * otherwise. The host name is resolved once, when the subtask opens.
  * The source runs with parallelism 1 (checked at plan time) and counts as
@@ -29,6 +31,7 @@
 #include "ops/op.h"
 #include "ops/srcutil.h"
 #include "record/segpool.h"
+#include "util/log.h"
 #include "util/xmalloc.h"
 
 enum sk_phase { SK_WAIT, SK_CONNECTING, SK_CONNECTED, SK_DONE };
@@ -53,8 +56,15 @@ typedef struct sk_state {
     size_t len, cap, scan; /* buf[0..len) unconsumed; no delimiter starts before scan */
     size_t max_line;
     char why[160]; /* the last connection error */
+    int64_t failures;     /* failed attempts since the last connection */
+    int64_t warned_at;    /* monotonic ns of the last warning about them */
+    int64_t warned_count; /* failures when that warning was written */
     recbuf rb;
 } sk_state;
+
+/* While a source cannot connect it says so at once and then at most this
+ * often (each attempt is logged at debug level). */
+#define SK_WARN_EVERY_NS (INT64_C(10) * 1000000000)
 
 static const char *const sk_keys[] = {"host", "port", "delimiter", "max-retry",
                                       "reconnect-interval", NULL};
@@ -187,12 +197,57 @@ static void sk_emit(op_inst *oi, sk_state *st, const char *p, size_t n)
     op_emit(oi, st->rb.p, st->rb.len);
 }
 
+/* Log a refused or lost connection (st->why says why): every attempt at
+ * debug level; a lost connection and the first failed attempt as a
+ * warning, then a warning at most every SK_WARN_EVERY_NS with the attempts
+ * since, so a source waiting for its server is visible but not noisy. */
+static void sk_log_failure(op_inst *oi, sk_state *st, int was_connected, int retrying)
+{
+    const sk_cfg *cfg = oi->spec->cfg;
+    int64_t now = now_ns();
+    char iv[48] = "";
+    if (retrying)
+        format_duration(cfg->interval_ns, iv, sizeof iv);
+    st->failures++;
+    log_debug("operator '%s': %s %s:%d failed: %s (attempt %lld)", oi->spec->uid,
+              was_connected ? "reading from" : "connecting to", cfg->host, cfg->port, st->why,
+              (long long)st->failures);
+    if (was_connected) {
+        log_warn("operator '%s': connection to %s:%d lost: %s%s%s", oi->spec->uid, cfg->host,
+                 cfg->port, st->why, retrying ? "; reconnecting every " : "", iv);
+    } else if (st->failures == 1 || now - st->warned_at >= SK_WARN_EVERY_NS) {
+        log_warn("operator '%s': cannot connect to %s:%d: %s (%lld failed attempt(s)%s%s%s)",
+                 oi->spec->uid, cfg->host, cfg->port, st->why,
+                 (long long)(st->failures - st->warned_count), st->failures > 1 ? " since the "
+                 "last message" : "", retrying ? "; retrying every " : "", iv);
+    } else {
+        return;
+    }
+    st->warned_at = now;
+    st->warned_count = st->failures;
+}
+
+static void sk_connected(op_inst *oi, sk_state *st)
+{
+    const sk_cfg *cfg = oi->spec->cfg;
+    st->phase = SK_CONNECTED;
+    st->ever_connected = 1;
+    if (st->failures)
+        log_info("operator '%s': connected to %s:%d after %lld failed attempt(s)",
+                 oi->spec->uid, cfg->host, cfg->port, (long long)st->failures);
+    st->failures = st->warned_count = 0;
+}
+
 /* Connection refused or lost: wait and retry, end, or fail. */
 static int sk_give_up_or_retry(op_inst *oi, sk_state *st, mpf_err *e)
 {
     const sk_cfg *cfg = oi->spec->cfg;
+    int was_connected = st->phase == SK_CONNECTED;
     sk_close_fd(st);
-    if (cfg->max_retry < 0 || st->retries < cfg->max_retry) {
+    int retrying = cfg->max_retry < 0 || st->retries < cfg->max_retry;
+    if (retrying || st->ever_connected)
+        sk_log_failure(oi, st, was_connected, retrying);
+    if (retrying) {
         st->retries++;
         st->phase = SK_WAIT;
         st->retry_at = now_ns() + cfg->interval_ns;
@@ -219,8 +274,7 @@ static int sk_connect_from_cur(op_inst *oi, sk_state *st, mpf_err *e)
             continue;
         }
         if (connect(st->fd, a->ai_addr, a->ai_addrlen) == 0) {
-            st->phase = SK_CONNECTED;
-            st->ever_connected = 1;
+            sk_connected(oi, st);
             return MPF_EAGAIN;
         }
         if (errno == EINPROGRESS) {
@@ -325,8 +379,7 @@ static int sk_poll(op_inst *oi, mpf_err *e)
             st->cur = st->cur->ai_next;
             return sk_connect_from_cur(oi, st, e);
         }
-        st->phase = SK_CONNECTED;
-        st->ever_connected = 1;
+        sk_connected(oi, st);
         return sk_read(oi, st, e);
     }
     case SK_CONNECTED:

@@ -39,3 +39,36 @@ cat "$WORK/result"/part-* | awk -F, '{c[$1] += $NF} END {for (w in c) print w ",
 ref_wordcount <"$WORK/text" >"$WORK/want"
 diff "$WORK/want" "$WORK/got" || fail "socket word counts differ"
 echo "ok: $(wc -l <"$WORK/got") words, $(cat "$WORK/result"/part-* | wc -l) window results"
+
+# While the source cannot connect (max-retry -1), each failed attempt is
+# logged at debug level, the first one (and then one every 10 s) as a
+# warning with the address and the reason; a later connection says how many
+# attempts failed (issue 9).
+PORT2=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mpirun -np 2 --oversubscribe --mca mpi_yield_when_idle 1 "$MPIFLOW" run \
+  "$SRC/jobs/socket-window-wordcount.yaml" --host 127.0.0.1 --port "$PORT2" -D log.level=debug \
+  --output "$WORK/result2" >"$WORK/out" 2>"$WORK/err" &
+JOB=$!
+sleep 2.5
+python3 - "$PORT2" <<'PY'
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(1)
+srv.settimeout(10)
+conn, _ = srv.accept()
+conn.sendall(b"late server\n")
+conn.close()
+PY
+sleep 1
+kill -TERM "$(pgrep -f "^$MPIFLOW run $SRC/jobs/socket-window-wordcount.yaml --host 127.0.0.1 --port $PORT2" | sort -n | head -1)"
+wait "$JOB" || true
+addr="127.0.0.1:$PORT2"
+[ "$(grep -c "WARN .*operator 'lines': cannot connect to $addr: Connection refused" "$WORK/err")" = 1 ] ||
+  { cat "$WORK/err"; fail "not exactly one warning while the server was down"; }
+[ "$(grep -c "DEBUG .*connecting to $addr failed: Connection refused (attempt" "$WORK/err")" -ge 3 ] ||
+  { cat "$WORK/err"; fail "failed attempts not logged at debug level"; }
+expect_err "INFO .*operator 'lines': connected to $addr after [0-9]+ failed attempt"
+expect_err "WARN .*operator 'lines': connection to $addr lost: connection closed by peer; reconnecting"
+echo "ok: failed connection attempts are logged"
