@@ -151,11 +151,72 @@ static int read_common(hid_t f, const char *path, ckpt_meta *m, mpf_err *e)
     return 0;
 }
 
+/* Widest fixed-length string column read from _metadata.h5. */
+enum { MAX_COLUMN = 1 << 16 };
+
+/* Width of string member name of compound t if it is a fixed-length
+ * string of 1 to MAX_COLUMN bytes, else 0. */
+static size_t fixed_width(hid_t t, const char *name)
+{
+    int i = H5Tget_class(t) == H5T_COMPOUND ? H5Tget_member_index(t, name) : -1;
+    hid_t mt = i < 0 ? -1 : H5Tget_member_type(t, (unsigned)i);
+    size_t w = 0;
+    if (mt >= 0 && H5Tget_class(mt) == H5T_STRING && H5Tis_variable_str(mt) == 0)
+        w = H5Tget_size(mt);
+    if (mt >= 0)
+        H5Tclose(mt);
+    return w <= MAX_COLUMN ? w : 0;
+}
+
+/* The operators row type to expect given the file's: fixed-length
+ * strings (this build) with their widths, else the variable-length
+ * layout of earlier builds. */
+static hid_t pick_op_type(hid_t got, size_t *esize)
+{
+    size_t len[3] = {fixed_width(got, "uid"), fixed_width(got, "kind"),
+                     fixed_width(got, "schema")};
+    if (len[0] && len[1] && len[2]) {
+        *esize = len[0] + len[1] + 4 + len[2];
+        return h5io_op_type_fixed(len, 1);
+    }
+    *esize = H5IO_OP_ROW_BYTES;
+    hid_t str = h5io_str_type();
+    hid_t t = str < 0 ? -1 : h5io_op_type(str, 1);
+    if (str >= 0)
+        H5Tclose(str);
+    return t;
+}
+
+/* taskmanager_files: fixed-length strings of up to 32 bytes (this
+ * build) or variable-length ones (earlier builds). */
+static hid_t pick_str_type(hid_t got, size_t *esize)
+{
+    if (H5Tget_class(got) == H5T_STRING && H5Tis_variable_str(got) == 0 &&
+        H5Tget_size(got) >= 1 && H5Tget_size(got) <= 32) {
+        *esize = H5Tget_size(got);
+        return h5io_fstr_type(*esize);
+    }
+    *esize = H5IO_STR_BYTES;
+    return h5io_str_type();
+}
+
 /* Open dataset name under loc (where: "/" or "operator 'x'") and check
- * it against h5io_check_dset(want) in a file of file_size bytes: the id
- * and *nelem, or -1 with a message naming what is wrong. */
+ * it against h5io_check_dset(want) in a file of file_size bytes (with
+ * pick, want and esize follow from the file's type: pick returns a type
+ * the caller does not close). The id and *nelem, or -1 with a message
+ * naming what is wrong. */
+static hid_t open_dset_pick(hid_t loc, const char *path, const char *where, const char *name,
+                            hid_t want, size_t esize, hid_t (*pick)(hid_t, size_t *),
+                            uint64_t file_size, uint64_t *nelem, mpf_err *e);
 static hid_t open_dset(hid_t loc, const char *path, const char *where, const char *name,
                        hid_t want, size_t esize, uint64_t file_size, uint64_t *nelem, mpf_err *e)
+{
+    return open_dset_pick(loc, path, where, name, want, esize, NULL, file_size, nelem, e);
+}
+
+static hid_t open_dset_pick(hid_t loc, const char *path, const char *where, const char *name,
+                            hid_t want, size_t esize, hid_t (*pick)(hid_t, size_t *),
+                            uint64_t file_size, uint64_t *nelem, mpf_err *e)
 {
     htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
     if (ex <= 0) {
@@ -171,7 +232,17 @@ static hid_t open_dset(hid_t loc, const char *path, const char *where, const cha
         return -1;
     }
     char why[256];
-    if (want < 0 || !h5io_check_dset(d, want, esize, file_size, nelem, why, sizeof why)) {
+    hid_t picked = -1;
+    if (pick) {
+        hid_t got = H5Dget_type(d);
+        want = picked = got < 0 ? -1 : pick(got, &esize);
+        if (got >= 0)
+            H5Tclose(got);
+    }
+    int ok = want >= 0 && h5io_check_dset(d, want, esize, file_size, nelem, why, sizeof why);
+    if (picked >= 0)
+        H5Tclose(picked);
+    if (!ok) {
         err_set(e, MPF_EIO, "%s: %s: dataset '%s' %s", path, where, name,
                 want < 0 ? "cannot be checked" : why);
         H5Dclose(d);
@@ -197,9 +268,7 @@ static int read_metadata(ckpt *c, const char *path, mpf_err *e)
     m->is_savepoint = (int)v;
 
     uint64_t nops;
-    str = h5io_str_type();
-    ft = str < 0 ? -1 : h5io_op_type(str, 1);
-    d = open_dset(f, path, "/", "operators", ft, H5IO_OP_ROW_BYTES, c->meta_size, &nops, e);
+    d = open_dset_pick(f, path, "/", "operators", -1, 0, pick_op_type, c->meta_size, &nops, e);
     if (d < 0) {
         rc = MPF_EIO;
         goto done;
@@ -209,24 +278,50 @@ static int read_metadata(ckpt *c, const char *path, mpf_err *e)
                      (unsigned long long)nops);
         goto done;
     }
-    mt = str < 0 ? -1 : h5io_op_type(str, 0);
-    ckpt_op_row *rows = xcalloc(nops ? (size_t)nops : 1, sizeof *rows);
-    if (mt < 0 || (nops && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0)) {
+    ft = H5Dget_type(d);
+    size_t len[3] = {fixed_width(ft, "uid"), fixed_width(ft, "kind"), fixed_width(ft, "schema")};
+    if (len[0]) { /* checked: all three fixed */
+        size_t row = len[0] + len[1] + 4 + len[2];
+        uint8_t *raw = xmalloc(nops ? (size_t)nops * row : 1);
+        mt = h5io_op_type_fixed(len, 0);
+        if (mt < 0 || (nops && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)) {
+            free(raw);
+            rc = h5io_fail(e, MPF_EIO, "%s: cannot read dataset 'operators'", path);
+            goto done;
+        }
+        m->nops = (int)nops;
+        m->ops = xcalloc(nops ? (size_t)nops : 1, sizeof *m->ops);
+        for (int i = 0; i < m->nops; i++) {
+            const char *r = (const char *)raw + (size_t)i * row;
+            int32_t par;
+            memcpy(&par, r + len[0] + len[1], 4);
+            m->ops[i].uid = xstrndup(r, len[0]);
+            m->ops[i].kind = xstrndup(r + len[0], len[1]);
+            m->ops[i].schema = xstrndup(r + len[0] + len[1] + 4, len[2]);
+            m->ops[i].parallelism = par;
+        }
+        free(raw);
+    } else {
+        str = h5io_str_type();
+        mt = str < 0 ? -1 : h5io_op_type(str, 0);
+        ckpt_op_row *rows = xcalloc(nops ? (size_t)nops : 1, sizeof *rows);
+        if (mt < 0 || (nops && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0)) {
+            free(rows);
+            rc = h5io_fail(e, MPF_EIO, "%s: cannot read dataset 'operators'", path);
+            goto done;
+        }
+        m->nops = (int)nops;
+        m->ops = xcalloc(nops ? (size_t)nops : 1, sizeof *m->ops);
+        for (int i = 0; i < m->nops; i++) {
+            m->ops[i].uid = xstrdup(rows[i].uid ? rows[i].uid : "");
+            m->ops[i].kind = xstrdup(rows[i].kind ? rows[i].kind : "");
+            m->ops[i].schema = xstrdup(rows[i].schema ? rows[i].schema : "");
+            m->ops[i].parallelism = rows[i].parallelism;
+        }
+        if (nops && (sp = H5Dget_space(d)) >= 0)
+            H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, rows);
         free(rows);
-        rc = h5io_fail(e, MPF_EIO, "%s: cannot read dataset 'operators'", path);
-        goto done;
     }
-    m->nops = (int)nops;
-    m->ops = xcalloc(nops ? (size_t)nops : 1, sizeof *m->ops);
-    for (int i = 0; i < m->nops; i++) {
-        m->ops[i].uid = xstrdup(rows[i].uid ? rows[i].uid : "");
-        m->ops[i].kind = xstrdup(rows[i].kind ? rows[i].kind : "");
-        m->ops[i].schema = xstrdup(rows[i].schema ? rows[i].schema : "");
-        m->ops[i].parallelism = rows[i].parallelism;
-    }
-    if (nops && (sp = H5Dget_space(d)) >= 0)
-        H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, rows);
-    free(rows);
     for (int i = 0; i < m->nops; i++) {
         if (!*m->ops[i].uid) {
             rc = err_set(e, MPF_EIO, "%s: operator %d has an empty uid", path, i);
@@ -246,8 +341,8 @@ static int read_metadata(ckpt *c, const char *path, mpf_err *e)
     }
     H5Dclose(d);
     uint64_t nfiles;
-    d = open_dset(f, path, "/", "taskmanager_files", str, H5IO_STR_BYTES, c->meta_size, &nfiles,
-                  e);
+    d = open_dset_pick(f, path, "/", "taskmanager_files", -1, 0, pick_str_type, c->meta_size,
+                       &nfiles, e);
     if (d < 0) {
         rc = MPF_EIO;
         goto done;

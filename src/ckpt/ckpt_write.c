@@ -450,7 +450,9 @@ done:
     return rc;
 }
 
-static int write_meta_tables(const char *tmp, hid_t f, const ckpt_meta *m, mpf_err *e)
+/* Earlier builds' operators table and file list: variable-length
+ * strings (ckpt_set_legacy_format). */
+static int write_meta_tables_vlen(const char *tmp, hid_t f, const ckpt_meta *m, mpf_err *e)
 {
     int rc = 0, bad;
     hid_t str = h5io_str_type(), ft = -1, mt = -1, d = -1;
@@ -493,6 +495,67 @@ done:
         H5Tclose(ft);
     if (str >= 0)
         H5Tclose(str);
+    return rc;
+}
+
+/* The operators table and the file list with fixed-length strings, each
+ * column as wide as its longest value: no global heap, whose objects
+ * carry no checksum and which HDF5 1.10 reads without bounds checks. */
+static int write_meta_tables(const char *tmp, hid_t f, const ckpt_meta *m, mpf_err *e)
+{
+    if (h5io_legacy_format())
+        return write_meta_tables_vlen(tmp, f, m, e);
+    int rc = 0, bad;
+    size_t len[3] = {1, 1, 1};
+    for (int i = 0; i < m->nops; i++) {
+        const char *v[3] = {m->ops[i].uid, m->ops[i].kind ? m->ops[i].kind : "",
+                            m->ops[i].schema ? m->ops[i].schema : ""};
+        for (int k = 0; k < 3; k++)
+            if (strlen(v[k]) + 1 > len[k])
+                len[k] = strlen(v[k]) + 1;
+    }
+    size_t row = len[0] + len[1] + 4 + len[2];
+    uint8_t *rows = xcalloc(m->nops ? (size_t)m->nops : 1, row);
+    for (int i = 0; i < m->nops; i++) {
+        uint8_t *r = rows + (size_t)i * row;
+        int32_t par = m->ops[i].parallelism;
+        memcpy(r, m->ops[i].uid, strlen(m->ops[i].uid));
+        if (m->ops[i].kind)
+            memcpy(r + len[0], m->ops[i].kind, strlen(m->ops[i].kind));
+        memcpy(r + len[0] + len[1], &par, 4);
+        if (m->ops[i].schema)
+            memcpy(r + len[0] + len[1] + 4, m->ops[i].schema, strlen(m->ops[i].schema));
+    }
+    hid_t ft = h5io_op_type_fixed(len, 1), mt = h5io_op_type_fixed(len, 0), d = -1, st = -1;
+    d = ft < 0 || mt < 0 ? -1 : create_1d(f, "operators", ft, (uint64_t)m->nops);
+    bad = d < 0 || (m->nops && H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0);
+    free(rows);
+    if (d >= 0)
+        H5Dclose(d);
+    if (bad) {
+        rc = h5io_fail(e, MPF_EIO, "%s: cannot write the operators table", tmp);
+        goto done;
+    }
+    char last[32];
+    size_t w = (size_t)snprintf(last, sizeof last, "tm-%d.h5", m->ntms) + 1;
+    char *names = xcalloc((size_t)m->ntms + 1, w);
+    for (int i = 0; i < m->ntms; i++)
+        snprintf(names + (size_t)i * w, w, "tm-%d.h5", i + 1);
+    st = h5io_fstr_type(w);
+    d = st < 0 ? -1 : create_1d(f, "taskmanager_files", st, (uint64_t)m->ntms);
+    bad = d < 0 || (m->ntms && H5Dwrite(d, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) < 0);
+    free(names);
+    if (d >= 0)
+        H5Dclose(d);
+    if (bad)
+        rc = h5io_fail(e, MPF_EIO, "%s: cannot write the file list", tmp);
+done:
+    if (st >= 0)
+        H5Tclose(st);
+    if (mt >= 0)
+        H5Tclose(mt);
+    if (ft >= 0)
+        H5Tclose(ft);
     return rc;
 }
 

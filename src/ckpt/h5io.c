@@ -137,6 +137,46 @@ hid_t h5io_op_type(hid_t str, int file)
     return t;
 }
 
+int h5io_legacy_format(void)
+{
+    return legacy_format;
+}
+
+hid_t h5io_fstr_type(size_t size)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0)
+        return -1;
+    if (H5Tset_size(t, size ? size : 1) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0 ||
+        H5Tset_strpad(t, H5T_STR_NULLTERM) < 0) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
+hid_t h5io_op_type_fixed(const size_t len[3], int file)
+{
+    hid_t s[3] = {-1, -1, -1}, t = -1;
+    for (int i = 0; i < 3; i++)
+        if ((s[i] = h5io_fstr_type(len[i])) < 0)
+            goto done;
+    t = H5Tcreate(H5T_COMPOUND, len[0] + len[1] + 4 + len[2]);
+    if (t >= 0 &&
+        (H5Tinsert(t, "uid", 0, s[0]) < 0 || H5Tinsert(t, "kind", len[0], s[1]) < 0 ||
+         H5Tinsert(t, "parallelism", len[0] + len[1],
+                   file ? H5T_STD_I32LE : H5T_NATIVE_INT32) < 0 ||
+         H5Tinsert(t, "schema", len[0] + len[1] + 4, s[2]) < 0)) {
+        H5Tclose(t);
+        t = -1;
+    }
+done:
+    for (int i = 0; i < 3; i++)
+        if (s[i] >= 0)
+            H5Tclose(s[i]);
+    return t;
+}
+
 int h5io_attr_put_int(hid_t obj, const char *name, int64_t v, hid_t ftype)
 {
     int rc = -1;
@@ -155,11 +195,15 @@ int h5io_attr_put_int(hid_t obj, const char *name, int64_t v, hid_t ftype)
 int h5io_attr_put_str(hid_t obj, const char *name, const char *s)
 {
     int rc = -1;
-    hid_t st = h5io_str_type(), sp = H5Screate(H5S_SCALAR), a = -1;
+    const char *v = s ? s : "";
+    /* Fixed length: the string lives in the (checksummed) object header;
+     * a variable-length one lives in the global heap, which has no
+     * checksum and which HDF5 1.10 reads without bounds checks. */
+    hid_t st = legacy_format ? h5io_str_type() : h5io_fstr_type(strlen(v) + 1);
+    hid_t sp = H5Screate(H5S_SCALAR), a = -1;
     if (st >= 0 && sp >= 0)
         a = H5Acreate2(obj, name, st, sp, H5P_DEFAULT, H5P_DEFAULT);
-    const char *v = s ? s : "";
-    if (a >= 0 && H5Awrite(a, st, &v) >= 0)
+    if (a >= 0 && H5Awrite(a, st, legacy_format ? (const void *)&v : (const void *)v) >= 0)
         rc = 0;
     if (a >= 0)
         H5Aclose(a);
@@ -234,7 +278,8 @@ int h5io_attr_get_str(hid_t obj, const char *name, char **out)
         size_t len = H5Tget_size(ft);
         mt = H5Tcopy(H5T_C_S1);
         if (mt >= 0 && len > 0 && H5Tset_size(mt, len + 1) >= 0 &&
-            H5Tset_strpad(mt, H5T_STR_NULLTERM) >= 0) {
+            H5Tset_strpad(mt, H5T_STR_NULLTERM) >= 0 &&
+            H5Tset_cset(mt, H5Tget_cset(ft)) >= 0) { /* no conversion across sets */
             char *s = xcalloc(1, len + 1);
             if (H5Aread(a, mt, s) >= 0) {
                 *out = s;
@@ -409,13 +454,30 @@ int h5io_read_strings(hid_t dset, char ***out, size_t *n)
     *n = 0;
     int rc = -1;
     hid_t sp = H5Dget_space(dset), ft = H5Dget_type(dset), mt = -1;
-    if (sp < 0 || ft < 0 || H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0 ||
-        H5Sget_simple_extent_ndims(sp) != 1)
+    if (sp < 0 || ft < 0 || H5Tget_class(ft) != H5T_STRING || H5Sget_simple_extent_ndims(sp) != 1)
         goto done;
     hssize_t np = H5Sget_simple_extent_npoints(sp);
     if (np < 0)
         goto done;
     size_t cnt = (size_t)np;
+    if (H5Tis_variable_str(ft) <= 0) {
+        size_t w = H5Tget_size(ft);
+        if (w == 0 || w > H5IO_MAX_FIXED_STR || (cnt && w > SIZE_MAX / cnt))
+            goto done;
+        char *raw = xmalloc(cnt * w + 1);
+        if (cnt && H5Dread(dset, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0) {
+            free(raw);
+            goto done;
+        }
+        char **res = xcalloc(cnt ? cnt : 1, sizeof *res);
+        for (size_t i = 0; i < cnt; i++)
+            res[i] = xstrndup(raw + i * w, w);
+        free(raw);
+        *out = res;
+        *n = cnt;
+        rc = 0;
+        goto done;
+    }
     char **raw = xcalloc(cnt ? cnt : 1, sizeof *raw);
     mt = h5io_str_type();
     if (mt < 0 || (cnt && H5Dread(dset, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)) {

@@ -84,8 +84,18 @@ hid_t h5io_str_type(void);
 hid_t h5io_index_type(int file);
 
 /* The operators row type over string type str (h5io_str_type): file =
- * packed, else native. Caller closes. */
+ * packed, else native. Earlier builds wrote it; caller closes. */
 hid_t h5io_op_type(hid_t str, int file);
+/* Fixed-length UTF-8 string of size bytes (at least 1), NUL-terminated;
+ * caller closes. */
+hid_t h5io_fstr_type(size_t size);
+/* The operators row type written now: uid, kind, parallelism, schema
+ * packed in that order, the strings fixed-length of len[0], len[1] and
+ * len[2] bytes. file: parallelism little-endian, else native. Caller
+ * closes. */
+hid_t h5io_op_type_fixed(const size_t len[3], int file);
+/* Nonzero after ckpt_set_legacy_format(1). */
+int h5io_legacy_format(void);
 
 /* Scalar attributes. put: 0 or -1. get: 0, 1 if absent, -1 if present but
  * not readable as that type. Strings from get are malloc'd (caller frees). */
@@ -94,8 +104,9 @@ int h5io_attr_put_str(hid_t obj, const char *name, const char *s);
 int h5io_attr_get_int(hid_t obj, const char *name, int64_t *v);
 int h5io_attr_get_str(hid_t obj, const char *name, char **out);
 
-/* Read a 1-D dataset of variable-length strings: *out gets n malloc'd
- * strings (caller frees each and the array). 0 or -1. */
+/* Read a 1-D dataset of strings, fixed (at most H5IO_MAX_FIXED_STR
+ * bytes) or variable-length: *out gets n malloc'd strings (caller frees
+ * each and the array). 0 or -1. */
 int h5io_read_strings(hid_t dset, char ***out, size_t *n);
 
 /* Classify why path cannot be opened as HDF5: "not an HDF5 file" or
