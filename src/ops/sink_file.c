@@ -1,11 +1,32 @@
-/* Sinks that write text (ops layer): `sink: file` writes one part file per
+/* Sinks that write text (ops layer): `sink: file` writes part files per
  * subtask into a directory (`path`; "-" means standard output), as CSV
  * (strings quoted when they hold the delimiter, a quote or a line break).
- * A part file is written as `.part-<i>-0.inprogress` and renamed to
- * `part-<i>-0` only when the JobManager announces that the whole job
- * succeeded, so a failed job leaves nothing that looks complete. Before
- * deployment the JobManager creates the directory and refuses to mix
- * output with part files of an earlier run unless `overwrite: true`.
+ * Part n of subtask i is written as `.part-<i>-<n>.inprogress`; without
+ * checkpoints it is renamed to `part-<i>-<n>` only when the JobManager
+ * announces that the whole job succeeded, so a failed job leaves nothing
+ * that looks complete. With checkpoints a barrier stages it
+ * (`.part-<i>-<n>.pending`) and the checkpoint's completion publishes it
+ * (two-phase commit). Before deployment the JobManager creates the
+ * directory and refuses to mix output with part files of an earlier run
+ * unless `overwrite: true`.
+ *
+ * Committed files are never replaced: every publish is a no-replace
+ * rename (fs_rename_noreplace), so an existing final name is an error
+ * naming it. Names stay unique across restores and rescalings: the
+ * state is union state (every subtask gets every old subtask's blob, as
+ * Flink's union list state) and carries the next part number of every
+ * subtask index the job ever had, so a subtask that did not exist in the
+ * restored checkpoint still continues after the parts its index
+ * committed in an earlier run; it also numbers past any part of its
+ * index already in the directory. Old subtask j's staged parts are
+ * committed, and what index j wrote after the checkpoint is removed, by
+ * new subtask j mod parallelism. The state records the directory
+ * (absolute) with the staged parts, so a
+ * restore commits them where they were written, even when the job now
+ * writes elsewhere; a restore whose staged parts are gone is refused
+ * before anything runs. Restored commits and the removal of what the
+ * restored checkpoint does not cover wait for the first call after the
+ * job starts, when every TaskManager has restored without an error.
  * `sink: stdout` prints the same lines on the TaskManager's standard
  * output, written in whole lines of at most PIPE_BUF bytes so mpirun does
  * not interleave ranks mid-line. `sink: blackhole` discards records,
@@ -20,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "ops/op.h"
+#include "util/fsutil.h"
 #include "util/xmalloc.h"
 
 typedef struct fsink_cfg {
@@ -35,13 +57,31 @@ typedef struct pending_part {
     int64_t n; /* part number */
 } pending_part;
 
+/* Work a restore leaves for the first call after the job starts: commit
+ * a restored staged part (to NULL: only check it was committed), or
+ * remove what subtask `sub` wrote after the restored checkpoint. */
+typedef struct restore_todo {
+    char *from, *to; /* staged part and its final name */
+    char *dir;       /* cleanup: directory, subtask index, first part */
+    int sub;
+    int64_t first;
+    int finals;      /* also published parts (the replay writes them again) */
+} restore_todo;
+
 typedef struct fsink_state {
     FILE *f;              /* the in-progress part, opened on first write */
     char *tmp, *final;    /* its names */
+    char *dir;            /* the output directory, absolute when resolvable */
     int64_t part;         /* its number: part-<subtask>-<part> */
     int64_t written;      /* bytes in it */
     pending_part *pend;   /* staged by checkpoints, not yet published */
     int npend, cappend;
+    restore_todo *todo;   /* from restore, done by settle() */
+    int ntodo;
+    int64_t *hw;          /* restored next part number per subtask index, -1 none */
+    int nhw;
+    int settled;          /* the restore's work is done */
+    int scanned;          /* part numbers are past those in the directory */
     char *out;
     size_t len, cap;
     int committed;
@@ -171,27 +211,110 @@ static int sink_open(op_inst *oi, mpf_err *e)
     st->out = xmalloc(st->cap);
     if (strcmp(oi->spec->kind->name, "file") != 0 || !cfg->path)
         return 0;
+    /* The state names the directory: absolute, so a restore from another
+     * working directory finds the staged parts. */
+    st->dir = realpath(cfg->path, NULL);
+    if (!st->dir)
+        st->dir = xstrdup(cfg->path);
     (void)e;
     return 0;
 }
 
-/* Names of part n of this subtask: in progress, staged, published. */
+/* Names of part n of subtask sub in dir: in progress, staged, published. */
+static char *part_path(const char *dir, int sub, int64_t n, const char *state)
+{
+    if (strcmp(state, "final") == 0)
+        return xasprintf("%s/part-%d-%lld", dir, sub, (long long)n);
+    return xasprintf("%s/.part-%d-%lld.%s", dir, sub, (long long)n, state);
+}
+
 static char *part_name(const op_inst *oi, int64_t n, const char *state)
 {
-    const fsink_cfg *cfg = oi->spec->cfg;
-    if (strcmp(state, "final") == 0)
-        return xasprintf("%s/part-%d-%lld", cfg->path, oi->subtask, (long long)n);
-    return xasprintf("%s/.part-%d-%lld.%s", cfg->path, oi->subtask, (long long)n, state);
+    return part_path(((const fsink_state *)oi->st)->dir, oi->subtask, n, state);
 }
+
+/* Reads a decimal number of at most 18 digits at *p (no sign). */
+static int parse_num(const char **p, int64_t *v)
+{
+    const char *s = *p;
+    int64_t x = 0;
+    int k = 0;
+    for (; *s >= '0' && *s <= '9' && k < 18; s++, k++)
+        x = x * 10 + (*s - '0');
+    if (!k || (*s >= '0' && *s <= '9'))
+        return 0;
+    *p = s;
+    *v = x;
+    return 1;
+}
+
+/* Whether name is one of this sink's part files; fills its subtask,
+ * number and state ('f' published, 'p' staged, 'i' in progress). */
+static int part_parse(const char *name, int *sub, int64_t *n, char *state)
+{
+    int hidden = name[0] == '.';
+    const char *p = name + hidden;
+    int64_t s;
+    if (strncmp(p, "part-", 5) != 0)
+        return 0;
+    p += 5;
+    if (!parse_num(&p, &s) || s > INT_MAX || *p++ != '-' || !parse_num(&p, n))
+        return 0;
+    *sub = (int)s;
+    if (!hidden && !*p)
+        *state = 'f';
+    else if (hidden && strcmp(p, ".pending") == 0)
+        *state = 'p';
+    else if (hidden && strcmp(p, ".inprogress") == 0)
+        *state = 'i';
+    else
+        return 0;
+    return 1;
+}
+
+/* Number this subtask's parts past every part of its index in the
+ * directory (committed by an earlier run, even one at another
+ * parallelism), and remove its in-progress files there: they are a
+ * failed attempt's (this one has written none yet). */
+static int scan_parts(op_inst *oi, mpf_err *e)
+{
+    fsink_state *st = oi->st;
+    DIR *d = opendir(st->dir);
+    if (!d)
+        return err_set(e, MPF_EIO, "operator '%s': output directory '%s': %s", oi->spec->uid,
+                       st->dir, strerror(errno));
+    struct dirent *de;
+    int sub;
+    int64_t n;
+    char state;
+    while ((de = readdir(d))) {
+        if (!part_parse(de->d_name, &sub, &n, &state) || sub != oi->subtask)
+            continue;
+        if (state == 'i') {
+            char *stale = xasprintf("%s/%s", st->dir, de->d_name);
+            unlink(stale);
+            free(stale);
+        } else if (n >= st->part) {
+            st->part = n + 1;
+        }
+    }
+    closedir(d);
+    st->scanned = 1;
+    return 0;
+}
+
+static int settle(op_inst *oi, mpf_err *e);
 
 static int open_part(op_inst *oi, mpf_err *e)
 {
     fsink_state *st = oi->st;
+    if (!st->scanned && scan_parts(oi, e))
+        return e->code;
     free(st->tmp);
     free(st->final);
     st->tmp = part_name(oi, st->part, "inprogress");
     st->final = part_name(oi, st->part, "final");
-    st->f = fopen(st->tmp, "w");
+    st->f = fopen(st->tmp, "wx");
     if (!st->f)
         return err_set(e, MPF_EIO, "operator '%s': cannot create '%s': %s", oi->spec->uid,
                        st->tmp, strerror(errno));
@@ -270,6 +393,8 @@ static int sink_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e
     const schema *sc = oi->spec->in_schema[0];
     fsink_state *st = oi->st;
     char tmp[64];
+    if (!st->settled && settle(oi, e))
+        return e->code;
     for (const uint8_t *r = batch_first(batch); r; r = batch_next(batch, r)) {
         const uint8_t *f = r + REC_LEN_SIZE;
         for (int i = 0; i < sc->n; i++) {
@@ -307,12 +432,38 @@ static int sink_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e
 static int sink_finish(op_inst *oi, mpf_err *e)
 {
     fsink_state *st = oi->st;
+    if (!st->settled && settle(oi, e))
+        return e->code;
     if (sink_flush(oi, e))
         return e->code;
     if (st->f && fflush(st->f) != 0)
         return err_set(e, MPF_EIO, "operator '%s': writing '%s': %s", oi->spec->uid, st->tmp,
                        strerror(errno));
     return 0;
+}
+
+/* Give the staged (or in-progress) file `from` its final name `to`, never
+ * replacing a file: an existing `to` is an error naming it, unless it is
+ * `from` itself (a link()-then-unlink() commit cut short) or `from` is
+ * gone because an earlier attempt committed it (a replayed commit). */
+static int commit_file(const op_inst *oi, const char *from, const char *to, mpf_err *e)
+{
+    if (fs_rename_noreplace(from, to) == 0)
+        return 0;
+    int err = errno;
+    if (err == EEXIST && fs_same_file(from, to)) {
+        if (unlink(from) == 0 || errno == ENOENT)
+            return 0;
+        err = errno;
+    } else if (err == ENOENT && access(from, F_OK) != 0 && access(to, F_OK) == 0) {
+        return 0;
+    } else if (err == EEXIST) {
+        return err_set(e, MPF_EIO, "operator '%s': '%s' already exists; not replacing a "
+                       "committed file with '%s' (is another job or sink writing part files "
+                       "into this directory?)", oi->spec->uid, to, from);
+    }
+    return err_set(e, MPF_EIO, "operator '%s': committing '%s' as '%s': %s", oi->spec->uid,
+                   from, to, strerror(err));
 }
 
 /* Publish staged parts of checkpoints up to id (all: INT64_MAX). A part
@@ -328,9 +479,9 @@ static int publish(op_inst *oi, int64_t id, mpf_err *e)
             continue;
         }
         char *from = part_name(oi, p->n, "pending"), *to = part_name(oi, p->n, "final");
-        if (rename(from, to) != 0 && !(errno == ENOENT && access(to, F_OK) == 0))
-            rc = err_set(e, MPF_EIO, "operator '%s': publishing '%s': %s", oi->spec->uid, from,
-                         strerror(errno));
+        rc = commit_file(oi, from, to, e);
+        if (rc)
+            st->pend[keep++] = *p;
         free(from);
         free(to);
     }
@@ -338,42 +489,187 @@ static int publish(op_inst *oi, int64_t id, mpf_err *e)
     return rc;
 }
 
+/* Remove what subtask t->sub wrote in t->dir from part t->first on: the
+ * restored checkpoint does not cover it (staged or in progress when the
+ * job failed, or published at the end of a job that then failed while
+ * committing, which the replay writes again). */
+static int remove_after(const op_inst *oi, const restore_todo *t, mpf_err *e)
+{
+    DIR *d = opendir(t->dir);
+    if (!d)
+        return errno == ENOENT ? 0
+                               : err_set(e, MPF_EIO, "operator '%s': output directory '%s': %s",
+                                         oi->spec->uid, t->dir, strerror(errno));
+    struct dirent *de;
+    int sub, rc = 0;
+    int64_t n;
+    char state;
+    while ((de = readdir(d)) && !rc) {
+        if (!part_parse(de->d_name, &sub, &n, &state) || sub != t->sub || n < t->first ||
+            (state == 'f' && !t->finals))
+            continue;
+        char *f = xasprintf("%s/%s", t->dir, de->d_name);
+        if (unlink(f) != 0 && errno != ENOENT)
+            rc = err_set(e, MPF_EIO, "operator '%s': removing '%s', written after the restored "
+                         "checkpoint: %s", oi->spec->uid, f, strerror(errno));
+        free(f);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* The restore's work, on the first call after the job started: every
+ * TaskManager has restored (and checked its staged parts) by then, so a
+ * refused restore has committed and removed nothing. */
+static int settle(op_inst *oi, mpf_err *e)
+{
+    fsink_state *st = oi->st;
+    int rc = 0;
+    for (int i = 0; i < st->ntodo && !rc; i++) {
+        restore_todo *t = &st->todo[i];
+        rc = t->from ? commit_file(oi, t->from, t->to, e) : remove_after(oi, t, e);
+    }
+    for (int i = 0; i < st->ntodo; i++) {
+        free(st->todo[i].from);
+        free(st->todo[i].to);
+        free(st->todo[i].dir);
+    }
+    free(st->todo);
+    st->todo = NULL;
+    st->ntodo = 0;
+    st->settled = 1;
+    return rc;
+}
+
 static int sink_commit(op_inst *oi, mpf_err *e)
 {
     fsink_state *st = oi->st;
+    if (!st->settled && settle(oi, e))
+        return e->code;
     if (publish(oi, INT64_MAX, e))
         return e->code;
     if (!st->f)
         return 0;
     if (close_part(oi, e))
         return e->code;
-    if (rename(st->tmp, st->final) != 0)
-        return err_set(e, MPF_EIO, "operator '%s': renaming '%s' to '%s': %s", oi->spec->uid,
-                       st->tmp, st->final, strerror(errno));
+    if (commit_file(oi, st->tmp, st->final, e))
+        return e->code;
     st->committed = 1;
     return 0;
 }
 
+/* Sink state, one blob per subtask: [-2 i64: this format][next part i64]
+ * [dir length u32][dir, absolute, no NUL][n u32] then n times [ckpt i64]
+ * [part i64]: the parts staged and not yet known to be published, in
+ * dir; then [m u32] and m times [subtask i32][next part i64]: the next
+ * part number of every subtask index the job has had (this one's too).
+ * Earlier builds wrote [next part i64][n u32][ckpt i64][part i64]...
+ * with no directory (it was the sink's path) and no table. */
+#define SINK_BLOB_V2 (-2)
+#define SINK_MAX_SUBTASKS 32768 /* Flink's largest max-parallelism */
+
+typedef struct sink_blob {
+    int64_t next;
+    const char *dir; /* NULL: an earlier build's blob */
+    uint32_t dirlen, n, m;
+    const uint8_t *parts, *table;
+} sink_blob;
+
+static int sink_blob_parse(const snap_blob *b, sink_blob *sb)
+{
+    memset(sb, 0, sizeof *sb);
+    int64_t tag = -1;
+    if (b->len >= 8)
+        memcpy(&tag, b->data, 8);
+    size_t at = 0;
+    if (tag == SINK_BLOB_V2) {
+        if (b->len < 24)
+            return -1;
+        memcpy(&sb->next, b->data + 8, 8);
+        memcpy(&sb->dirlen, b->data + 16, 4);
+        if (sb->dirlen == 0 || sb->dirlen > 4096 || b->len < 24 + (size_t)sb->dirlen)
+            return -1;
+        sb->dir = (const char *)b->data + 20;
+        if (memchr(sb->dir, '\0', sb->dirlen))
+            return -1;
+        at = 20 + sb->dirlen;
+    } else {
+        if (b->len < 12)
+            return -1;
+        memcpy(&sb->next, b->data, 8);
+        at = 8;
+    }
+    memcpy(&sb->n, b->data + at, 4);
+    at += 4;
+    if (sb->next < 0 || sb->n > (b->len - at) / 16)
+        return -1;
+    sb->parts = b->data + at;
+    at += 16 * (size_t)sb->n;
+    for (uint32_t i = 0; i < sb->n; i++) {
+        int64_t part;
+        memcpy(&part, sb->parts + 16 * i + 8, 8);
+        if (part < 0 || part >= sb->next)
+            return -1;
+    }
+    if (!sb->dir)
+        return b->len == at ? 0 : -1;
+    if (b->len - at < 4)
+        return -1;
+    memcpy(&sb->m, b->data + at, 4);
+    at += 4;
+    if (sb->m > (b->len - at) / 12 || b->len != at + 12 * (size_t)sb->m)
+        return -1;
+    sb->table = b->data + at;
+    for (uint32_t i = 0; i < sb->m; i++) {
+        int32_t sub;
+        int64_t next;
+        memcpy(&sub, sb->table + 12 * i, 4);
+        memcpy(&next, sb->table + 12 * i + 4, 8);
+        if (sub < 0 || sub >= SINK_MAX_SUBTASKS || next < 0 ||
+            (sub == b->subtask && next != sb->next))
+            return -1;
+    }
+    return 0;
+}
+
+/* Raise the restored next part number of subtask index sub to next. */
+static void hw_raise(fsink_state *st, int sub, int64_t next)
+{
+    if (sub >= st->nhw) {
+        int n = sub + 1;
+        st->hw = xrealloc(st->hw, (size_t)n * sizeof *st->hw);
+        for (int i = st->nhw; i < n; i++)
+            st->hw[i] = -1;
+        st->nhw = n;
+    }
+    if (next > st->hw[sub])
+        st->hw[sub] = next;
+}
+
 /* Checkpoint: stage the in-progress part (in-progress -> pending, to be
- * published when the checkpoint completes) and record what is staged and
- * the next part number: [next part i64][n u32] then [ckpt i64][part i64]. */
+ * published when the checkpoint completes) and record what is staged, the
+ * next part number and the directory (format above). */
 static int sink_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
 {
     fsink_state *st = oi->st;
     const fsink_cfg *cfg = oi->spec->cfg;
     if (!cfg->path)
         return 0;
+    if (!st->settled && settle(oi, e))
+        return e->code;
     if (sink_flush(oi, e))
         return e->code;
     if (st->f) {
         if (close_part(oi, e))
             return e->code;
         char *pend = part_name(oi, st->part, "pending");
-        int bad = rename(st->tmp, pend) != 0;
+        int bad = fs_rename_noreplace(st->tmp, pend) != 0;
+        if (bad)
+            err_set(e, MPF_EIO, "operator '%s': staging '%s' as '%s': %s", oi->spec->uid,
+                    st->tmp, pend, strerror(errno));
         free(pend);
         if (bad)
-            return err_set(e, MPF_EIO, "operator '%s': staging '%s': %s", oi->spec->uid,
-                           st->tmp, strerror(errno));
+            return e->code;
         if (st->npend == st->cappend) {
             st->cappend = st->cappend ? st->cappend * 2 : 8;
             st->pend = xrealloc(st->pend, (size_t)st->cappend * sizeof *st->pend);
@@ -381,14 +677,32 @@ static int sink_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
         st->pend[st->npend++] = (pending_part){snap_id(w), st->part};
         st->part++;
     }
-    size_t len = 12 + 16 * (size_t)st->npend;
+    uint32_t dirlen = (uint32_t)strlen(st->dir), n = (uint32_t)st->npend, m = 0;
+    int top = st->nhw > oi->subtask ? st->nhw : oi->subtask + 1;
+    for (int i = 0; i < top; i++)
+        m += i == oi->subtask || (i < st->nhw && st->hw[i] >= 0);
+    size_t len = 28 + dirlen + 16 * (size_t)st->npend + 12 * (size_t)m;
     uint8_t *b = xmalloc(len);
-    memcpy(b, &st->part, 8);
-    uint32_t n = (uint32_t)st->npend;
-    memcpy(b + 8, &n, 4);
+    int64_t tag = SINK_BLOB_V2;
+    memcpy(b, &tag, 8);
+    memcpy(b + 8, &st->part, 8);
+    memcpy(b + 16, &dirlen, 4);
+    memcpy(b + 20, st->dir, dirlen);
+    memcpy(b + 20 + dirlen, &n, 4);
+    uint8_t *q = b + 24 + dirlen;
     for (int i = 0; i < st->npend; i++) {
-        memcpy(b + 12 + 16 * i, &st->pend[i].ckpt, 8);
-        memcpy(b + 20 + 16 * i, &st->pend[i].n, 8);
+        memcpy(q + 16 * i, &st->pend[i].ckpt, 8);
+        memcpy(q + 16 * i + 8, &st->pend[i].n, 8);
+    }
+    q += 16 * (size_t)st->npend;
+    memcpy(q, &m, 4);
+    q += 4;
+    for (int32_t i = 0; i < top; i++) {
+        if (i != oi->subtask && (i >= st->nhw || st->hw[i] < 0))
+            continue;
+        memcpy(q, &i, 4);
+        memcpy(q + 4, i == oi->subtask ? &st->part : &st->hw[i], 8);
+        q += 12;
     }
     snap_put(w, SNAP_OPERATOR, -1, b, len);
     free(b);
@@ -397,75 +711,130 @@ static int sink_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
 
 static int sink_checkpoint_complete(op_inst *oi, int64_t id, mpf_err *e)
 {
-    return ((const fsink_cfg *)oi->spec->cfg)->path ? publish(oi, id, e) : 0;
+    fsink_state *st = oi->st;
+    if (!((const fsink_cfg *)oi->spec->cfg)->path)
+        return 0;
+    if (!st->settled && settle(oi, e))
+        return e->code;
+    return publish(oi, id, e);
 }
 
-/* Restore: publish what the restored checkpoint staged (it completed),
- * drop parts written after it, and continue after its part numbers. The
- * blob may come from another subtask when the parallelism changed: its
- * parts keep their names. */
+static restore_todo *todo_add(fsink_state *st)
+{
+    st->todo = xrealloc(st->todo, (size_t)(st->ntodo + 1) * sizeof *st->todo);
+    restore_todo *t = &st->todo[st->ntodo++];
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+/* Restore one old subtask's blob; every subtask gets every blob (union
+ * state). All of them raise the next part numbers (this subtask's own
+ * continues after them: sink_restore_end). The blob's staged parts
+ * belong to subtask (old index mod parallelism): each must still be
+ * staged or already published, else the restore is refused now, before
+ * anything runs; they are published by settle() once the job starts. */
 static int sink_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
 {
     fsink_state *st = oi->st;
     const fsink_cfg *cfg = oi->spec->cfg;
     if (!cfg->path)
         return 0;
-    uint32_t n = 0;
-    int64_t next = 0;
-    if (b->len >= 12) {
-        memcpy(&next, b->data, 8);
-        memcpy(&n, b->data + 8, 4);
-    }
-    if (b->len < 12 || b->len != 12 + 16 * (size_t)n || next < 0)
+    sink_blob sb;
+    if (b->kind != SNAP_OPERATOR || b->subtask < 0 || b->subtask >= SINK_MAX_SUBTASKS ||
+        sink_blob_parse(b, &sb) != 0)
         return err_set(e, MPF_EPARSE, "operator '%s': restored sink state of subtask %d is "
                        "malformed (%zu bytes)", oi->spec->uid, b->subtask, b->len);
-    for (uint32_t i = 0; i < n; i++) {
+    hw_raise(st, b->subtask, sb.next);
+    for (uint32_t i = 0; i < sb.m; i++) {
+        int32_t sub;
+        int64_t next;
+        memcpy(&sub, sb.table + 12 * i, 4);
+        memcpy(&next, sb.table + 12 * i + 4, 8);
+        hw_raise(st, sub, next);
+    }
+    if (b->subtask % oi->spec->parallelism != oi->subtask)
+        return 0;
+    char *dir = sb.dir ? xstrndup(sb.dir, sb.dirlen) : xstrdup(st->dir);
+    int rc = 0;
+    for (uint32_t i = 0; i < sb.n && !rc; i++) {
         int64_t part;
-        memcpy(&part, b->data + 20 + 16 * i, 8);
-        char *from = xasprintf("%s/.part-%d-%lld.pending", cfg->path, b->subtask, (long long)part);
-        char *to = xasprintf("%s/part-%d-%lld", cfg->path, b->subtask, (long long)part);
-        int bad = rename(from, to) != 0 && !(errno == ENOENT && access(to, F_OK) == 0);
-        if (bad)
-            err_set(e, MPF_EIO, "operator '%s': committing restored '%s': %s", oi->spec->uid,
-                    from, strerror(errno));
-        free(from);
-        free(to);
-        if (bad)
-            return e->code;
+        memcpy(&part, sb.parts + 16 * i + 8, 8);
+        char *from = part_path(dir, b->subtask, part, "pending");
+        char *to = part_path(dir, b->subtask, part, "final");
+        int staged = access(from, F_OK) == 0, published = access(to, F_OK) == 0;
+        if (!staged && !published)
+            rc = err_set(e, MPF_EIO, "operator '%s': the restored checkpoint staged '%s' for "
+                         "commit, but neither it nor '%s' exists (was the output directory "
+                         "moved or emptied? put the files back, or drop the sink's state: give "
+                         "the sink a new uid and pass --allow-non-restored-state)",
+                         oi->spec->uid, from, to);
+        else if (staged && published && !fs_same_file(from, to))
+            rc = err_set(e, MPF_EIO, "operator '%s': the restored checkpoint staged '%s' for "
+                         "commit, but '%s' already exists; a committed file is never replaced",
+                         oi->spec->uid, from, to);
+        if (!rc && staged) {
+            restore_todo *t = todo_add(st);
+            t->from = from;
+            t->to = to;
+        } else {
+            free(from);
+            free(to);
+        }
     }
-    /* Parts this subtask number wrote after the checkpoint never counted,
-     * not even final ones: a failure while the end of the job was being
-     * committed leaves some published, and the replay writes them again. */
-    for (int64_t k = next;; k++) {
-        char *p = xasprintf("%s/.part-%d-%lld.pending", cfg->path, b->subtask, (long long)k);
-        char *q = xasprintf("%s/.part-%d-%lld.inprogress", cfg->path, b->subtask, (long long)k);
-        char *f = xasprintf("%s/part-%d-%lld", cfg->path, b->subtask, (long long)k);
-        int gone = unlink(p) != 0;
-        gone &= unlink(q) != 0;
-        gone &= unlink(f) != 0;
-        free(p);
-        free(q);
-        free(f);
-        if (gone && k > next + 64)
-            break;
+    /* What it staged or had in progress after the checkpoint, where it
+     * wrote (sink_restore_end removes the rest from this directory). */
+    char *real = realpath(dir, NULL);
+    if (!rc && strcmp(real ? real : dir, st->dir) != 0) {
+        restore_todo *t = todo_add(st);
+        t->dir = dir;
+        t->sub = b->subtask;
+        t->first = sb.next;
+        dir = NULL;
     }
-    if (b->subtask == oi->subtask && next > st->part)
-        st->part = next;
+    free(real);
+    free(dir);
+    return rc;
+}
+
+/* After the last blob: this subtask continues after its index's restored
+ * part number, and removes from this directory every part that an index
+ * it now stands for (i mod parallelism = its own) wrote from that index's
+ * restored number on: the checkpoint does not cover them (staged or in
+ * progress when the job failed, or published at the end of a job that
+ * then failed while committing, which the replay writes again), and no
+ * part the checkpoint covers has such a number. */
+static int sink_restore_end(op_inst *oi, mpf_err *e)
+{
+    fsink_state *st = oi->st;
+    (void)e;
+    if (!((const fsink_cfg *)oi->spec->cfg)->path)
+        return 0;
+    if (oi->subtask < st->nhw && st->hw[oi->subtask] > st->part)
+        st->part = st->hw[oi->subtask];
+    for (int i = oi->subtask; i < st->nhw; i += oi->spec->parallelism) {
+        if (st->hw[i] < 0)
+            continue;
+        restore_todo *t = todo_add(st);
+        t->dir = xstrdup(st->dir);
+        t->sub = i;
+        t->first = st->hw[i];
+        t->finals = 1;
+    }
     return 0;
 }
 
 static void sink_describe_state(const snap_blob *b, char *buf, size_t n)
 {
-    int64_t next = 0;
-    uint32_t k = 0;
-    if (b->len >= 12) {
-        memcpy(&next, b->data, 8);
-        memcpy(&k, b->data + 8, 4);
-    }
-    if (b->len < 12 || b->len != 12 + 16 * (size_t)k)
+    sink_blob sb;
+    if (sink_blob_parse(b, &sb) != 0)
         snprintf(buf, n, "malformed sink state (%zu bytes)", b->len);
+    else if (!sb.dir)
+        snprintf(buf, n, "next part %lld, %u part(s) staged for commit (an earlier build's "
+                 "format: in the sink's path)", (long long)sb.next, sb.n);
     else
-        snprintf(buf, n, "next part %lld, %u part(s) staged for commit", (long long)next, k);
+        snprintf(buf, n, "next part %lld, %u part(s) staged for commit, next part numbers of "
+                 "%u subtask index(es); in %.*s", (long long)sb.next, sb.n, sb.m,
+                 (int)sb.dirlen, sb.dir);
 }
 
 static void sink_close(op_inst *oi)
@@ -477,9 +846,17 @@ static void sink_close(op_inst *oi)
         fclose(st->f);
         unlink(st->tmp); /* not committed: leave nothing behind */
     }
+    for (int i = 0; i < st->ntodo; i++) {
+        free(st->todo[i].from);
+        free(st->todo[i].to);
+        free(st->todo[i].dir);
+    }
+    free(st->todo);
+    free(st->hw);
     free(st->pend); /* staged parts stay on disk for a restore */
     free(st->tmp);
     free(st->final);
+    free(st->dir);
     free(st->out);
     free(st);
     oi->st = NULL;
@@ -511,6 +888,8 @@ const op_kind op_sink_file = {
     .commit = sink_commit,
     .snapshot = sink_snapshot,
     .restore = sink_restore,
+    .restore_end = sink_restore_end,
+    .union_state = 1,
     .describe_state = sink_describe_state,
     .checkpoint_complete = sink_checkpoint_complete,
     .close = sink_close,
