@@ -9,8 +9,10 @@
  * one byte always fails (nothing is read outside the blob: run under
  * valgrind or ASan to see that); states restored before a plugin
  * declares them are adopted by name; a file source refuses a position
- * in changed input; and the socket source is refused with checkpointing
- * on, saying why. */
+ * in changed input; the socket source is refused with checkpointing on,
+ * saying why; and the file sink never replaces a committed file, commits
+ * restored staged parts where they were written and keeps part names
+ * unique across rescalings (test_file_sink). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "conf/props.h"
 #include "ops/op.h"
@@ -731,6 +734,245 @@ static void test_socket_refused(void **state)
     conf_destroy(c);
 }
 
+/* ------------------------------------------------------------ file sink */
+
+/* Rows "k<i>,<i>" for i in [from, to) into a file-sink subtask. */
+static void sink_rows(inst *in, int from, int to)
+{
+    static uint8_t seg[1 << 16];
+    recbuf rb;
+    recbuf_init(&rb);
+    batch_reset(seg, BATCH_DATA);
+    for (int i = from; i < to; i++) {
+        ev x = {0};
+        snprintf(x.key, sizeof x.key, "k%d", i);
+        x.v = i;
+        build_rec(in->oi.spec->in_schema[0], &x, &rb);
+        assert_int_equal(batch_append(seg, sizeof seg, rb.p, rb.len), 0);
+    }
+    recbuf_fini(&rb);
+    mpf_err e = {0};
+    if (in->oi.spec->kind->process(&in->oi, 0, seg, &e))
+        fail_msg("process: %s", e.msg);
+}
+
+/* Checkpoint id of the subtasks ins[0..n): snapshots into w (appended). */
+static void sink_snap(inst *ins, int n, snap_writer *w, int64_t id)
+{
+    snapw_init(w, id);
+    for (int k = 0; k < n; k++) {
+        w->uid = ins[k].oi.spec->uid;
+        w->subtask = ins[k].oi.subtask;
+        mpf_err e = {0};
+        if (ins[k].oi.spec->kind->snapshot(&ins[k].oi, w, &e))
+            fail_msg("snapshot: %s", e.msg);
+    }
+}
+
+static int sink_complete(inst *in, int64_t id, mpf_err *e)
+{
+    memset(e, 0, sizeof *e);
+    return in->oi.spec->kind->checkpoint_complete(&in->oi, id, e);
+}
+
+/* Restore every blob of w into each subtask (union state), then end. */
+static void sink_restore_all(inst *ins, int n, const snap_writer *w)
+{
+    for (int k = 0; k < n; k++) {
+        mpf_err e;
+        for (size_t i = 0; i < w->n; i++)
+            if (give(&ins[k], &w->v[i], w->v[i].data, w->v[i].len, &e))
+                fail_msg("restore: %s", e.msg);
+        if (ins[k].oi.spec->kind->restore_end(&ins[k].oi, &e))
+            fail_msg("restore_end: %s", e.msg);
+    }
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *b = calloc(1, 1 << 16);
+    size_t n = fread(b, 1, (1 << 16) - 1, f);
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static void sink_plan(hplan *h, const char *dir, int parallelism)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: t\noperators:\n  - {uid: g, source: generator, number-of-rows: 1, fields: "
+             "[{name: k, type: string}, {name: v, type: i64}]}\n"
+             "  - {uid: j, sink: file, path: \"%s\"}\n", dir);
+    hp_build(h, text, parallelism);
+    h->spec->restoring = 1;
+}
+
+/* The file sink: a final name that exists is never replaced (an error
+ * naming it); staged parts restored into a job writing elsewhere are
+ * committed where they were written; a subtask new to the parallelism
+ * continues after the parts its index had in an earlier run even when
+ * they left the directory; a restore whose staged parts are gone is
+ * refused naming them; an earlier build's blob restores; damaged blobs
+ * fail naming the operator. */
+static void test_file_sink(void **state)
+{
+    (void)state;
+    char base[64], a[96], b[96], p[160];
+    snprintf(base, sizeof base, "/tmp/opsnap-sink-XXXXXX");
+    assert_non_null(mkdtemp(base));
+    snprintf(a, sizeof a, "%s/a", base);
+    snprintf(b, sizeof b, "%s/b", base);
+    assert_int_equal(mkdir(a, 0777), 0);
+    assert_int_equal(mkdir(b, 0777), 0);
+    mpf_err e;
+
+    /* 1. parts 0 (published by checkpoint 7) and 1 (staged by 8) in a;
+     * a file already named part-0-1 stops checkpoint 8's commit */
+    hplan ha;
+    sink_plan(&ha, a, 1);
+    inst a0;
+    inst_open(&ha, &a0, 0);
+    snap_writer w1, w2;
+    sink_rows(&a0, 0, 10);
+    sink_snap(&a0, 1, &w1, 7);
+    assert_int_equal(sink_complete(&a0, 7, &e), 0);
+    assert_true(exists(a, "part-0-0"));
+    sink_rows(&a0, 10, 20);
+    sink_snap(&a0, 1, &w2, 8);
+    snprintf(p, sizeof p, "%s/part-0-1", a);
+    FILE *f = fopen(p, "w");
+    fputs("somebody else's\n", f);
+    fclose(f);
+    assert_int_not_equal(sink_complete(&a0, 8, &e), 0);
+    if (!strstr(e.msg, "'j'") || !strstr(e.msg, "part-0-1' already exists"))
+        fail_msg("collision error: %s", e.msg);
+    char *got = slurp(p);
+    assert_string_equal(got, "somebody else's\n");
+    free(got);
+    assert_true(exists(a, ".part-0-1.pending"));
+    unlink(p);
+    inst_close(&a0);
+
+    /* 2. w2 restored at parallelism 2, writing into b: part 1 is committed
+     * in a once the job runs (not at restore); new parts go to b */
+    hplan hb;
+    sink_plan(&hb, b, 2);
+    inst bs[2];
+    for (int k = 0; k < 2; k++)
+        inst_open(&hb, &bs[k], k);
+    sink_restore_all(bs, 2, &w2);
+    assert_false(exists(a, "part-0-1"));
+    for (int k = 0; k < 2; k++)
+        sink_rows(&bs[k], 100 * (k + 1), 100 * (k + 1) + 5);
+    assert_true(exists(a, "part-0-1"));
+    snap_writer w3;
+    sink_snap(bs, 2, &w3, 9);
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(sink_complete(&bs[k], 9, &e), 0);
+    assert_true(exists(b, "part-0-2") && exists(b, "part-1-0"));
+    assert_false(exists(b, "part-0-0") || exists(b, "part-0-1"));
+    char buf[256];
+    snap_blob sb = {SNAP_OPERATOR, -1, 0, w3.v[0].data, w3.v[0].len};
+    ha.spec->kind->describe_state(&sb, buf, sizeof buf);
+    if (!strstr(buf, "next part 3, 1 part(s) staged") || !strstr(buf, "/b"))
+        fail_msg("describe_state: %s", buf);
+    for (int k = 0; k < 2; k++)
+        inst_close(&bs[k]);
+
+    /* 3. 2 -> 1 -> 2: subtask 1 of the last run has no blob of its own;
+     * part-1-0 was taken away meanwhile, and its name is not reused */
+    hplan hc;
+    sink_plan(&hc, b, 1);
+    inst c0;
+    inst_open(&hc, &c0, 0);
+    sink_restore_all(&c0, 1, &w3);
+    sink_rows(&c0, 500, 505);
+    snap_writer w4;
+    sink_snap(&c0, 1, &w4, 10);
+    assert_int_equal(sink_complete(&c0, 10, &e), 0);
+    assert_true(exists(b, "part-0-3"));
+    inst_close(&c0);
+    char moved[200];
+    snprintf(p, sizeof p, "%s/part-1-0", b);
+    snprintf(moved, sizeof moved, "%s/taken", base);
+    assert_int_equal(rename(p, moved), 0);
+    for (int k = 0; k < 2; k++)
+        inst_open(&hb, &bs[k], k);
+    sink_restore_all(bs, 2, &w4);
+    for (int k = 0; k < 2; k++)
+        sink_rows(&bs[k], 600 + 10 * k, 605 + 10 * k);
+    snap_writer w5;
+    sink_snap(bs, 2, &w5, 11);
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(sink_complete(&bs[k], 11, &e), 0);
+    assert_false(exists(b, "part-1-0"));
+    assert_true(exists(b, "part-1-1") && exists(b, "part-0-4"));
+    for (int k = 0; k < 2; k++)
+        inst_close(&bs[k]);
+
+    /* 4. w2's staged part 1 is gone from a: refused, naming it */
+    snprintf(p, sizeof p, "%s/part-0-1", a);
+    assert_int_equal(unlink(p), 0);
+    inst x;
+    inst_open(&ha, &x, 0);
+    assert_int_not_equal(give(&x, &w2.v[0], w2.v[0].data, w2.v[0].len, &e), 0);
+    if (!strstr(e.msg, "'j'") || !strstr(e.msg, ".part-0-1.pending"))
+        fail_msg("missing staged part: %s", e.msg);
+    inst_close(&x);
+
+    /* 5. an earlier build's blob ([next][n][ckpt][part], parts in the
+     * sink's path) still restores */
+    snprintf(p, sizeof p, "%s/.part-0-5.pending", a);
+    f = fopen(p, "w");
+    fputs("old\n", f);
+    fclose(f);
+    uint8_t old[28];
+    int64_t next = 6, ck = 3, part = 5;
+    uint32_t one = 1;
+    memcpy(old, &next, 8);
+    memcpy(old + 8, &one, 4);
+    memcpy(old + 12, &ck, 8);
+    memcpy(old + 20, &part, 8);
+    snap_entry oe = {"j", 0, SNAP_OPERATOR, -1, old, sizeof old, NULL, NULL};
+    inst_open(&ha, &x, 0);
+    if (give(&x, &oe, old, sizeof old, &e) || ha.spec->kind->restore_end(&x.oi, &e))
+        fail_msg("earlier build's blob: %s", e.msg);
+    sink_rows(&x, 0, 1);
+    assert_true(exists(a, "part-0-5"));
+    snap_blob ob = {SNAP_OPERATOR, -1, 0, old, sizeof old};
+    ha.spec->kind->describe_state(&ob, buf, sizeof buf);
+    assert_non_null(strstr(buf, "earlier build"));
+    inst_close(&x);
+
+    /* 6. damaged blobs: an error naming 'j', or some valid state */
+    int errors = 0;
+    damage_all(&hb, &w5, &errors);
+    assert_true(errors > 0);
+
+    snapw_fini(&w1);
+    snapw_fini(&w2);
+    snapw_fini(&w3);
+    snapw_fini(&w4);
+    snapw_fini(&w5);
+    hp_fini(&ha);
+    hp_fini(&hb);
+    hp_fini(&hc);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", base);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     segpool_init(32 * 1024);
@@ -743,6 +985,7 @@ int main(void)
         cmocka_unit_test(test_plugin_state_by_name),
         cmocka_unit_test(test_file_source),
         cmocka_unit_test(test_socket_refused),
+        cmocka_unit_test(test_file_sink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
