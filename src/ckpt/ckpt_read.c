@@ -531,6 +531,11 @@ static int read_tm_file(ckpt *c, size_t fi, int **owner, mpf_err *e)
     if (!rc && fm.checkpoint_id != c->meta.checkpoint_id)
         rc = err_set(e, MPF_EIO, "%s: belongs to checkpoint %lld, not %lld", tf->path,
                      (long long)fm.checkpoint_id, (long long)c->meta.checkpoint_id);
+    /* 0: written by a build that did not pass the trigger time on */
+    if (!rc && fm.timestamp_ms != 0 && fm.timestamp_ms != c->meta.timestamp_ms)
+        rc = err_set(e, MPF_EIO, "%s: taken at %lld ms, but %s says %lld ms", tf->path,
+                     (long long)fm.timestamp_ms, CKPT_METADATA_FILE,
+                     (long long)c->meta.timestamp_ms);
     if (!rc && rank != tf->rank)
         rc = err_set(e, MPF_EIO, "%s: written by rank %lld", tf->path, (long long)rank);
     ckpt_meta_fini(&fm);

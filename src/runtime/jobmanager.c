@@ -299,7 +299,8 @@ static void ckpt_tick(jm_ctx *jm)
     ck->trigger_ms = clock_wall_ms();
     if (!flags)
         ck->next_ns = now + ck->interval_ns;
-    char *msg = xasprintf("%lld %d %s", (long long)id, flags, ck->dir);
+    char *msg = xasprintf("%lld %d %lld %s", (long long)id, flags, (long long)ck->trigger_ms,
+                          ck->dir);
     broadcast(jm, CTL_TRIGGER, msg);
     free(msg);
 }

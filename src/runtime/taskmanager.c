@@ -239,18 +239,19 @@ static void ckpt_progress(tm_ctx *tm)
     }
 }
 
-/* TRIGGER "<id> <flags> <dir>"; flags as the JobManager's CKF_*: 2 stop
+/* TRIGGER "<id> <flags> <trigger unix ms> <dir>"; flags as the JobManager's CKF_*: 2 stop
  * (sources halt after the barrier), 4 drain (event time ends first). */
 static void on_trigger(tm_ctx *tm, const char *payload)
 {
-    long long id = 0;
+    long long id = 0, trigger_ms = 0;
     int flags = 0, used = 0;
-    if (sscanf(payload, "%lld %d %n", &id, &flags, &used) < 2 || id <= 0 || !payload[used])
+    if (sscanf(payload, "%lld %d %lld %n", &id, &flags, &trigger_ms, &used) < 3 || id <= 0 ||
+        !payload[used])
         return;
     tm_ckpt *ck = &tm->ck;
     tm_snap_for(ck, id);
     snprintf(ck->dir, sizeof ck->dir, "%s", payload + used);
-    ck->trigger_ms = 0;
+    ck->trigger_ms = trigger_ms; /* the JobManager's clock, as in _metadata.h5 */
     for (int i = 0; i < tm->ntasks; i++) {
         if (flags & 2)
             task_trigger_stop(&tm->tasks[i], id, (flags & 4) != 0);

@@ -728,6 +728,17 @@ static void test_damaged_types(void **state)
     expect_open_fails(dir, MPF_EIO, "_metadata.h5: 2 taskmanager_files for num_taskmanagers = 3");
     free(p);
     free(dir);
+    dir = fresh("t-time"); /* every file records the trigger time */
+    p = xasprintf("%s/tm-1.h5", dir);
+    set_int_attr(p, "timestamp_ms", 5);
+    expect_open_fails(dir, MPF_EIO, "tm-1.h5: taken at 5 ms, but _metadata.h5 says 1000 ms");
+    set_int_attr(p, "timestamp_ms", 0); /* as earlier builds wrote */
+    ckpt *c = NULL;
+    mpf_err e = {0};
+    assert_int_equal(ckpt_open(dir, &c, &e), 0);
+    ckpt_close(c);
+    free(p);
+    free(dir);
     dir = fresh("t-type");
     retype_index(dir);
     expect_open_fails(dir, MPF_EIO,
