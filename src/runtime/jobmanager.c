@@ -52,6 +52,8 @@ typedef struct jm_ckpt {
 typedef struct jm_ctx {
     int stopping; /* CTL_STOP sent: the sources end, the job drains and commits */
     int signal;   /* the first stop signal (SIGINT/SIGTERM) seen; 0: none */
+    int signal_here; /* rank 0 itself got one (mpirun signals every rank at once,
+                      * so only a second signal to rank 0 escalates) */
     int drained;  /* the sources were ended early (signal drain or stop --drain) */
     int all_bounded; /* every source ends by itself */
     jm_ckpt ck;
@@ -319,14 +321,16 @@ static void on_stop_signal(jm_ctx *jm, int rank, int sig)
     jm_ckpt *ck = &jm->ck;
     const char *name = jm->plan.job->name;
     if (jm->signal) {
-        if (rank == 0 && !jm->cancel_req) {
+        if (rank == 0 && jm->signal_here && !jm->cancel_req) {
             log_warn("signal %d (%s) again: cancelling job '%s' now; nothing more is committed",
                      sig, strsignal(sig), name);
             jm->cancel_req = 1;
         }
+        jm->signal_here |= rank == 0;
         return;
     }
     jm->signal = sig;
+    jm->signal_here = rank == 0;
     if (jm->stopping || ck->stopped || ((ck->sp_req | ck->flags) & CKF_STOP)) {
         log_info("signal %d (%s) to rank %d: job '%s' is already stopping (another signal "
                  "cancels it)", sig, strsignal(sig), rank, name);
@@ -386,11 +390,8 @@ static void handle_request(jm_ctx *jm, int client, char *req)
 /* Signals and control-socket requests, between control messages. */
 static void jm_events(jm_ctx *jm)
 {
-    int sig = runtime_stop_signal();
-    if (sig) {
-        runtime_clear_stop_signal();
-        on_stop_signal(jm, 0, sig);
-    }
+    for (int n = runtime_take_stop_signals(); n > 0; n--)
+        on_stop_signal(jm, 0, runtime_stop_signal());
     if (runtime_take_savepoint_signal()) {
         log_info("SIGUSR1: taking a savepoint");
         request_savepoint(jm, 0, NULL, -1);

@@ -37,10 +37,10 @@ int tm_main(void);
  * on_stop_signal in jobmanager.c). A TaskManager that receives the signal
  * asks the JobManager to stop. */
 void runtime_install_signals(void);
-/* The signal that arrived (0: none). */
+/* The last stop signal that arrived (0: none). */
 int runtime_stop_signal(void);
-/* Forget it (after the JobManager acted on it, so a second one counts). */
-void runtime_clear_stop_signal(void);
+/* How many arrived since the last call (the JobManager acts on each). */
+int runtime_take_stop_signals(void);
 /* SIGUSR1 asks for a savepoint: 1 once per arrival (then cleared). */
 int runtime_take_savepoint_signal(void);
 

@@ -39,11 +39,12 @@ long runtime_peak_rss_kb(void)
     return kb;
 }
 
-static volatile sig_atomic_t stop_signal, savepoint_signals;
+static volatile sig_atomic_t stop_signal, stop_signals, savepoint_signals;
 
 static void on_stop_signal(int sig)
 {
     stop_signal = sig;
+    stop_signals++;
 }
 
 static void on_savepoint_signal(int sig)
@@ -70,9 +71,11 @@ int runtime_stop_signal(void)
     return stop_signal;
 }
 
-void runtime_clear_stop_signal(void)
+int runtime_take_stop_signals(void)
 {
-    stop_signal = 0;
+    int n = stop_signals;
+    stop_signals = 0;
+    return n;
 }
 
 int runtime_take_savepoint_signal(void)

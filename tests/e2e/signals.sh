@@ -133,3 +133,33 @@ seq 0 59999 >"$WORK/want-d"
 cat "$WORK/out-d"/part-* | LC_ALL=C sort -n | diff -q "$WORK/want-d" - >/dev/null ||
   fail "stop on SIGTERM + resume: rows lost or duplicated"
 echo "ok: checkpointed job stopped with a savepoint on SIGTERM, exit 4, resumed: 60000 rows exactly once"
+
+# 5. A second signal to rank 0 while the job stops with a savepoint cancels
+#    it at once (exit 3) and keeps its checkpoints. (Many keys in open
+#    windows make the savepoint slower than the few ms between the signals.)
+cat >"$WORK/twice.yaml" <<YAML
+name: twice
+operators:
+  - uid: gen
+    source: generator
+    rows-per-second: 200000
+    fields:
+      - {name: k, type: string, kind: random, cardinality: 1000000, prefix: key}
+      - {name: ts, type: timestamp, kind: event-time, start: 0, interval: 1ms}
+    watermark: {field: ts}
+  - {uid: counts, type: window, key-by: k, window: {type: tumbling, size: 100s}, aggregates: [count]}
+  - {uid: out, sink: file, path: "$WORK/out-\${run}"}
+parameters: {run: {default: e}}
+YAML
+mpirun -np 3 --oversubscribe --mca mpi_yield_when_idle 1 "$MPIFLOW" run "$WORK/twice.yaml" \
+  --run e "${CK[@]}" >"$WORK/e.out" 2>"$WORK/e.err" &
+PID=$!
+r0=$(rank0 e twice.yaml)
+for _ in $(seq 100); do grep -q "checkpoint [0-9]* completed" "$WORK/e.err" && break; sleep 0.1; done
+sleep 3
+kill -TERM "$r0"; sleep 0.002; kill -TERM "$r0"
+rc=0; wait "$PID" || rc=$?
+[ "$rc" -eq 3 ] || { cat "$WORK/e.err"; fail "two signals: exit $rc, not 3 (cancelled)"; }
+grep -q "again: cancelling job 'twice' now" "$WORK/e.err" || { cat "$WORK/e.err"; fail "no escalation message"; }
+ls -d "$WORK/chk/twice"/chk-* >/dev/null 2>&1 || fail "two signals: the checkpoints are gone"
+echo "ok: a second signal cancels the stopping job (exit 3), checkpoints kept"
