@@ -545,6 +545,27 @@ static int restore_blob(void *arg, const ckpt_blob *b, mpf_err *e)
     return oi->spec->kind->restore(oi, &sb, e);
 }
 
+/* Say which subtask failed to restore, once: operators' own messages may
+ * already start with "operator '<uid>'" (and " subtask <i>"). */
+static void restore_error(mpf_err *e, const op_inst *oi)
+{
+    char own[512];
+    int n = snprintf(own, sizeof own, "operator '%s'", oi->spec->uid);
+    if (n > 0 && (size_t)n < sizeof own && strncmp(e->msg, own, (size_t)n) == 0) {
+        char old[sizeof e->msg];
+        memcpy(old, e->msg, sizeof old);
+        int at = strncmp(old + n, " subtask ", 9) == 0
+                     ? snprintf(e->msg, sizeof e->msg, "restoring ")
+                     : snprintf(e->msg, sizeof e->msg, "restoring subtask %d of ", oi->subtask);
+        if (at > 0 && (size_t)at < sizeof e->msg) {
+            size_t len = strnlen(old, sizeof e->msg - (size_t)at - 1);
+            memcpy(e->msg + at, old, len);
+            e->msg[(size_t)at + len] = 0;
+        }
+    } else
+        err_prefix(e, "restoring operator '%s' subtask %d", oi->spec->uid, oi->subtask);
+}
+
 /* Give every local operator its state: keyed state of its key groups,
  * operator state of the old subtasks that map to it. */
 static int tm_restore(tm_ctx *tm, const char *path, mpf_err *e)
@@ -568,7 +589,7 @@ static int tm_restore(tm_ctx *tm, const char *path, mpf_err *e)
             if (!rc && oi->spec->kind->restore_end)
                 rc = oi->spec->kind->restore_end(oi, e);
             if (rc)
-                err_prefix(e, "restoring operator '%s' subtask %d", oi->spec->uid, oi->subtask);
+                restore_error(e, oi);
         }
     }
     ckpt_close(c);

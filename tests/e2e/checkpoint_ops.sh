@@ -259,6 +259,8 @@ changed_input() {
     fail "words: resumed over changed input"
   fi
   expect_err "operator 'lines' subtask [01]: the input files changed since the checkpoint"
+  expect_err "restoring operator 'lines' subtask [01]: the input files changed"
+  ! grep -q "subtask [01]: operator 'lines'" "$WORK/err" || fail "the restore error repeats its prefix"
   mv "$WORK/text-3.orig" "$WORK/text/text-3.txt"
   echo "ok: words: a changed input is refused on restore"
 }
