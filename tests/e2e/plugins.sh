@@ -276,3 +276,14 @@ YAML
 check first "$WORK/o-first"
 check dups "$WORK/o-dups"
 echo "PASS plugins"
+
+# The example jobs' default inputs are found beside the job file, from any
+# working directory (USER-GUIDE "Job files"): the fraud job from $WORK
+# without --input alerts on the bundled transactions like with it.
+(cd "$WORK" && run "$J/plugin-fraud.yaml" "${P[@]}" --alerts "$WORK/o-default") ||
+  fail "plugin-fraud.yaml with its default input, run outside the repository"
+run "$J/plugin-fraud.yaml" "${P[@]}" --input "$J/data/transactions.csv" --alerts "$WORK/o-explicit"
+diff <(cat "$WORK/o-default"/part-* | sort) <(cat "$WORK/o-explicit"/part-* | sort) >/dev/null ||
+  fail "the default input is not jobs/data/transactions.csv"
+[ -n "$(cat "$WORK/o-default"/part-*)" ] || fail "no alerts from the default input"
+echo "ok: example job defaults resolve beside the job file"
