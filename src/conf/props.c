@@ -105,9 +105,9 @@ const prop_def conf_props[] = {
      "What happens to the retained checkpoints when the job is cancelled (a failed job always "
      "keeps them; a finished one deletes them)."},
     {"execution.stop-with-savepoint-on-sigterm", PROP_BOOL, "false", 0, 0, NULL,
-     "SIGTERM stops the job with a savepoint (resume it with --restore latest) instead of "
-     "draining it; for Slurm's --signal=TERM@<seconds> before the wall-time limit "
-     "(mpiflow-specific)."},
+     "SIGTERM stops the job with a savepoint (resume it with --restore latest) even without "
+     "periodic checkpoints (with them, SIGINT and SIGTERM always do); for Slurm's "
+     "--signal=TERM@<seconds> before the wall-time limit (mpiflow-specific)."},
     {"jobmanager.control-socket", PROP_STRING, "", 0, 0, NULL,
      "Unix socket on rank 0's node where `mpiflow savepoint|stop|cancel` reach the job. Empty: "
      "$MPIFLOW_RUN_DIR (else /tmp)/mpiflow-<job name>.sock (mpiflow-specific)."},

@@ -108,29 +108,3 @@ int srcutil_get_input_path(const ynode *map, const char *key, int required, char
     *out = xstrdup(v);
     return 0;
 }
-
-void srcutil_snapshot_next(snap_writer *w, int64_t next)
-{
-    snap_put(w, SNAP_OPERATOR, -1, &next, sizeof next);
-}
-
-int srcutil_restore_next(const op_inst *oi, const snap_blob *b, int64_t *next, mpf_err *e)
-{
-    if (b->kind != SNAP_OPERATOR || b->len != sizeof *next || b->subtask != oi->subtask)
-        return err_set(e, MPF_EPARSE, "operator '%s' subtask %d: unexpected source state "
-                       "(%zu bytes from subtask %d)", oi->spec->uid, oi->subtask, b->len,
-                       b->subtask);
-    memcpy(next, b->data, sizeof *next);
-    return 0;
-}
-
-void srcutil_describe_next(const snap_blob *b, char *buf, size_t n)
-{
-    int64_t next;
-    if (b->len != sizeof next) {
-        snprintf(buf, n, "malformed position (%zu bytes)", b->len);
-        return;
-    }
-    memcpy(&next, b->data, sizeof next);
-    snprintf(buf, n, "next row %lld", (long long)next);
-}

@@ -100,12 +100,4 @@ int srcutil_get_count(const ynode *map, const char *key, int64_t min, int64_t *o
 int srcutil_get_input_path(const ynode *map, const char *key, int required, char **out,
                            mpf_err *e);
 
-/* Checkpoints of counter-based sources: the position is the next row or
- * event number of the subtask (sources keep their parallelism across a
- * restore, which the JobManager checks). */
-void srcutil_snapshot_next(snap_writer *w, int64_t next);
-int srcutil_restore_next(const op_inst *oi, const snap_blob *b, int64_t *next, mpf_err *e);
-/* describe_state of such sources: "next row N". */
-void srcutil_describe_next(const snap_blob *b, char *buf, size_t n);
-
 #endif
