@@ -753,6 +753,14 @@ static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
     const job *j = jm->plan.job;
     char path[4096];
     int is_auto = strcmp(sub->restore, "auto") == 0;
+    if (!is_auto && strcmp(sub->restore, "latest") == 0 &&
+        ckpt_is_finished(conf_str(jm->conf, "state.checkpoints.dir"), j->name))
+        return err_set(e, MPF_ENOENT, "job '%s' finished and committed its output (%s/%s/%s): "
+                       "its checkpoints were deleted, and resuming from an earlier savepoint "
+                       "would produce that output again; run it without --restore to start "
+                       "it again, or give --restore PATH to replay from a savepoint on purpose",
+                       j->name, conf_str(jm->conf, "state.checkpoints.dir"), j->name,
+                       CKPT_FINISHED_FILE);
     if (is_auto || strcmp(sub->restore, "latest") == 0) {
         if (ckpt_find_latest(conf_str(jm->conf, "state.checkpoints.dir"),
                              conf_str(jm->conf, "state.savepoints.dir"), j->name, path,

@@ -129,6 +129,13 @@ timeout 120 mpirun -np 3 --oversubscribe --mca mpi_yield_when_idle 1 "$MPIFLOW" 
   "$WORK/bounded.yaml" --run d "${CK[@]}" --restore latest >"$WORK/d2.out" 2>"$WORK/d2.err" ||
   { cat "$WORK/d2.err"; fail "resume after the signal"; }
 grep -q "job 'bounded' finished" "$WORK/d2.err" || fail "the resumed job did not finish"
+# Finished now: --restore latest refuses (the savepoint of the stop would
+# replay output already committed) and says why.
+timeout 60 mpirun -np 3 --oversubscribe --mca mpi_yield_when_idle 1 "$MPIFLOW" run \
+  "$WORK/bounded.yaml" --run d "${CK[@]}" --restore latest >"$WORK/d3.out" 2>"$WORK/d3.err" &&
+  fail "restored a finished job"
+grep -q "finished and committed its output .*_finished" "$WORK/d3.err" ||
+  { cat "$WORK/d3.err"; fail "the refusal does not mention the _finished marker"; }
 seq 0 59999 >"$WORK/want-d"
 cat "$WORK/out-d"/part-* | LC_ALL=C sort -n | diff -q "$WORK/want-d" - >/dev/null ||
   fail "stop on SIGTERM + resume: rows lost or duplicated"
