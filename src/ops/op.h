@@ -80,9 +80,18 @@ typedef struct op_kind {
     /* Two-phase aggregation: fill *local (a pre-aggregating twin that runs
      * before the shuffle) and turn s into the merging phase. */
     int (*split_local)(op_spec *s, op_spec *local, mpf_err *e);
-    /* Run time. */
+    /* Run time. Return values: 0 is success; a failure is a negative
+     * MPF_E* code with e set to a message that says what went wrong (it
+     * may start with "operator '<uid>'"; the task names the operator and
+     * subtask once, keeping the message). MPF_EAGAIN is a progress value,
+     * never an error: only poll, finish, on_watermark and on_proc_time
+     * return it, to be called again, and never set it in e. A hook that
+     * sets e but returns 0 or MPF_EAGAIN fails all the same; one that
+     * returns an error code without setting e fails with a generic
+     * message naming the hook. */
     int (*open)(op_inst *oi, mpf_err *e);
-    /* A batch arrived on logical input `input`. */
+    /* A batch arrived on logical input `input`. 0 or an error (not
+     * MPF_EAGAIN: a batch is processed whole). */
     int (*process)(op_inst *oi, int input, const uint8_t *batch, mpf_err *e);
     /* Sources: emit about one batch; MPF_EAGAIN while more follows, 0 at
      * the end of a bounded input. */
@@ -96,7 +105,9 @@ typedef struct op_kind {
      * when done; the task then forwards wm downstream. */
     int (*on_watermark)(op_inst *oi, int64_t wm, mpf_err *e);
     /* Processing time reached oi->proc_timer (ms since the epoch): fire
-     * processing-time timers; set oi->proc_timer to the next one. */
+     * processing-time timers; set oi->proc_timer to the next one. 0, or
+     * MPF_EAGAIN when due timers are left (with proc_timer still due, it
+     * is called again at the next step). */
     int (*on_proc_time)(op_inst *oi, int64_t now_ms, mpf_err *e);
     /* Checkpoints. snapshot: write the state as of now (called between
      * batches, with the barrier). restore: one blob of restored state,

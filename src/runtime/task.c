@@ -2,6 +2,7 @@
  * (runtime layer). */
 #include "runtime/task.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,16 +42,81 @@ static void chain_flush_from(task_inst *t, int k)
     }
 }
 
+/* Say which operator and subtask failed, once: "operator '<uid>' subtask
+ * <i>/<n>: <message>". A message that already starts with "operator
+ * '<uid>'" (as most operators write theirs) gets "subtask <i>/<n> of " in
+ * front instead, and one that also names the subtask is left alone. */
+static void name_op(mpf_err *e, const op_inst *oi)
+{
+    char own[512], old[sizeof e->msg];
+    int n = snprintf(own, sizeof own, "operator '%s'", oi->spec->uid);
+    int i = oi->subtask + 1, par = oi->spec->parallelism;
+    memcpy(old, e->msg, sizeof old);
+    old[sizeof old - 1] = '\0';
+    if (n > 0 && (size_t)n < sizeof own && strncmp(old, own, (size_t)n) == 0) {
+        if (strncmp(old + n, " subtask ", 9) != 0)
+            snprintf(e->msg, sizeof e->msg, "subtask %d/%d of %.*s", i, par,
+                     (int)sizeof old - 64, old);
+    } else {
+        snprintf(e->msg, sizeof e->msg, "%.*s subtask %d/%d: %.*s", 400, own, i, par,
+                 (int)sizeof old - 480, old);
+    }
+}
+
+/* ops[k]'s hook failed: rc is what it returned, e what it reported. Make
+ * e a failure with the operator's own message, naming the operator and
+ * subtask once; returns its code. Progress values (0, MPF_EAGAIN) are
+ * never error codes: a hook that returned one but set an error in e
+ * failed, and MPF_EAGAIN or a positive value set as the error code is a
+ * broken hook, reported as such. */
+static int op_error(task_inst *t, int k, int rc, mpf_err *e, const char *hook)
+{
+    const op_inst *oi = &t->ops[k];
+    if (e->code < 0 && e->code != MPF_EAGAIN) {
+        /* the operator's own message */
+    } else if (e->code) {
+        err_set(e, MPF_EINVAL, "%s reported %s (%d) as its error, which is not an error code",
+                hook, mpf_err_name(e->code), e->code);
+    } else if (rc < 0 && rc != MPF_EAGAIN) {
+        err_set(e, rc, "%s failed with %s (%s) and no message", hook, mpf_err_name(rc),
+                mpf_strerror(rc));
+    } else {
+        err_set(e, MPF_EINVAL, "%s returned %d (%s), which is neither 0, MPF_EAGAIN where "
+                "allowed, nor an error code", hook, rc, mpf_err_name(rc));
+    }
+    name_op(e, oi);
+    return e->code;
+}
+
+/* Whether a hook's outcome is a failure: rc is an error code (negative
+ * and not MPF_EAGAIN), or the hook set one in e (cleared before the
+ * call). eagain_ok: the hook may return MPF_EAGAIN (poll, finish,
+ * on_watermark, on_proc_time); process may not. */
+static int hook_failed(int rc, const mpf_err *e, int eagain_ok)
+{
+    return e->code || (rc && !(eagain_ok && rc == MPF_EAGAIN));
+}
+
 static void deliver(task_inst *t, int k, int input, const uint8_t *seg)
 {
+    if (t->err.code) /* the task failed: nothing more runs */
+        return;
     op_inst *oi = &t->ops[k];
     oi->records_in += batch_header_c(seg)->count;
-    if (oi->spec->kind->process(oi, input, seg, &t->err) && !t->err.code)
-        t->err.code = MPF_EIO;
+    const err_ctx *prev = err_ctx_swap(&t->ctx[k]);
+    int rc = oi->spec->kind->process(oi, input, seg, &t->err);
+    err_ctx_swap(prev);
     if (oi->state_bytes > oi->state_peak)
         oi->state_peak = oi->state_bytes;
-    if (!t->err.code)
-        chain_flush_from(t, k);
+    if (hook_failed(rc, &t->err, 0)) {
+        /* An error a later operator (or its output) hit while this one
+         * emitted is named already. */
+        if (!t->err_named)
+            op_error(t, k, rc, &t->err, "process");
+        t->err_named = 1;
+        return;
+    }
+    chain_flush_from(t, k);
 }
 
 /* A record larger than an empty batch can never be sent: fail the task,
@@ -60,8 +126,12 @@ static int too_big(task_inst *t, int k, uint32_t len)
 {
     if ((size_t)len + BATCH_HDR_SIZE <= segpool_segment_size())
         return 0;
-    err_set(&t->err, MPF_ETOOBIG, "operator '%s': a record of %u bytes does not fit a record "
-            "batch; raise taskmanager.memory.segment-size", t->ops[k].spec->uid, len);
+    if (!t->err.code) {
+        err_set(&t->err, MPF_ETOOBIG, "operator '%s': a record of %u bytes does not fit a "
+                "record batch; raise taskmanager.memory.segment-size", t->ops[k].spec->uid, len);
+        name_op(&t->err, &t->ops[k]);
+        t->err_named = 1;
+    }
     return 1;
 }
 
@@ -289,11 +359,13 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
     t->writer.emit = writer_emit;
     t->nops = t->pt->nops;
     t->ops = xcalloc((size_t)t->nops, sizeof *t->ops);
+    t->ctx = xcalloc((size_t)t->nops, sizeof *t->ctx);
     t->links = xcalloc((size_t)t->nops, sizeof *t->links);
     for (int k = 0; k < t->nops; k++) {
         op_inst *oi = &t->ops[k];
         oi->spec = &j->ops[t->pt->ops[k]];
         oi->subtask = subtask;
+        t->ctx[k] = (err_ctx){oi->spec->uid, subtask, oi->spec->parallelism};
         oi->conf = c;
         oi->watermark = WM_MIN;
         oi->proc_timer = INT64_MAX;
@@ -397,18 +469,28 @@ static int output_ready(const task_inst *t)
     return 1;
 }
 
-static int check(task_inst *t, int rc, int k, mpf_err *e)
+/* After a hook of ops[k] (e->code cleared before the call) and the flush
+ * of what it emitted: 0 when the task goes on (rc 0 or MPF_EAGAIN), else
+ * the failure in e, named once. */
+static int check(task_inst *t, int rc, int k, mpf_err *e, const char *hook)
 {
-    if (t->err.code) {
+    if (t->err.code) { /* set while emitting: named already */
         *e = t->err;
         return e->code;
     }
-    if (rc && rc != MPF_EAGAIN) {
-        if (!e->code)
-            err_set(e, rc, "operator '%s': %s", t->ops[k].spec->uid, mpf_strerror(rc));
-        return rc;
-    }
+    if (hook_failed(rc, e, 1))
+        return op_error(t, k, rc, e, hook);
     return 0;
+}
+
+/* Before a hook of ops[k]: ops[k] becomes the thread's error context
+ * (err_fatal names it) and e's code is cleared, so that what the hook
+ * reports is told from a stale error. Returns the context to restore
+ * with err_ctx_swap after the call. */
+static const err_ctx *hook_begin(task_inst *t, int k, mpf_err *e)
+{
+    e->code = 0;
+    return err_ctx_swap(&t->ctx[k]);
 }
 
 /* Pass the pending watermark through the chain: each operator fires what
@@ -420,10 +502,14 @@ static int wm_continue(task_inst *t, mpf_err *e)
     while (t->wm_op < t->nops) {
         op_inst *oi = &t->ops[t->wm_op];
         oi->watermark = t->wm_pending;
-        int rc = oi->spec->kind->on_watermark ? oi->spec->kind->on_watermark(oi, t->wm_pending, e)
-                                              : 0;
+        int rc = 0;
+        if (oi->spec->kind->on_watermark) {
+            const err_ctx *prev = hook_begin(t, t->wm_op, e);
+            rc = oi->spec->kind->on_watermark(oi, t->wm_pending, e);
+            err_ctx_swap(prev);
+        }
         chain_flush_from(t, t->wm_op);
-        if (check(t, rc, t->wm_op, e))
+        if (check(t, rc, t->wm_op, e, "on_watermark"))
             return e->code;
         if (rc == MPF_EAGAIN)
             return MPF_EAGAIN;
@@ -466,8 +552,10 @@ static void punctuate(task_inst *t)
     int rc;
     while ((rc = wm_continue(t, &e)) == MPF_EAGAIN)
         ;
-    if (rc && !t->err.code)
-        t->err = e;
+    if (rc && !t->err.code) {
+        t->err = e; /* named by check */
+        t->err_named = 1;
+    }
 }
 
 /* The combined watermark of the inputs: the minimum over channels that are
@@ -550,9 +638,11 @@ static int proc_timers(task_inst *t, mpf_err *e)
         op_inst *oi = &t->ops[k];
         if (!oi->spec->kind->on_proc_time || oi->proc_timer > now)
             continue;
+        const err_ctx *prev = hook_begin(t, k, e);
         int rc = oi->spec->kind->on_proc_time(oi, now, e);
+        err_ctx_swap(prev);
         chain_flush_from(t, k);
-        if (check(t, rc, k, e))
+        if (check(t, rc, k, e, "on_proc_time"))
             return e->code;
     }
     return 0;
@@ -628,8 +718,10 @@ static int read_inputs(task_inst *t, int *progress, mpf_err *e)
             }
             deliver(t, 0, ch->input, seg);
             dp_consumed(ch, seg);
-            if (check(t, 0, 0, e))
+            if (t->err.code) {
+                *e = t->err;
                 return e->code;
+            }
         }
     }
     return 0;
@@ -670,9 +762,14 @@ int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
                 return progress;
             op_inst *src = &t->ops[0];
             uint64_t before = src->records_out;
-            int rc = t->stop_requested ? 0 : src->spec->kind->poll(src, e);
+            int rc = 0;
+            if (!t->stop_requested) {
+                const err_ctx *prev = hook_begin(t, 0, e);
+                rc = src->spec->kind->poll(src, e);
+                err_ctx_swap(prev);
+            }
             chain_flush_from(t, 0);
-            if (check(t, rc, 0, e))
+            if (check(t, rc, 0, e, "poll"))
                 return e->code;
             progress = src->records_out != before;
             if (t->marker_interval_ns && now_ns >= t->next_marker_ns) {
@@ -700,9 +797,14 @@ int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
         if (t->drain_id) /* the savepoint comes before the operators finish */
             return progress;
         op_inst *oi = &t->ops[t->finish_op];
-        int rc = oi->spec->kind->finish ? oi->spec->kind->finish(oi, e) : 0;
+        int rc = 0;
+        if (oi->spec->kind->finish) {
+            const err_ctx *prev = hook_begin(t, t->finish_op, e);
+            rc = oi->spec->kind->finish(oi, e);
+            err_ctx_swap(prev);
+        }
         chain_flush_from(t, t->finish_op);
-        if (check(t, rc, t->finish_op, e))
+        if (check(t, rc, t->finish_op, e, "finish"))
             return e->code;
         if (rc == 0 && ++t->finish_op == t->nops) {
             flush_routes(t);
@@ -728,8 +830,13 @@ int task_commit(task_inst *t, mpf_err *e)
 {
     for (int k = 0; k < t->nops; k++) {
         op_inst *oi = &t->ops[k];
-        if (oi->spec->kind->commit && oi->spec->kind->commit(oi, e))
-            return e->code;
+        if (!oi->spec->kind->commit)
+            continue;
+        const err_ctx *prev = hook_begin(t, k, e);
+        int rc = oi->spec->kind->commit(oi, e);
+        err_ctx_swap(prev);
+        if (rc || e->code) /* commit has no progress value: any non-zero fails */
+            return op_error(t, k, rc, e, "commit");
     }
     return 0;
 }
@@ -764,5 +871,6 @@ void task_close(task_inst *t)
     free(t->wm_lat);
     free(t->links);
     free(t->ops);
+    free(t->ctx);
     memset(t, 0, sizeof *t);
 }

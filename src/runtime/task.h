@@ -83,6 +83,8 @@ struct task_inst {
     uint64_t inject_after; /* debug.inject-failure: fail after this many records, 0: never */
     uint64_t *inject_count; /* records read on this TaskManager */
     mpf_err err; /* set by collectors, checked after each call */
+    int err_named; /* err names its operator and subtask already */
+    err_ctx *ctx;  /* per op: the error context of its hooks (err_fatal) */
 };
 
 /* Create the instance and open its channels (those whose ends are on this

@@ -2,6 +2,7 @@
 #include "util/err.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *mpf_strerror(int code)
@@ -45,7 +46,12 @@ int err_set(mpf_err *e, int code, const char *fmt, ...)
 int err_prefix(mpf_err *e, const char *fmt, ...)
 {
     if (!e)
-        return 0;
+        return MPF_EINVAL;
+    if (e->code >= 0) { /* a failure nobody described: keep it a failure */
+        e->code = MPF_EINVAL;
+        if (!e->msg[0])
+            snprintf(e->msg, sizeof e->msg, "%s", mpf_strerror(e->code));
+    }
     char old[sizeof e->msg];
     memcpy(old, e->msg, sizeof old);
     va_list ap;
@@ -68,4 +74,29 @@ void err_clear(mpf_err *e)
         e->code = 0;
         e->msg[0] = '\0';
     }
+}
+
+static _Thread_local const err_ctx *cur_ctx;
+
+const err_ctx *err_ctx_swap(const err_ctx *c)
+{
+    const err_ctx *prev = cur_ctx;
+    cur_ctx = c;
+    return prev;
+}
+
+void err_fatal(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const err_ctx *c = cur_ctx;
+    if (c && c->uid)
+        fprintf(stderr, "mpiflow: operator '%s' subtask %d/%d: %s\n", c->uid, c->subtask + 1,
+                c->parallelism, msg);
+    else
+        fprintf(stderr, "mpiflow: %s\n", msg);
+    abort();
 }
