@@ -25,8 +25,9 @@ recbuf *kgbufs_for(kgbufs *k, const void *key, uint32_t klen)
 
 void kgbuf_put(recbuf *b, const void *p, uint32_t n)
 {
-    if (b->cap < b->len + n) {
-        b->cap = (b->len + n) * 2 + 64;
+    if (b->cap - b->len < n) { /* sizes are 64-bit: a blob may pass 4 GiB */
+        size_t need = b->len + n;
+        b->cap = need <= (SIZE_MAX - 64) / 2 ? need * 2 + 64 : need;
         b->p = xrealloc(b->p, b->cap);
     }
     if (n)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include "util/err.h"
 #include "util/xmalloc.h"
 
 static inline size_t field_width(field_type t, const uint8_t *p)
@@ -70,12 +71,15 @@ void recbuf_fini(recbuf *b)
     b->len = b->cap = 0;
 }
 
-static inline void recbuf_reserve(recbuf *b, uint32_t n)
+static inline void recbuf_reserve(recbuf *b, size_t n)
 {
-    if (b->len + n > b->cap) {
-        while (b->len + n > b->cap)
-            b->cap *= 2;
-        b->p = xrealloc(b->p, b->cap);
+    size_t need = b->len + n; /* n < 2^33: no wrap */
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < need)
+            cap = cap <= SIZE_MAX / 2 ? cap * 2 : need;
+        b->p = xrealloc(b->p, cap);
+        b->cap = cap;
     }
 }
 
@@ -103,7 +107,7 @@ void recbuf_bool(recbuf *b, int v)
 
 void recbuf_str(recbuf *b, const void *s, uint32_t n)
 {
-    recbuf_reserve(b, 4 + n);
+    recbuf_reserve(b, (size_t)4 + n);
     memcpy(b->p + b->len, &n, 4);
     memcpy(b->p + b->len + 4, s, n);
     b->len += 4 + n;
@@ -119,7 +123,10 @@ void recbuf_raw_field(recbuf *b, field_type t, const uint8_t *f)
 
 void recbuf_end(recbuf *b)
 {
-    uint32_t n = b->len - REC_LEN_SIZE;
+    if (b->len - REC_LEN_SIZE > UINT32_MAX)
+        err_fatal("a record of %zu bytes is past the record format's limit of 4 GiB "
+                  "(a 32-bit length)", b->len);
+    uint32_t n = (uint32_t)(b->len - REC_LEN_SIZE);
     memcpy(b->p, &n, 4);
 }
 

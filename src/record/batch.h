@@ -120,10 +120,13 @@ const uint8_t *rec_key(const schema *s, const uint8_t *rec, int idx, uint32_t *l
  * (lengths in bounds). Returns 0 or -1. */
 int rec_validate(const schema *s, const uint8_t *rec);
 
-/* Builds one record in a growable scratch buffer. */
+/* Builds one record in a growable scratch buffer (also the buffer of
+ * snapshot blobs, ops/opstate.h). Sizes are 64-bit: a buffer grows past
+ * 4 GiB without wrapping; a record's length prefix is 32-bit, so
+ * recbuf_end refuses a record over 4 GiB (err_fatal). */
 typedef struct recbuf {
     uint8_t *p;
-    uint32_t len, cap;
+    size_t len, cap;
 } recbuf;
 
 void recbuf_init(recbuf *b);

@@ -19,6 +19,8 @@
 #include "record/keygroup.h"
 #include "record/schema.h"
 #include "record/segpool.h"
+#include "ops/opstate.h"
+#include "expect_fatal.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -850,6 +852,69 @@ static void test_segpool_reinit_size(void **state)
                  usable);
 }
 
+/* ---- 64-bit buffer sizes ----
+ * The buffers are faked: a small allocation whose len and cap are set
+ * near the limit, so growing it reallocates to 4 GiB of address space
+ * (lazily mapped), of which the test touches a page or two. */
+
+/* Capacity was 32-bit: doubling 2^31 gave 0 and recbuf_reserve looped
+ * forever (this test hung before the fix). */
+static void test_recbuf_grows_past_2gib(void **state)
+{
+    (void)state;
+    recbuf b;
+    recbuf_init(&b);
+    b.len = 0x7ffffffcu; /* a full buffer of 2 GiB (capacities are powers of two) */
+    b.cap = 0x80000000u;
+    recbuf_i64(&b, 0x1122334455667788);
+    recbuf_str(&b, "hello", 5);
+    assert_true(b.len == (size_t)0x7ffffffcu + 8 + 4 + 5);
+    assert_true(b.cap >= b.len);
+    int64_t v;
+    memcpy(&v, b.p + 0x7ffffffcu, 8);
+    assert_true(v == 0x1122334455667788);
+    assert_memory_equal(b.p + 0x80000004u + 4, "hello", 5);
+    recbuf_fini(&b);
+}
+
+/* A snapshot buffer past 2 GiB: kgbuf_put computed (len + n) * 2 + 64 in
+ * 32 bits, which wrapped to a tiny capacity and the copy overflowed the
+ * heap (crashed before the fix). */
+static void test_kgbuf_put_past_2gib(void **state)
+{
+    (void)state;
+    recbuf b = {0};
+    kgbuf_put(&b, "k", 1);
+    b.len = 0x7ffffffcu;
+    b.cap = 0x80000000u;
+    kgbuf_i64(&b, 42); /* crosses 2 GiB */
+    kgbuf_put(&b, "0123456789abcdef", 16);
+    assert_true(b.len == (size_t)0x7ffffffcu + 24);
+    assert_true(b.cap >= b.len);
+    int64_t v;
+    memcpy(&v, b.p + 0x7ffffffcu, 8);
+    assert_true(v == 42);
+    assert_memory_equal(b.p + 0x80000004u, "0123456789abcdef", 16);
+    free(b.p);
+}
+
+static void end_huge_record(void)
+{
+    recbuf b;
+    recbuf_init(&b);
+    b.len = (size_t)UINT32_MAX + 8; /* a record body over 4 GiB */
+    recbuf_end(&b);
+}
+
+/* A record's length prefix is 32-bit: one over 4 GiB is a fatal error
+ * naming the limit, not a wrapped length. */
+static void test_recbuf_end_refuses_4gib(void **state)
+{
+    (void)state;
+    expect_fatal(end_huge_record, "a record of 4294967303 bytes is past the record format's "
+                                  "limit of 4 GiB");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -870,6 +935,9 @@ int main(void)
         cmocka_unit_test(test_keygroup_of_spread),
         cmocka_unit_test(test_segpool_counts),
         cmocka_unit_test(test_segpool_reinit_size),
+        cmocka_unit_test(test_recbuf_grows_past_2gib),
+        cmocka_unit_test(test_kgbuf_put_past_2gib),
+        cmocka_unit_test(test_recbuf_end_refuses_4gib),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
