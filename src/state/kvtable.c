@@ -5,6 +5,8 @@
 #include <string.h>
 #include "util/xmalloc.h"
 
+_Static_assert(sizeof(kv_entry) == 24, "kv_entry grew: more memory per key");
+
 void kvtable_init(kvtable *t)
 {
     memset(t, 0, sizeof *t);
@@ -37,7 +39,7 @@ static void kvtable_grow(kvtable *t)
         kv_entry *e = &t->slots[i];
         if (!e->klen_p1)
             continue;
-        size_t j = e->hash & (ncap - 1);
+        size_t j = e->hash32 & (ncap - 1);
         while (ns[j].klen_p1)
             j = (j + 1) & (ncap - 1);
         ns[j] = *e;
@@ -51,12 +53,13 @@ kv_entry *kvtable_find(const kvtable *t, const void *key, uint32_t klen, uint64_
 {
     if (!t->cap)
         return NULL;
-    size_t mask = t->cap - 1, i = hash & mask;
+    uint32_t h32 = (uint32_t)hash;
+    size_t mask = t->cap - 1, i = h32 & mask;
     for (;;) {
         kv_entry *e = &t->slots[i];
         if (!e->klen_p1)
             return NULL;
-        if (e->hash == hash && e->klen_p1 == klen + 1 &&
+        if (e->hash32 == h32 && e->klen_p1 == klen + 1 &&
             memcmp(t->arena + e->koff, key, klen) == 0)
             return e;
         i = (i + 1) & mask;
@@ -68,12 +71,13 @@ kv_entry *kvtable_upsert(kvtable *t, const void *key, uint32_t klen, uint64_t ha
 {
     if ((t->n + 1) * 4 > t->cap * 3)
         kvtable_grow(t);
-    size_t mask = t->cap - 1, i = hash & mask;
+    uint32_t h32 = (uint32_t)hash;
+    size_t mask = t->cap - 1, i = h32 & mask;
     for (;;) {
         kv_entry *e = &t->slots[i];
         if (!e->klen_p1)
             break;
-        if (e->hash == hash && e->klen_p1 == klen + 1 &&
+        if (e->hash32 == h32 && e->klen_p1 == klen + 1 &&
             memcmp(t->arena + e->koff, key, klen) == 0) {
             *created = 0;
             return e;
@@ -89,8 +93,8 @@ kv_entry *kvtable_upsert(kvtable *t, const void *key, uint32_t klen, uint64_t ha
     }
     memcpy(t->arena + t->alen, key, klen);
     kv_entry *e = &t->slots[i];
-    e->hash = hash;
-    e->koff = (uint32_t)t->alen;
+    e->hash32 = h32;
+    e->koff = t->alen;
     e->klen_p1 = klen + 1;
     e->val.i = 0;
     t->alen += klen;

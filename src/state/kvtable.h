@@ -13,10 +13,14 @@ typedef union kv_value {
     double f;
 } kv_value;
 
+/* 24 bytes. The key offset is 64-bit, so the arena may pass 4 GiB of key
+ * bytes; the low 32 bits of the hash are kept, enough to place a key in
+ * a table of up to 2^32 slots (a bigger one stays correct, with longer
+ * probe runs) and to skip nearly every key comparison that would fail. */
 typedef struct kv_entry {
-    uint64_t hash;
+    uint64_t koff;     /* offset of the key in the arena */
     kv_value val;
-    uint32_t koff;     /* offset of the key in the arena */
+    uint32_t hash32;   /* low 32 bits of the key's hash */
     uint32_t klen_p1;  /* key length + 1; 0 marks an empty slot */
 } kv_entry;
 

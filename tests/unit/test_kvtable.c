@@ -97,7 +97,7 @@ static void test_many_distinct_keys(void **state)
         assert_true(e->val.i == (int64_t)i * 3 + 1);
         assert_int_equal(e->klen_p1, kl + 1);
         assert_memory_equal(kvtable_key(&t, e), k, kl);
-        assert_true(e->hash == key_hash(k, kl));
+        assert_true(e->hash32 == (uint32_t)key_hash(k, kl));
     }
     /* Absent keys, including prefixes and extensions of present ones. */
     for (int i = NKEYS; i < NKEYS + 20000; i++) {
@@ -366,18 +366,19 @@ static void test_colliding_hashes(void **state)
     assert_int_equal(t.n, N);
 
     /* Hashes equal in the low bits only (same home slot), and keys that
-     * are prefixes of each other. */
+     * are prefixes of each other. (The table keeps 32 hash bits, so the
+     * hashes differ within those.) */
     const char *pre[] = {"p", "pp", "ppp", "pppp"};
     for (int i = 0; i < 4; i++) {
         int created;
-        uint64_t h = 7 | ((uint64_t)(i + 1) << 40);
+        uint64_t h = 7 | ((uint64_t)(i + 1) << 20);
         kvtable_upsert(&t, pre[i], (uint32_t)strlen(pre[i]), h, &created)->val.i = 1000 + i;
         assert_int_equal(created, 1);
         kvtable_upsert(&t, pre[i], (uint32_t)strlen(pre[i]), 7, &created)->val.i = 2000 + i;
         assert_int_equal(created, 1);
     }
     for (int i = 0; i < 4; i++) {
-        uint64_t h = 7 | ((uint64_t)(i + 1) << 40);
+        uint64_t h = 7 | ((uint64_t)(i + 1) << 20);
         assert_true(kvtable_find(&t, pre[i], (uint32_t)strlen(pre[i]), h)->val.i == 1000 + i);
         assert_true(kvtable_find(&t, pre[i], (uint32_t)strlen(pre[i]), 7)->val.i == 2000 + i);
     }
@@ -426,6 +427,38 @@ static void test_bytes_grow(void **state)
     assert_int_equal(kvtable_bytes(&t), 0);
 }
 
+/* Keys past 4 GiB of key bytes: offsets were 32-bit, so a key stored at
+ * 4 GiB + 5 was read back from offset 5 and never found (failed before
+ * the fix). The arena is faked: reallocated to 4 GiB of address space,
+ * mapped lazily, with alen set just below 4 GiB. */
+static void test_keys_past_4gib(void **state)
+{
+    (void)state;
+    kvtable t;
+    kvtable_init(&t);
+    int created;
+    upsert_str(&t, "first", 5, &created)->val.i = 1;
+    size_t base = ((size_t)1 << 32) - 3;
+    t.arena = realloc(t.arena, base + 4096);
+    assert_non_null(t.arena);
+    t.acap = base + 4096;
+    t.alen = base;
+    upsert_str(&t, "straddle", 8, &created)->val.i = 2; /* crosses 4 GiB */
+    assert_true(created);
+    upsert_str(&t, "past", 4, &created)->val.i = 3;
+    assert_true(created);
+    const char *keys[] = {"first", "straddle", "past"};
+    for (int i = 0; i < 3; i++) {
+        uint32_t n = (uint32_t)strlen(keys[i]);
+        kv_entry *e = find_str(&t, keys[i], n);
+        assert_non_null(e);
+        assert_int_equal(e->val.i, i + 1);
+        assert_memory_equal(kvtable_key(&t, e), keys[i], n);
+    }
+    assert_true(find_str(&t, "past", 4)->koff == base + 8);
+    kvtable_fini(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_long_keys),
         cmocka_unit_test(test_colliding_hashes),
         cmocka_unit_test(test_bytes_grow),
+        cmocka_unit_test(test_keys_past_4gib),
         cmocka_unit_test(test_empty_key_first), /* last: see its comment */
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
