@@ -5,9 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+#include "util/err.h"
 #include "util/xmalloc.h"
 
 #define HDR 8u
+
+static size_t arena_max = KS_ARENA_MAX;
+
+void ks_set_limit_for_test(size_t bytes)
+{
+    arena_max = bytes && bytes < KS_ARENA_MAX ? bytes & ~(size_t)7 : KS_ARENA_MAX;
+}
 
 static inline size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 static inline uint32_t slot_tag(uint64_t slot) { return (uint32_t)(slot >> 32); }
@@ -162,20 +170,30 @@ static void compact(kstore *s)
     s->dead = 0;
 }
 
-/* Room for `need` more arena bytes (may compact: offsets change). */
+/* Room for `need` more arena bytes (may compact: offsets change). The
+ * arena never passes arena_max, so every entry's offset / 8 + 1 fits the
+ * slot's 32 bits; the capacity is kept within it too, so the check costs
+ * nothing on the fast path. */
 static void reserve(kstore *s, size_t need)
 {
     if (s->alen + need <= s->acap)
         return;
-    if (s->dead > s->alen / 2) {
+    if (s->dead > s->alen / 2 || (s->dead && s->alen + need > arena_max)) {
         compact(s);
         if (s->alen + need <= s->acap)
             return;
     }
+    if (s->alen + need > arena_max)
+        err_fatal("keyed state store full: %zu bytes held, %zu more would pass its limit of "
+                  "%zu bytes (entries are addressed in 32 bits of 8-byte units); raise the "
+                  "operator's parallelism so that each subtask holds less state",
+                  s->alen, need, arena_max);
     size_t na = s->acap ? s->acap : 4096;
     while (s->alen + need > na)
         na += na / 2; /* 1.5x: less slack in a big store */
     na = pad8(na);
+    if (na > arena_max) /* alen + need fits, and arena_max is a multiple of 8 */
+        na = arena_max;
     s->arena = xrealloc(s->arena, na);
     s->acap = na;
 }
@@ -189,6 +207,8 @@ void ks_reserve(kstore *s, size_t n, size_t bytes)
         rehash(s, ncap);
     if (s->alen + bytes > s->acap) {
         s->acap = pad8(s->alen + bytes);
+        if (s->acap > arena_max && s->alen <= arena_max) /* appends past it fail in reserve */
+            s->acap = arena_max;
         s->arena = xrealloc(s->arena, s->acap);
     }
 }

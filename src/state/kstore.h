@@ -13,7 +13,14 @@
  * snapshot can split a store by key group when it needs to.
  *
  * Value pointers stay valid until the next put, resize or delete on the
- * same store. Values are 8-byte aligned. Single-threaded. */
+ * same store. Values are 8-byte aligned. Single-threaded.
+ *
+ * Limit: a slot holds the entry's offset in 8-byte units in 32 bits, so
+ * one store's arena holds at most KS_ARENA_MAX bytes (32 GiB less 16).
+ * Widening the slot would cost 8 more bytes per entry in every store, so
+ * instead a put or resize that would pass the limit (after compacting
+ * away deleted entries) stops the process with err_fatal, naming the
+ * operator and the limit, before any offset could wrap. */
 #ifndef MPF_STATE_KSTORE_H
 #define MPF_STATE_KSTORE_H
 
@@ -27,6 +34,12 @@ typedef struct kstore {
     size_t alen, acap, dead; /* bytes used, allocated, garbage */
     uint32_t fixed_klen, fixed_vcap; /* ks_init_fixed; 0: variable */
 } kstore;
+
+#define KS_ARENA_MAX (((size_t)UINT32_MAX - 1) * 8)
+
+/* Tests only: make the arena limit `bytes` instead (0: KS_ARENA_MAX) for
+ * stores that have not yet grown past it. */
+void ks_set_limit_for_test(size_t bytes);
 
 void ks_init(kstore *s);
 /* A store whose keys all have klen bytes and values vcap bytes: entries

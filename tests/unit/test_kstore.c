@@ -15,6 +15,8 @@
 #include <string.h>
 #include "state/kstore.h"
 #include "state/timers.h"
+#include "util/err.h"
+#include "expect_fatal.h"
 
 /* ---- a deterministic PRNG (splitmix64) ---- */
 
@@ -587,6 +589,84 @@ static void test_timers_long_keys(void **state)
     timers_fini(&ts);
 }
 
+/* ---- the arena limit (32 GiB: offsets in 32 bits of 8-byte units),
+ * injected small so a test can reach it ---- */
+
+enum { LIMIT = 64 * 1024 };
+
+/* Entries of 8 + 8 + 120 = 136 bytes until the store is full. */
+static size_t put_until(kstore *s, size_t n)
+{
+    char key[8];
+    size_t i;
+    for (i = 0; i < n; i++) {
+        memcpy(key, &i, 8);
+        int created;
+        uint8_t *v = ks_put(s, key, 8, ks_hash(key, 8), 120, &created);
+        assert_true(created);
+        memset(v, (int)(i & 0xff), 120);
+    }
+    return i;
+}
+
+static void fill_past_limit(void)
+{
+    static const err_ctx ctx = {"w", 2, 4};
+    ks_set_limit_for_test(LIMIT);
+    err_ctx_swap(&ctx);
+    kstore s;
+    ks_init(&s);
+    put_until(&s, LIMIT / 136 + 1); /* the last one does not fit */
+}
+
+/* Filling a store past its limit stops with a fatal error naming the
+ * operator, the subtask and the limit, before an offset can wrap. */
+static void test_limit_fatal(void **state)
+{
+    (void)state;
+    expect_fatal(fill_past_limit, "^mpiflow: operator 'w' subtask 3/4: keyed state store full: "
+                                  "[0-9]+ bytes held, 136 more would pass its limit of 65536 "
+                                  "bytes");
+}
+
+/* Up to the limit every entry is stored and found; deleted entries'
+ * space is compacted away rather than counted against the limit. */
+static void test_limit_reached_exactly(void **state)
+{
+    (void)state;
+    ks_set_limit_for_test(LIMIT);
+    kstore s;
+    ks_init(&s);
+    size_t n = put_until(&s, LIMIT / 136);
+    assert_true(s.acap <= LIMIT);
+    char key[8];
+    for (size_t i = 0; i < n; i++) {
+        memcpy(key, &i, 8);
+        uint32_t vcap;
+        uint8_t *v = ks_get(&s, key, 8, ks_hash(key, 8), &vcap);
+        assert_non_null(v);
+        assert_int_equal(vcap, 120);
+        assert_int_equal(v[119], (int)(i & 0xff));
+    }
+    /* Churn: delete half and insert as many, many times over. */
+    for (int round = 0; round < 20; round++) {
+        for (size_t i = 0; i < n; i += 2) {
+            memcpy(key, &i, 8);
+            assert_int_equal(ks_del(&s, key, 8, ks_hash(key, 8)), 1);
+        }
+        for (size_t i = 0; i < n; i += 2) {
+            memcpy(key, &i, 8);
+            int created;
+            ks_put(&s, key, 8, ks_hash(key, 8), 120, &created);
+            assert_true(created);
+        }
+        assert_true(s.alen <= LIMIT);
+    }
+    assert_int_equal(ks_count(&s), n);
+    ks_fini(&s);
+    ks_set_limit_for_test(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -599,6 +679,8 @@ int main(void)
         cmocka_unit_test(test_timers_basic),
         cmocka_unit_test(test_timers_random),
         cmocka_unit_test(test_timers_long_keys),
+        cmocka_unit_test(test_limit_fatal),
+        cmocka_unit_test(test_limit_reached_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
