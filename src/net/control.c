@@ -2,20 +2,40 @@
 #include "net/control.h"
 
 #include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "mpiflow/error.h"
 #include "net/net_internal.h"
+#include "util/log.h"
 #include "util/xmalloc.h"
+
+/* ctl_send's and ctl_poll's callers only see a code (or nothing), so the
+ * message naming the peer, the type and MPI's reason is logged here: a
+ * failed control message must not vanish silently. Returns MPF_EMPI. */
+static int log_mpi(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int log_mpi(int rc, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    mpf_err e;
+    net_mpi_err(&e, rc, "%s", what);
+    log_error("%s", e.msg);
+    return e.code;
+}
 
 const char *ctl_type_name(int type)
 {
     static const char *names[] = {"?", "DEPLOYED", "START", "FINISHED", "FAILED",
                                   "CANCEL", "CANCELED", "COMMIT", "COMMITTED",
                                   "SHUTDOWN", "STOP", "TRIGGER", "ACK", "COMPLETE",
-                                  "RESTART"};
-    return type > 0 && type <= CTL_RESTART ? names[type] : "?";
+                                  "RESTART", "HEARTBEAT"};
+    return type > 0 && type <= CTL_HEARTBEAT ? names[type] : "?";
 }
 
 void idle_backoff(int64_t *cur, int64_t max_ns)
@@ -35,13 +55,15 @@ void idle_backoff(int64_t *cur, int64_t max_ns)
 int ctl_send(int dst, int type, const void *payload, size_t len)
 {
     MPI_Request req;
-    if (MPI_Isend(payload, (int)len, MPI_BYTE, dst, type, net_ctl_comm, &req) != MPI_SUCCESS)
-        return MPF_EMPI;
+    int rc = MPI_Isend(payload, (int)len, MPI_BYTE, dst, type, net_ctl_comm, &req);
+    if (rc != MPI_SUCCESS)
+        return log_mpi(rc, "sending %s (control message) to rank %d", ctl_type_name(type), dst);
     int64_t sleep_ns = 0;
     for (;;) {
         int done = 0;
-        if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-            return MPF_EMPI;
+        rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS)
+            return log_mpi(rc, "sending %s (control message) to rank %d", ctl_type_name(type), dst);
         if (done)
             return 0;
         idle_backoff(&sleep_ns, 1000000);
@@ -52,14 +74,34 @@ int ctl_poll(int *src, int *type, char **payload, size_t *len)
 {
     int flag = 0;
     MPI_Status st;
-    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, net_ctl_comm, &flag, &st);
+    int rc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, net_ctl_comm, &flag, &st);
+    if (rc != MPI_SUCCESS) {
+        /* Log once: the caller polls in a loop and sees "nothing". */
+        static int logged;
+        if (!logged++)
+            log_mpi(rc, "probing for control messages from any rank");
+        return 0;
+    }
     if (!flag)
         return 0;
     int count = 0;
-    MPI_Get_count(&st, MPI_BYTE, &count);
+    rc = MPI_Get_count(&st, MPI_BYTE, &count);
+    if (rc == MPI_SUCCESS && (count < 0 || count == MPI_UNDEFINED))
+        rc = MPI_ERR_COUNT;
+    if (rc != MPI_SUCCESS) {
+        log_mpi(rc, "sizing %s (control message) from rank %d", ctl_type_name(st.MPI_TAG),
+                st.MPI_SOURCE);
+        count = 0; /* receive it anyway (truncated) so it is not probed forever */
+    }
     char *buf = xmalloc((size_t)count + 1);
-    MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, net_ctl_comm,
-             MPI_STATUS_IGNORE);
+    rc = MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, net_ctl_comm,
+                  MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) {
+        log_mpi(rc, "receiving %s (control message) from rank %d", ctl_type_name(st.MPI_TAG),
+                st.MPI_SOURCE);
+        free(buf);
+        return 0;
+    }
     buf[count] = '\0';
     *src = st.MPI_SOURCE;
     *type = st.MPI_TAG;
@@ -71,10 +113,13 @@ int ctl_poll(int *src, int *type, char **payload, size_t *len)
 int ctl_bcast(char **buf, size_t *len)
 {
     int rank;
-    MPI_Comm_rank(net_ctl_comm, &rank);
+    int rc = MPI_Comm_rank(net_ctl_comm, &rank);
+    if (rc != MPI_SUCCESS)
+        return log_mpi(rc, "MPI_Comm_rank of the control communicator");
     unsigned long long n = rank == 0 ? *len : 0;
-    if (MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, net_ctl_comm) != MPI_SUCCESS)
-        return MPF_EMPI;
+    rc = MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, net_ctl_comm);
+    if (rc != MPI_SUCCESS)
+        return log_mpi(rc, "broadcasting the job's size from rank 0 (control communicator)");
     if (rank != 0) {
         *buf = xmalloc(n + 1);
         (*buf)[n] = '\0';
@@ -83,8 +128,9 @@ int ctl_bcast(char **buf, size_t *len)
     /* Chunks keep each count within int range. */
     for (unsigned long long off = 0; off < n;) {
         int chunk = (int)(n - off > (1u << 30) ? (1u << 30) : n - off);
-        if (MPI_Bcast(*buf + off, chunk, MPI_BYTE, 0, net_ctl_comm) != MPI_SUCCESS)
-            return MPF_EMPI;
+        rc = MPI_Bcast(*buf + off, chunk, MPI_BYTE, 0, net_ctl_comm);
+        if (rc != MPI_SUCCESS)
+            return log_mpi(rc, "broadcasting the job from rank 0 (control communicator)");
         off += (unsigned long long)chunk;
     }
     return 0;
