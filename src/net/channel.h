@@ -4,7 +4,7 @@
  *
  * A sender may have at most `credits` buffers of a channel outstanding,
  * that is sent or delivered but not yet consumed by the receiver; the
- * receiver gives a credit back each time it consumes one. Batches beyond
+ * receiver gives a credit back for each one it consumes. Batches beyond
  * the credit wait in the channel's backlog, and the task that fills the
  * channel is not scheduled while a backlog exists, so a slow consumer
  * stops its producers and no queue grows without bound. END batches need
@@ -14,7 +14,13 @@
  * (non-blocking sends; receives via probe), local ones (both ends on this
  * TaskManager) hand the segment over without MPI. MPI keeps the order of
  * messages between two ranks, so control batches stay in order with the
- * data of their channel. Single-threaded. */
+ * data of their channel. A remote channel's credits go back coalesced:
+ * dp_poll sends one grant per channel with everything consumed since the
+ * last one, non-blocking, and at most one grant per channel is in flight.
+ * Both ends check the protocol: a batch or grant that breaks it (unknown
+ * channel, wrong rank, bad length or kind, more than the credit) and any
+ * MPI error fail the data plane with a message naming both ranks.
+ * Single-threaded. */
 #ifndef MPF_NET_CHANNEL_H
 #define MPF_NET_CHANNEL_H
 
@@ -51,17 +57,33 @@ struct inchan {
     int ended;      /* END consumed */
     void *owner;    /* the task reading this channel */
     int input;      /* which logical input of the owner */
+    /* Remote channels only: */
+    int held;         /* received batches not yet consumed (<= credits) */
+    int owed;         /* consumed, not yet granted back */
+    int owing_listed; /* in the list of channels that owe a grant */
+    int grant_busy;   /* a grant is in flight; it uses grant[] */
+    int end_received;
+    uint32_t grant[2]; /* channel id, credits: the message in flight */
 };
 
 typedef struct dp_stats {
     uint64_t batches_sent, bytes_sent;
     uint64_t batches_received, bytes_received;
-    uint64_t credit_waits; /* times a batch had to wait for credit */
+    uint64_t credit_waits;     /* times a batch had to wait for credit */
+    uint64_t grants_sent;      /* credit messages sent */
+    uint64_t credits_granted;  /* credits they carried */
+    uint64_t credits_received; /* credits that came back from receivers */
 } dp_stats;
 
 /* Set up for channel ids in [0, nchannels); credits per channel. */
 void dp_init(uint32_t nchannels, int credits);
-void dp_fini(void);
+/* Release every channel and make sure no MPI request is left: waits (up
+ * to about a second, receiving and dropping what peers still send) for
+ * pending sends, then cancels and frees what remains, leaking a buffer
+ * MPI may still read. Returns the number of requests that could not be
+ * completed or cancelled (0 when nothing was pending), and logs a warning
+ * when it is not 0. */
+int dp_fini(void);
 outchan *dp_outchan_open(chan_id id, int dst_rank);
 inchan *dp_inchan_open(chan_id id, int src_rank, void *owner, int input);
 /* Both ends are on this TaskManager. */
@@ -77,19 +99,24 @@ void dp_send_end(outchan *o);
 static inline size_t dp_backlog(const outchan *o) { return o->backlog.n; }
 
 /* Next delivered batch of a channel or NULL; the caller owns it until it
- * passes it to dp_consumed, which returns the credit and the segment. */
+ * passes it to dp_consumed, which returns the segment and the credit (at
+ * once on a local channel, with the next dp_poll on a remote one). */
 uint8_t *dp_take(inchan *i);
 void dp_consumed(inchan *i, uint8_t *seg);
 static inline size_t dp_queued(const inchan *i) { return i->queue.n; }
 
-/* Progress: complete sends, receive batches and credits. Returns the
- * number of events, or a negative MPF_E* code with e set on a protocol or
- * MPI error. */
+/* Progress: complete sends, grant credits, receive batches and credits.
+ * Returns the number of events, or MPF_EMPI with e (may be NULL) set on a
+ * protocol or MPI error. The first error is kept: every later call
+ * returns it until dp_fini, while still making progress, so that a
+ * cancel can drain. */
 int dp_poll(mpf_err *e);
-/* Sends posted but not completed. */
+/* Sends (batches and credit grants) posted but not completed. A send
+ * that failed or had to be abandoned no longer counts. */
 size_t dp_pending_sends(void);
-/* Drop whatever arrives from now on (used while cancelling, so that peers'
- * sends complete and everyone can leave MPI cleanly). */
+/* Drop whatever arrives from now on, credit grants too, and grant no
+ * more credits (used while cancelling, so that peers' sends complete and
+ * everyone can leave MPI cleanly). */
 void dp_set_discard(int on);
 dp_stats dp_get_stats(void);
 

@@ -2,7 +2,8 @@
  * (both ends in this process, so no MPI messages move): batches beyond
  * the credit wait in the backlog, consuming returns a credit and drains
  * the backlog, END needs no credit and marks the input ended, order is
- * kept, and every segment goes back to the pool. MPI is initialised once
+ * kept, and every segment goes back to the pool; an MPI error on a remote
+ * send is reported by dp_poll. MPI is initialised once
  * (net_init calls MPI_Init_thread, net_fini MPI_Finalize) because the
  * data plane is linked against it; a single process needs no mpiexec. */
 #include <setjmp.h>
@@ -248,7 +249,7 @@ static void test_fini_releases_segments(void **state)
     dp_send_end(c.out);
     assert_int_equal(dp_queued(c.in) + dp_backlog(c.out), 6);
     assert_int_equal(in_use(), base + 6);
-    dp_fini();
+    assert_int_equal(dp_fini(), 0);
     assert_int_equal(in_use(), base);
 }
 
@@ -306,6 +307,38 @@ static void test_credit_one_pump(void **state)
     assert_int_equal(in_use(), base);
 }
 
+/* A send MPI refuses (there is no rank 1 in a one-rank world) returns
+ * its segment and fails the data plane with MPF_EMPI naming this rank,
+ * the peer, the channel and MPI's reason; the error stays until dp_fini,
+ * which then finds nothing pending. */
+static void test_mpi_error_reported(void **state)
+{
+    (void)state;
+    uint64_t base = in_use();
+    dp_init(4, 2);
+    outchan *o = dp_outchan_open((chan_id){2}, 1);
+    dp_link_locals();
+    assert_null(o->local);
+    mpf_err e = {0};
+    assert_true(dp_poll(&e) >= 0);
+    dp_send(o, data_batch(0));
+    assert_int_equal(in_use(), base);
+    assert_int_equal(dp_pending_sends(), 0);
+    assert_int_equal(dp_poll(&e), MPF_EMPI);
+    assert_int_equal(e.code, MPF_EMPI);
+    assert_non_null(strstr(e.msg, "rank 0: "));
+    assert_non_null(strstr(e.msg, "channel 2 to rank 1"));
+    assert_non_null(strstr(e.msg, "MPI_ERR_RANK"));
+    mpf_err again = {0};
+    assert_int_equal(dp_poll(&again), MPF_EMPI);
+    assert_string_equal(again.msg, e.msg);
+    assert_int_equal(dp_fini(), 0);
+    dp_init(4, 2);
+    assert_true(dp_poll(&e) >= 0); /* dp_fini cleared it */
+    assert_int_equal(dp_fini(), 0);
+    assert_int_equal(in_use(), base);
+}
+
 static void test_segq_fifo(void **state)
 {
     (void)state;
@@ -346,6 +379,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_channels_independent),
         cmocka_unit_test(test_fini_releases_segments),
         cmocka_unit_test(test_credit_one_pump),
+        cmocka_unit_test(test_mpi_error_reported),
         cmocka_unit_test(test_segq_fifo),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
