@@ -75,6 +75,12 @@ const prop_def conf_props[] = {
      "Most distinct keys a local pre-aggregation (the first phase of "
      "TWO_PHASE) holds before it sends its partial results downstream and "
      "starts over; bounds its memory (mpiflow-specific)."},
+    {"heartbeat.interval", PROP_DURATION, "1s", 10 * NS_PER_MS, 3600 * NS_PER_S, NULL,
+     "How often the JobManager and every TaskManager send each other a heartbeat."},
+    {"heartbeat.timeout", PROP_DURATION, "10s", 0, 24 * 3600 * NS_PER_S, NULL,
+     "A JobManager or TaskManager that sent nothing for this long (stopped, hung, unreachable) "
+     "ends the MPI world, so the supervisor relaunches the job from its latest checkpoint; "
+     "0 turns heartbeats off. Flink's default is 50 s; one MPI world needs less."},
     {"taskmanager.network.poll-max-sleep", PROP_DURATION, "1ms", 0,
      100 * NS_PER_MS, NULL,
      "Longest back-off sleep of an idle rank between MPI probes; lower "
@@ -903,9 +909,18 @@ fail:
 
 /* parallelism.default may not exceed the number of key groups (Flink has
  * the same rule). 0 resolves to the world's slot count only at plan time,
- * so that case is checked by the planner. */
+ * so that case is checked by the planner. A heartbeat timeout must leave
+ * room for more than one heartbeat. */
 int conf_finalize(conf *c, mpf_err *e)
 {
+    int64_t hbi = conf_duration_ns(c, "heartbeat.interval");
+    int64_t hbt = conf_duration_ns(c, "heartbeat.timeout");
+    if (hbt > 0 && hbt < 2 * hbi) {
+        const cval *tv = &c->v[prop_index("heartbeat.timeout")];
+        return err_set(e, MPF_ECONFIG, "heartbeat.timeout = %.3f s (from %s) must be at least "
+                       "twice heartbeat.interval = %.3f s (or 0: off)", (double)hbt / 1e9,
+                       tv->origin ? tv->origin : "default", (double)hbi / 1e9);
+    }
     int64_t par = conf_int(c, "parallelism.default");
     int64_t maxp = conf_int(c, "pipeline.max-parallelism");
     if (par > maxp) {

@@ -23,8 +23,9 @@ enum ctl_type {
     CTL_TRIGGER,      /* JM -> TM: take checkpoint "<id> <directory>" */
     CTL_ACK,          /* TM -> JM: "<id>" written, or "<id> <error>" */
     CTL_COMPLETE,     /* JM -> TM: checkpoint "<id>" is complete */
-    CTL_RESTART       /* JM -> TM, after CANCEL/CANCELED: redeploy in this MPI
+    CTL_RESTART,      /* JM -> TM, after CANCEL/CANCELED: redeploy in this MPI
                        * world from checkpoint "<dir>" ("": from the start) */
+    CTL_HEARTBEAT     /* both ways: alive (runtime/heartbeat.h) */
 };
 
 const char *ctl_type_name(int type);

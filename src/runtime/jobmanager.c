@@ -17,6 +17,7 @@
 #include "util/xmalloc.h"
 #include "util/clock.h"
 #include "net/localsock.h"
+#include "runtime/heartbeat.h"
 #include "runtime/restart.h"
 
 typedef struct op_totals {
@@ -66,6 +67,7 @@ typedef struct jm_ctx {
     histo lat, wm_lat; /* merged from the TMs' sinks */
     histo align;       /* checkpoint barrier alignment, all tasks */
     restart_strategy rs;
+    heartbeat hb; /* of the TaskManagers */
     int restarts;
     const char *no_savepoint; /* why this job cannot take savepoints, or NULL */
     char no_savepoint_buf[256];
@@ -81,6 +83,32 @@ static void broadcast(jm_ctx *jm, int type, const char *payload)
 {
     for (int r = 1; r <= jm->ntms; r++)
         ctl_send(r, type, payload, strlen(payload) + 1);
+}
+
+/* Take one control message (heartbeats are consumed here: any message
+ * proves its sender alive). With check, a TaskManager silent beyond
+ * heartbeat.timeout ends the MPI world: it cannot be cancelled in order,
+ * and the supervisor relaunches from the latest checkpoint. */
+static int jm_poll(jm_ctx *jm, int check, int *src, int *t, char **payload, size_t *len)
+{
+    int64_t now = clock_mono_ns();
+    while (ctl_poll(src, t, payload, len)) {
+        hb_seen(&jm->hb, *src, now);
+        if (*t != CTL_HEARTBEAT)
+            return 1;
+        free(*payload);
+    }
+    hb_send(&jm->hb, now);
+    int64_t silent;
+    int r = check ? hb_check(&jm->hb, now, &silent) : -1;
+    if (r >= 0) {
+        log_error("TaskManager rank %d sent nothing for %.1f s (heartbeat.timeout %.1f s): it "
+                  "is stopped, hung or unreachable; ending the MPI world so the job can be "
+                  "relaunched from its latest checkpoint (mpiflow submit, --restore auto)", r,
+                  (double)silent / 1e9, (double)jm->hb.timeout_ns / 1e9);
+        net_abort(MPF_EXIT_FAILED);
+    }
+    return 0;
 }
 
 /* Records the sources emitted in this attempt. */
@@ -413,7 +441,7 @@ static int gather(jm_ctx *jm, int type, char **first_error)
         int src, t;
         char *payload;
         size_t len;
-        if (!ctl_poll(&src, &t, &payload, &len)) {
+        if (!jm_poll(jm, type != CTL_DEPLOYED, &src, &t, &payload, &len)) {
             idle_backoff(&backoff, jm->max_sleep_ns);
             continue;
         }
@@ -471,7 +499,7 @@ static int run_until_end(jm_ctx *jm, char **err)
         int src, t;
         char *payload;
         size_t len;
-        if (!ctl_poll(&src, &t, &payload, &len)) {
+        if (!jm_poll(jm, 1, &src, &t, &payload, &len)) {
             idle_backoff(&backoff, jm->max_sleep_ns);
             continue;
         }
@@ -527,7 +555,7 @@ static void cancel_tasks(jm_ctx *jm)
         int src, t;
         char *payload;
         size_t len;
-        if (!ctl_poll(&src, &t, &payload, &len)) {
+        if (!jm_poll(jm, 1, &src, &t, &payload, &len)) {
             idle_backoff(&backoff, jm->max_sleep_ns);
             continue;
         }
@@ -548,6 +576,14 @@ static int restart_wait(jm_ctx *jm, int64_t delay_ns)
 {
     int64_t until = jm_now_ns() + delay_ns;
     while (jm_now_ns() < until) {
+        int src, t;
+        char *payload;
+        size_t len;
+        while (jm_poll(jm, 1, &src, &t, &payload, &len)) {
+            log_warn("unexpected %s from rank %d while waiting to restart", ctl_type_name(t),
+                     src);
+            free(payload);
+        }
         int client;
         char req[4096];
         while (localsock_accept(jm->lfd, &client, req, sizeof req)) {
@@ -930,6 +966,7 @@ int jm_main(submission *sub)
              jm.plan.job->name, jm.plan.job->nops, jm.plan.ntasks, jm.ntms,
              jm.plan.batch_mode ? "BATCH" : "STREAMING");
     jm_setup(&jm);
+    hb_init(&jm.hb, jm.conf, 1, jm.ntms, clock_mono_ns());
     jm.all_bounded = 1;
     for (int i = 0; i < jm.plan.job->nops; i++)
         if (jm.plan.job->ops[i].kind->role == OP_SOURCE && !jm.plan.job->ops[i].bounded)
@@ -1024,6 +1061,7 @@ int jm_main(submission *sub)
     rc = code;
 out:
     restart_fini(&jm.rs);
+    hb_fini(&jm.hb);
     localsock_close(jm.lfd, jm.sock_path);
     free(jm.sock_path);
     free(jm.ck.fail);

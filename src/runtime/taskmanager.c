@@ -18,6 +18,7 @@
 #include "pin/pin.h"
 #include "record/keygroup.h"
 #include "record/segpool.h"
+#include "runtime/heartbeat.h"
 #include "runtime/runtime.h"
 #include "runtime/snapshot.h"
 #include "runtime/task.h"
@@ -277,6 +278,34 @@ static int on_complete(tm_ctx *tm, const char *payload, mpf_err *e)
     return 0;
 }
 
+/* The JobManager's heartbeats (one TaskManager per process). */
+static heartbeat tm_hb;
+
+/* Take one control message from the JobManager (its heartbeats are
+ * consumed here) and send ours when due. A JobManager silent beyond
+ * heartbeat.timeout ends the MPI world: nobody is left to coordinate, and
+ * the supervisor relaunches from the latest checkpoint. */
+static int tm_poll(int *src, int *type, char **payload, size_t *len)
+{
+    int64_t now = clock_mono_ns();
+    while (ctl_poll(src, type, payload, len)) {
+        hb_seen(&tm_hb, *src, now);
+        if (*type != CTL_HEARTBEAT)
+            return 1;
+        free(*payload);
+    }
+    hb_send(&tm_hb, now);
+    int64_t silent;
+    if (hb_check(&tm_hb, now, &silent) >= 0) {
+        log_error("the JobManager (rank 0) sent nothing for %.1f s (heartbeat.timeout %.1f s): "
+                  "it is stopped, hung or unreachable; ending the MPI world so the job can be "
+                  "relaunched from its latest checkpoint (mpiflow submit, --restore auto)",
+                  (double)silent / 1e9, (double)tm_hb.timeout_ns / 1e9);
+        net_abort(MPF_EXIT_FAILED);
+    }
+    return 0;
+}
+
 /* Wait for one of the wanted control messages, keeping the data plane
  * drained meanwhile. Returns the type received; its payload goes to *out
  * (caller frees) when out is not NULL. */
@@ -288,7 +317,7 @@ static int wait_ctl(int a, int b, int64_t max_sleep_ns, char **out)
         char *payload;
         size_t len;
         dp_poll(NULL);
-        if (ctl_poll(&src, &type, &payload, &len)) {
+        if (tm_poll(&src, &type, &payload, &len)) {
             if ((type == a || type == b) && out) {
                 *out = payload;
                 return type;
@@ -306,9 +335,6 @@ static int wait_ctl(int a, int b, int64_t max_sleep_ns, char **out)
     }
 }
 
-/* Cancel path: discard output, let peers' sends complete, acknowledge.
- * Then SHUTDOWN (returns the exit code the JobManager sends) or RESTART
- * (returns -1 with *restart the checkpoint to restore, "" for none). */
 /* The exit code SHUTDOWN carries (enum mpf_exit); failed when absent. */
 static int shutdown_code(const char *payload)
 {
@@ -320,7 +346,10 @@ static int shutdown_code(const char *payload)
 
 static char *metrics_text(tm_ctx *tm, size_t *len);
 
-/* Cancel this attempt: report what ran (metrics) with CANCELED. */
+/* Cancel path: discard output, let peers' sends complete, acknowledge
+ * with CANCELED (carrying the metrics of what ran). Then SHUTDOWN (returns
+ * the exit code the JobManager sends) or RESTART (returns -1 with *restart
+ * the checkpoint to restore, "" for none). */
 static int tm_cancel(tm_ctx *tm, char **restart)
 {
     size_t mlen;
@@ -335,6 +364,7 @@ static int tm_cancel(tm_ctx *tm, char **restart)
     tm->ntasks = 0;
     int64_t backoff = 0;
     while (dp_pending_sends() > 0) {
+        hb_send(&tm_hb, clock_mono_ns()); /* the JobManager waits; it must not think us gone */
         if (dp_poll(NULL) > 0)
             backoff = 0;
         else
@@ -446,7 +476,7 @@ static int tm_run_loop(tm_ctx *tm, char **restart)
         int src, type;
         char *payload;
         size_t len;
-        if (ctl_poll(&src, &type, &payload, &len)) {
+        if (tm_poll(&src, &type, &payload, &len)) {
             if (type == CTL_TRIGGER)
                 on_trigger(tm, payload);
             else if (type == CTL_COMPLETE && on_complete(tm, payload, &e)) {
@@ -701,6 +731,7 @@ int tm_main(void)
     }
     log_init(role, log_level_parse(conf_str(tm.conf, "log.level")));
     tm.max_sleep_ns = conf_duration_ns(tm.conf, "taskmanager.network.poll-max-sleep");
+    hb_init(&tm_hb, tm.conf, 0, 0, clock_mono_ns());
     if (strcmp(conf_str(tm.conf, "taskmanager.cpu-binding"), "core") == 0) {
         char desc[128];
         int over = 0;
@@ -745,6 +776,7 @@ int tm_main(void)
                  restore ? restore : "the beginning");
     }
     segpool_fini();
+    hb_fini(&tm_hb);
     if (tm.plan.job)
         plan_fini(&tm.plan);
     conf_destroy(tm.conf);
