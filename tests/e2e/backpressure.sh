@@ -26,8 +26,10 @@ awk -v s="$secs" -v m="$(echo "$rows / $rate" | bc -l)" 'BEGIN{exit !(s >= m)}' 
 # 2 subtasks per TM x (2 out channels + 2 in channels) x 2 credits, plus
 # one partial batch per out channel, one per chain link and one spare:
 # 16 is generous; without flow control the queues would hold ~1200.
-for seg in $(sed -n 's/.*segments_peak=\([0-9]*\).*/\1/p' "$WORK/err"); do
-  [ "$seg" -le 16 ] || fail "segments_peak=$seg exceeds the credit bound"
+segs=$(sed -n 's/.*segments_peak=\([0-9]*\).*/\1/p' "$WORK/err")
+[ "$(echo "$segs" | grep -c .)" -eq 2 ] || fail "expected segments_peak of 2 TaskManagers, got '$segs'"
+for seg in $segs; do
+  [ "$seg" -ge 1 ] && [ "$seg" -le 16 ] || fail "segments_peak=$seg outside 1..16 (the credit bound)"
 done
 # RSS: at most 16 MB above the same job with 100 rows (the process's own
 # baseline: MPI, libraries, sanitizer shadow memory).
@@ -35,7 +37,10 @@ cp "$WORK/err" "$WORK/err.big"
 sed "s/number-of-rows: $rows/number-of-rows: 100/" "$WORK/job.yaml" >"$WORK/small.yaml"
 mpf_run 3 "$WORK/small.yaml" || { cat "$WORK/err"; fail "baseline run failed"; }
 base=$(sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' "$WORK/err" | sort -n | tail -1)
-for rss in $(sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' "$WORK/err.big"); do
+[ -n "$base" ] && [ "$base" -gt 1000 ] || fail "no baseline peak_rss_kb in the small run's summary"
+rsss=$(sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' "$WORK/err.big")
+[ "$(echo "$rsss" | grep -c .)" -eq 2 ] || fail "expected peak_rss_kb of 2 TaskManagers, got '$rsss'"
+for rss in $rsss; do
   [ "$rss" -le $((base + 16000)) ] ||
     fail "peak RSS ${rss} kB, baseline ${base} kB: memory was not bounded (data ~40 MB)"
 done
