@@ -20,12 +20,15 @@ enum ctl_type {
     CTL_SHUTDOWN,     /* JM -> TM: leave the MPI world */
     CTL_STOP,         /* JM -> TM: end the sources (stop on a signal);
                        * TM -> JM: a signal arrived here, please stop */
-    CTL_TRIGGER,      /* JM -> TM: take checkpoint "<id> <directory>" */
+    CTL_TRIGGER,      /* JM -> TM: take checkpoint "<id> <flags> <trigger unix ms>
+                       * <directory>" */
     CTL_ACK,          /* TM -> JM: "<id>" written, or "<id> <error>" */
     CTL_COMPLETE,     /* JM -> TM: checkpoint "<id>" is complete */
     CTL_RESTART,      /* JM -> TM, after CANCEL/CANCELED: redeploy in this MPI
                        * world from checkpoint "<dir>" ("": from the start) */
-    CTL_HEARTBEAT     /* both ways: alive (runtime/heartbeat.h) */
+    CTL_HEARTBEAT,    /* both ways: alive (runtime/heartbeat.h) */
+    CTL_ABORT         /* JM -> TM: checkpoint "<id>" (and older) will never
+                       * complete: declined, timed out or subsumed */
 };
 
 const char *ctl_type_name(int type);
