@@ -34,8 +34,8 @@ const char *ctl_type_name(int type)
     static const char *names[] = {"?", "DEPLOYED", "START", "FINISHED", "FAILED",
                                   "CANCEL", "CANCELED", "COMMIT", "COMMITTED",
                                   "SHUTDOWN", "STOP", "TRIGGER", "ACK", "COMPLETE",
-                                  "RESTART", "HEARTBEAT", "ABORT"};
-    return type > 0 && type <= CTL_ABORT ? names[type] : "?";
+                                  "RESTART", "HEARTBEAT", "ABORT", "METRICS"};
+    return type > 0 && type <= CTL_METRICS ? names[type] : "?";
 }
 
 void idle_backoff(int64_t *cur, int64_t max_ns)

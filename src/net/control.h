@@ -27,8 +27,9 @@ enum ctl_type {
     CTL_RESTART,      /* JM -> TM, after CANCEL/CANCELED: redeploy in this MPI
                        * world from checkpoint "<dir>" ("": from the start) */
     CTL_HEARTBEAT,    /* both ways: alive (runtime/heartbeat.h) */
-    CTL_ABORT         /* JM -> TM: checkpoint "<id>" (and older) will never
+    CTL_ABORT,        /* JM -> TM: checkpoint "<id>" (and older) will never
                        * complete: declined, timed out or subsumed */
+    CTL_METRICS       /* TM -> JM: live metrics (metrics/registry.h, versioned text) */
 };
 
 const char *ctl_type_name(int type);
