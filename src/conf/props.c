@@ -152,8 +152,9 @@ const prop_def conf_props[] = {
     {"debug.inject-failure", PROP_STRING, "", 0, 0, NULL,
      "Testing only: 'rank=R,records=N' makes the tasks of rank R fail once they have read N "
      "records in total (a task failure); 'rank=R,checkpoint=N' SIGKILLs rank R after it wrote "
-     "its part of checkpoint N, before acknowledging it. Only in a run that does not restore, "
-     "so a restart gets past it. Empty: off."},
+     "its part of checkpoint N, before acknowledging it; 'rank=R,decline=N' makes rank R "
+     "decline checkpoint N. Only in a run that does not restore, so a restart gets past it. "
+     "Empty: off."},
     {"log.level", PROP_ENUM, "info", 0, 0, "debug|info|warn|error",
      "Lowest level of log lines that are written (mpiflow-specific)."},
     {NULL, 0, NULL, 0, 0, NULL, NULL},

@@ -126,6 +126,17 @@ typedef struct op_kind {
      * its parallelism across a restore. */
     int union_state;
     int (*checkpoint_complete)(op_inst *oi, int64_t id, mpf_err *e);
+    /* Checkpoint id (and every older one) will never complete: declined,
+     * timed out or subsumed (Flink's notifyCheckpointAborted). Optional.
+     * checkpoint_complete and checkpoint_aborted run on the task loop and
+     * must return quickly: an operator with slow external I/O (a Kafka
+     * transaction commit) hands it to a thread of its own and reports the
+     * outcome from `service`. */
+    int (*checkpoint_aborted)(op_inst *oi, int64_t id, mpf_err *e);
+    /* Called on every step of the task (operators that are not sources
+     * too, e.g. to poll a producer for delivery reports while no records
+     * flow). 0, or an error that fails the task. Optional. */
+    int (*service)(op_inst *oi, int64_t now_ns, mpf_err *e);
     /* One line about an operator-state blob this kind wrote (a source's
      * position, a sink's staged parts), for `mpiflow inspect`; the blob
      * may be malformed. Optional. */

@@ -180,10 +180,20 @@ static int request_savepoint(jm_ctx *jm, int flags, const char *dir, int client)
 /* A savepoint did not complete: tell whoever asked. A stop whose
  * savepoint failed has halted its sources: the job fails (and restarts
  * from its latest checkpoint if the strategy allows). */
+/* Tell every TaskManager that checkpoint id will never complete, so they
+ * drop what they collected for it and ignore its late barriers. */
+static void ckpt_abort(jm_ctx *jm, int64_t id)
+{
+    char msg[32];
+    snprintf(msg, sizeof msg, "%lld", (long long)id);
+    broadcast(jm, CTL_ABORT, msg);
+}
+
 static void savepoint_failed(jm_ctx *jm, const char *why)
 {
     jm_ckpt *ck = &jm->ck;
     log_warn("savepoint %lld failed: %s", (long long)ck->inflight, why);
+    ckpt_abort(jm, ck->inflight);
     reply(&ck->sp_client, "error savepoint %lld failed: %s", (long long)ck->inflight, why);
     if ((ck->flags & CKF_STOP) && !(ck->flags & CKF_DRAIN) && !ck->fail)
         ck->fail = xasprintf("stop with savepoint failed: %s", why);
@@ -201,6 +211,7 @@ static void ckpt_declined(jm_ctx *jm, const char *why)
     ck->failures++;
     log_warn("checkpoint %lld declined: %s (%d consecutive failure(s), %d tolerated)",
              (long long)ck->inflight, why, ck->failures, ck->tolerable);
+    ckpt_abort(jm, ck->inflight);
     ck->inflight = 0;
     if (ck->failures > ck->tolerable && !ck->fail)
         ck->fail = xasprintf("checkpoint %lld failed and %d consecutive failure(s) exceed "

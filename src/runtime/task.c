@@ -269,11 +269,13 @@ static void forward_marker(task_inst *t, int64_t created_ns)
 static void punctuate(task_inst *t);
 
 /* Snapshot the chain for checkpoint id and, when the task has not ended
- * its outputs, send the barrier after the data produced so far. */
+ * its outputs, send the barrier after the data produced so far. A
+ * subsumed or aborted id (snap_for gives NULL) takes no snapshot; its
+ * barrier is still passed on, so downstream alignments end. */
 static int snapshot_now(task_inst *t, int64_t id, int send_barrier, mpf_err *e)
 {
     snap_writer *w = t->snap_for(t->snap_ctx, id);
-    if (snapw_ops(w, t->ops, t->nops, e))
+    if (w && snapw_ops(w, t->ops, t->nops, e))
         return e->code;
     t->snapped_id = id;
     if (t->halt_id && id >= t->halt_id)
@@ -370,6 +372,7 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
         oi->watermark = WM_MIN;
         oi->proc_timer = INT64_MAX;
         t->has_proc_timers |= oi->spec->kind->on_proc_time != NULL;
+        t->has_service |= oi->spec->kind->service != NULL;
         if (k + 1 < t->nops) {
             chain_link *l = &t->links[k];
             l->c.emit = link_emit;
@@ -631,6 +634,23 @@ static int source_watermark(task_inst *t, mpf_err *e)
     return 0;
 }
 
+/* The service hooks, every step until the task is done. */
+static int service_ops(task_inst *t, int64_t now_ns, mpf_err *e)
+{
+    for (int k = 0; k < t->nops; k++) {
+        op_inst *oi = &t->ops[k];
+        if (!oi->spec->kind->service)
+            continue;
+        const err_ctx *prev = hook_begin(t, k, e);
+        int rc = oi->spec->kind->service(oi, now_ns, e);
+        err_ctx_swap(prev);
+        chain_flush_from(t, k);
+        if (check(t, rc, k, e, "service"))
+            return e->code;
+    }
+    return 0;
+}
+
 static int proc_timers(task_inst *t, mpf_err *e)
 {
     int64_t now = clock_wall_ms();
@@ -741,6 +761,8 @@ int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
         return e->code;
     if (t->state == TASK_DONE)
         return 0;
+    if (t->has_service && service_ops(t, now_ns, e))
+        return e->code;
     if (t->oldest_ns && now_ns - t->oldest_ns >= t->buffer_timeout_ns)
         flush_routes(t);
     if (!output_ready(t))

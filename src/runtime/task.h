@@ -56,6 +56,7 @@ struct task_inst {
     int wm_op;           /* ... currently at ops[wm_op]; -1: none */
     int idle_out;        /* told downstream that this task is idle */
     int has_proc_timers; /* some op has on_proc_time */
+    int has_service;     /* some op has a service hook */
     /* Sources with a watermark strategy. */
     ts_tracker track;
     int64_t wm_interval_ns, next_wm_ns;

@@ -19,6 +19,7 @@
 #include "record/keygroup.h"
 #include "record/segpool.h"
 #include "runtime/heartbeat.h"
+#include "runtime/tmckpt.h"
 #include "runtime/runtime.h"
 #include "runtime/snapshot.h"
 #include "runtime/task.h"
@@ -87,24 +88,6 @@ int runtime_take_savepoint_signal(void)
     return 1;
 }
 
-/* The checkpoint this TaskManager is taking: snapshots gather in w until
- * every local task has passed the barrier, then a background thread
- * writes them (processing goes on) and the TM acknowledges. */
-typedef struct tm_ckpt {
-    int64_t id;
-    char dir[4096]; /* from the trigger; empty until it arrives */
-    int64_t trigger_ms;
-    snap_writer w;
-    int writing;
-    pthread_t thread;
-    atomic_int done;
-    int rc;
-    mpf_err err;
-    const char *job;
-    int rank, maxp;
-    int64_t inject_ckpt; /* debug.inject-failure checkpoint=N: die after writing it */
-} tm_ckpt;
-
 typedef struct tm_ctx {
     int rank;
     int attempt;           /* 0, then +1 per in-process restart */
@@ -113,133 +96,27 @@ typedef struct tm_ctx {
     int ntasks;
     task_inst *tasks;
     int64_t max_sleep_ns;
-    tm_ckpt ck;
+    tmck ck;          /* the checkpoint state machine */
     uint64_t records_read; /* for debug.inject-failure */
 } tm_ctx;
 
-static void ckpt_write_done(tm_ckpt *ck);
-
-/* The snapshot collecting checkpoint id. One write at a time: a newer
- * checkpoint whose barrier arrives while the last is still being written
- * (the JobManager gave up on that one) waits for the writer first. */
+/* Snapshot hook of the tasks (task_inst.snap_for). */
 static snap_writer *tm_snap_for(void *ctx, int64_t id)
 {
-    tm_ckpt *ck = ctx;
-    if (ck->id != id && ck->writing) {
-        log_warn("checkpoint %lld started while %lld is still being written; waiting for it",
-                 (long long)id, (long long)ck->id);
-        ckpt_write_done(ck);
-    }
-    if (ck->id != id) {
-        snapw_fini(&ck->w); /* an older checkpoint that never completed */
-        snapw_init(&ck->w, id);
-        ck->id = id;
-        ck->dir[0] = 0;
-    }
-    return &ck->w;
+    return tmck_snap_for(ctx, id);
 }
 
-/* Decline a checkpoint that would not fit on its file system (room for
- * twice its blobs plus 256 KiB, for HDF5's own structures) before HDF5
- * starts writing: HDF5 1.10 can crash at exit after a failed close on a
- * full disk. The directory may not exist yet: its nearest parent counts. */
-static int check_space(const char *dir, size_t bytes, mpf_err *e)
-{
-    char *p = xstrdup(dir);
-    struct statvfs sv;
-    while (statvfs(p, &sv) != 0) {
-        char *slash = strrchr(p, '/');
-        if (!slash || slash == p) {
-            free(p);
-            return 0; /* nothing to measure: let the writer report */
-        }
-        *slash = '\0';
-    }
-    free(p);
-    unsigned long long avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
-    unsigned long long need = 2ull * bytes + 256 * 1024;
-    if (avail >= need)
-        return 0;
-    return err_set(e, MPF_EIO, "%s: not enough space for checkpoint state of %zu bytes (%llu "
-                   "bytes free)", dir, bytes, avail);
-}
-
-static void *ckpt_thread(void *arg)
-{
-    tm_ckpt *ck = arg;
-    if (snapw_run_deferred(&ck->w, &ck->err)) {
-        ck->rc = ck->err.code;
-        atomic_store(&ck->done, 1);
-        return NULL;
-    }
-    size_t bytes = 0;
-    for (size_t i = 0; i < ck->w.n; i++)
-        bytes += ck->w.v[i].len;
-    if (check_space(ck->dir, bytes, &ck->err)) {
-        ck->rc = ck->err.code;
-        atomic_store(&ck->done, 1);
-        return NULL;
-    }
-    ckpt_blob *b = xcalloc(ck->w.n + 1, sizeof *b);
-    for (size_t i = 0; i < ck->w.n; i++) {
-        const snap_entry *s = &ck->w.v[i];
-        b[i] = (ckpt_blob){s->uid, s->subtask, s->kind == SNAP_KEYED ? CKPT_KEYED : CKPT_OPERATOR,
-                           s->key_group, s->data, s->len};
-    }
-    ckpt_meta m = {0};
-    m.job = (char *)ck->job;
-    m.checkpoint_id = ck->id;
-    m.timestamp_ms = ck->trigger_ms;
-    m.max_parallelism = ck->maxp;
-    ck->rc = ckpt_write_tm(ck->dir, ck->rank, &m, b, ck->w.n, &ck->err);
-    free(b);
-    atomic_store(&ck->done, 1);
-    return NULL;
-}
-
-/* Start writing once every local task has snapshotted; acknowledge when
- * the write finished. */
-/* Wait for the writer thread, then acknowledge (or decline) its checkpoint. */
-static void ckpt_write_done(tm_ckpt *ck)
-{
-    pthread_join(ck->thread, NULL);
-    if (ck->inject_ckpt == ck->id && !ck->rc) {
-        log_warn("debug.inject-failure: killing this rank after writing its part of "
-                 "checkpoint %lld", (long long)ck->id);
-        raise(SIGKILL);
-    }
-    char *msg = ck->rc ? xasprintf("%lld %s", (long long)ck->id, ck->err.msg)
-                       : xasprintf("%lld", (long long)ck->id);
-    if (ck->rc)
-        log_warn("checkpoint %lld: %s", (long long)ck->id, ck->err.msg);
-    ctl_send(0, CTL_ACK, msg, strlen(msg) + 1);
-    free(msg);
-    snapw_fini(&ck->w);
-    ck->writing = 0;
-    ck->id = 0;
-    ck->dir[0] = 0;
-}
-
+/* Start and finish checkpoint writes; acknowledge finished ones. */
 static void ckpt_progress(tm_ctx *tm)
 {
-    tm_ckpt *ck = &tm->ck;
-    if (ck->writing) {
-        if (atomic_load(&ck->done))
-            ckpt_write_done(ck);
-        return;
-    }
-    if (!ck->id || !ck->dir[0])
-        return;
+    int64_t min_snapped = INT64_MAX;
     for (int i = 0; i < tm->ntasks; i++)
-        if (tm->tasks[i].snapped_id < ck->id)
-            return;
-    atomic_store(&ck->done, 0);
-    ck->writing = 1;
-    if (pthread_create(&ck->thread, NULL, ckpt_thread, ck) != 0) {
-        ck->rc = MPF_ERESOURCE;
-        err_set(&ck->err, MPF_ERESOURCE, "cannot start the checkpoint writer thread");
-        atomic_store(&ck->done, 1);
-        ck->thread = pthread_self();
+        if (tm->tasks[i].snapped_id < min_snapped)
+            min_snapped = tm->tasks[i].snapped_id;
+    char *ack;
+    if (tmck_progress(&tm->ck, min_snapped, &ack)) {
+        ctl_send(0, CTL_ACK, ack, strlen(ack) + 1);
+        free(ack);
     }
 }
 
@@ -252,10 +129,11 @@ static void on_trigger(tm_ctx *tm, const char *payload)
     if (sscanf(payload, "%lld %d %lld %n", &id, &flags, &trigger_ms, &used) < 3 || id <= 0 ||
         !payload[used])
         return;
-    tm_ckpt *ck = &tm->ck;
-    tm_snap_for(ck, id);
-    snprintf(ck->dir, sizeof ck->dir, "%s", payload + used);
-    ck->trigger_ms = trigger_ms; /* the JobManager's clock, as in _metadata.h5 */
+    /* trigger_ms: the JobManager's clock, as in _metadata.h5 */
+    if (!tmck_trigger(&tm->ck, id, payload + used, trigger_ms)) {
+        log_debug("ignoring TRIGGER %lld: subsumed or aborted", id);
+        return;
+    }
     for (int i = 0; i < tm->ntasks; i++) {
         if (flags & 2)
             task_trigger_stop(&tm->tasks[i], id, (flags & 4) != 0);
@@ -264,15 +142,22 @@ static void on_trigger(tm_ctx *tm, const char *payload)
     }
 }
 
-static int on_complete(tm_ctx *tm, const char *payload, mpf_err *e)
+/* COMPLETE "<id>" (aborted: 0) or ABORT "<id>" (aborted: 1): tell every
+ * local operator. Both hooks must return quickly (op.h). */
+static int on_ckpt_end(tm_ctx *tm, const char *payload, int aborted, mpf_err *e)
 {
     long long id = atoll(payload);
+    if (aborted)
+        tmck_abort(&tm->ck, id);
     for (int i = 0; i < tm->ntasks; i++) {
         task_inst *t = &tm->tasks[i];
         for (int k = 0; k < t->nops; k++) {
             op_inst *oi = &t->ops[k];
-            if (oi->spec->kind->checkpoint_complete && oi->spec->kind->checkpoint_complete(oi, id, e))
-                return err_prefix(e, "operator '%s' completing checkpoint %lld", oi->spec->uid, id);
+            int (*hook)(op_inst *, int64_t, mpf_err *) =
+                aborted ? oi->spec->kind->checkpoint_aborted : oi->spec->kind->checkpoint_complete;
+            if (hook && hook(oi, id, e))
+                return err_prefix(e, "operator '%s' %s checkpoint %lld", oi->spec->uid,
+                                  aborted ? "aborting" : "completing", id);
         }
     }
     return 0;
@@ -325,7 +210,8 @@ static int wait_ctl(int a, int b, int64_t max_sleep_ns, char **out)
             free(payload);
             if (type == a || type == b)
                 return type;
-            if (type == CTL_STOP || type == CTL_TRIGGER || type == CTL_COMPLETE)
+            if (type == CTL_STOP || type == CTL_TRIGGER || type == CTL_COMPLETE ||
+                type == CTL_ABORT)
                 continue; /* already finishing */
             log_warn("ignoring %s from rank %d", ctl_type_name(type), src);
             backoff = 0;
@@ -354,15 +240,25 @@ static int tm_cancel(tm_ctx *tm, char **restart)
 {
     size_t mlen;
     char *metrics = metrics_text(tm, &mlen);
-    if (tm->ck.writing) /* let the writer finish; its checkpoint is never completed */
-        pthread_join(tm->ck.thread, NULL);
-    tm->ck.writing = 0;
-    snapw_fini(&tm->ck.w);
     dp_set_discard(1);
+    /* The writer reads the operators' snapshot copies: let it finish (its
+     * checkpoint never completes; the JobManager ignores the answer)
+     * while the network and the heartbeats go on. */
+    int64_t backoff = 0;
+    while (tmck_busy(&tm->ck)) {
+        char *ack;
+        hb_send(&tm_hb, clock_mono_ns());
+        dp_poll(NULL);
+        if (tmck_progress(&tm->ck, 0, &ack))
+            free(ack);
+        else
+            idle_backoff(&backoff, tm->max_sleep_ns);
+    }
+    tmck_reset(&tm->ck);
     for (int i = 0; i < tm->ntasks; i++)
         task_close(&tm->tasks[i]);
     tm->ntasks = 0;
-    int64_t backoff = 0;
+    backoff = 0;
     while (dp_pending_sends() > 0) {
         hb_send(&tm_hb, clock_mono_ns()); /* the JobManager waits; it must not think us gone */
         if (dp_poll(NULL) > 0)
@@ -370,8 +266,6 @@ static int tm_cancel(tm_ctx *tm, char **restart)
         else
             idle_backoff(&backoff, tm->max_sleep_ns);
     }
-    tm->ck.id = 0;
-    tm->ck.dir[0] = 0;
     ctl_send(0, CTL_CANCELED, metrics, mlen + 1);
     free(metrics);
     char *payload = NULL;
@@ -479,14 +373,15 @@ static int tm_run_loop(tm_ctx *tm, char **restart)
         if (tm_poll(&src, &type, &payload, &len)) {
             if (type == CTL_TRIGGER)
                 on_trigger(tm, payload);
-            else if (type == CTL_COMPLETE && on_complete(tm, payload, &e)) {
+            else if ((type == CTL_COMPLETE || type == CTL_ABORT) &&
+                     on_ckpt_end(tm, payload, type == CTL_ABORT, &e)) {
                 free(payload);
                 return tm_fail(tm, &e, restart);
             }
             free(payload);
             if (type == CTL_CANCEL)
                 return tm_cancel(tm, restart);
-            if (type == CTL_TRIGGER || type == CTL_COMPLETE) {
+            if (type == CTL_TRIGGER || type == CTL_COMPLETE || type == CTL_ABORT) {
                 /* handled above */
             } else if (type == CTL_STOP) {
                 log_info("stopping: ending the sources");
@@ -512,7 +407,7 @@ static int tm_run_loop(tm_ctx *tm, char **restart)
             done &= tm->tasks[i].state == TASK_DONE;
         }
         ckpt_progress(tm);
-        if (done && dp_pending_sends() == 0 && !tm->ck.writing)
+        if (done && dp_pending_sends() == 0 && !tmck_busy(&tm->ck))
             return TM_TASKS_DONE;
         if (progress)
             backoff = 0;
@@ -530,18 +425,18 @@ static int tm_setup_checkpoints(tm_ctx *tm, int restoring, mpf_err *e)
     const char *inject = conf_str(tm->conf, "debug.inject-failure");
     int irank = 0;
     unsigned long long irecords = 0;
-    long long ickpt = 0;
+    long long ickpt = 0, idecline = 0;
     if (inject[0] && sscanf(inject, "rank=%d,records=%llu", &irank, &irecords) != 2 &&
-        sscanf(inject, "rank=%d,checkpoint=%lld", &irank, &ickpt) != 2)
-        return err_set(e, MPF_ECONFIG, "debug.inject-failure: expected 'rank=R,records=N' or "
-                       "'rank=R,checkpoint=N', got '%s'", inject);
+        sscanf(inject, "rank=%d,checkpoint=%lld", &irank, &ickpt) != 2 &&
+        sscanf(inject, "rank=%d,decline=%lld", &irank, &idecline) != 2)
+        return err_set(e, MPF_ECONFIG, "debug.inject-failure: expected 'rank=R,records=N', "
+                       "'rank=R,checkpoint=N' or 'rank=R,decline=N', got '%s'", inject);
     int armed = inject[0] && irank == tm->rank && !restoring && tm->attempt == 0;
-    tm->ck.inject_ckpt = armed ? ickpt : 0;
     if (ckpt_lib_init(e))
         return e->code;
-    tm->ck.job = tm->plan.job->name;
-    tm->ck.rank = tm->rank;
-    tm->ck.maxp = tm->plan.max_parallelism;
+    tmck_init(&tm->ck, tm->plan.job->name, tm->rank, tm->plan.max_parallelism);
+    tm->ck.inject_ckpt = armed ? ickpt : 0;
+    tm->ck.inject_decline = armed ? idecline : 0;
     int exactly = strcmp(conf_str(tm->conf, "execution.checkpointing.mode"), "EXACTLY_ONCE") == 0;
     for (int i = 0; i < tm->ntasks; i++) {
         task_inst *t = &tm->tasks[i];
@@ -753,7 +648,7 @@ int tm_main(void)
                 (int)conf_int(tm.conf, "taskmanager.network.memory.buffers-per-channel"));
         char *restart = NULL;
         exit_code = tm_attempt(&tm, restore, &restart);
-        snapw_fini(&tm.ck.w);
+        tmck_fini(&tm.ck);
         for (int i = 0; i < tm.ntasks; i++)
             task_close(&tm.tasks[i]);
         free(tm.tasks);

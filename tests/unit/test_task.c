@@ -33,8 +33,18 @@ enum {
     SET_RET0,     /* set an error in e but return 0 */
     POLL_SET_EAGAIN, /* the source sets an error and returns MPF_EAGAIN */
     POLL_CODE,    /* the source returns MPF_EIO without a message */
+    SVC_FAIL,     /* the transform's service hook fails */
 };
 static int mode;
+static int service_calls;
+
+static int svc(op_inst *oi, int64_t now_ns, mpf_err *e)
+{
+    service_calls++;
+    if (mode == SVC_FAIL)
+        return err_set(e, MPF_EIO, "delivery report: broker down");
+    return 0;
+}
 
 static int src_poll(op_inst *oi, mpf_err *e)
 {
@@ -77,7 +87,8 @@ static int bad_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
 static const op_kind k_src = {.name = "tsrc", .role = OP_SOURCE, .poll = src_poll,
                               .stateless = 1};
 static const op_kind k_bad = {.name = "tbad", .role = OP_TRANSFORM, .min_inputs = 1,
-                              .max_inputs = 1, .process = bad_process, .stateless = 1};
+                              .max_inputs = 1, .process = bad_process, .service = svc,
+                              .stateless = 1};
 
 /* ---- a one-task plan: gen -> boom, parallelism 2, subtask 1 here ---- */
 
@@ -154,6 +165,19 @@ static void expect_failure(int m, int code, const char *msg)
         fail_msg("mode %d: message\n  '%s', expected\n  '%s'", m, e.msg, msg);
 }
 
+/* The service hook runs on every step of an operator that is not a
+ * source; its failure fails the task, named once. */
+static void test_service_hook(void **state)
+{
+    (void)state;
+    mpf_err e;
+    service_calls = 0;
+    assert_true(step(OK, &e) >= 0);
+    assert_int_equal(service_calls, 1);
+    expect_failure(SVC_FAIL, MPF_EIO,
+                   "operator 'boom' subtask 2/2: delivery report: broker down");
+}
+
 static void test_success_is_progress(void **state)
 {
     (void)state;
@@ -225,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_eagain_from_process),
         cmocka_unit_test(test_error_not_progress),
         cmocka_unit_test(test_err_prefix_never_success),
+        cmocka_unit_test(test_service_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
