@@ -401,10 +401,13 @@ int ckpt_write_tm(const char *dir, int rank, const ckpt_meta *m, const ckpt_blob
     int rc = h5io_init(e);
     if (rc)
         return rc;
-    char *path = xasprintf("%s/tm-%d.h5", dir, rank);
+    /* Written as tm-<rank>.h5.tmp and renamed when complete and synced, so
+     * tm-<rank>.h5 is never a partial file, not even after a crash. */
+    char *path = xasprintf("%s/tm-%d.h5.tmp", dir, rank);
+    char *fin = xasprintf("%s/tm-%d.h5", dir, rank);
     const ckpt_blob **order = NULL;
     hid_t fapl = -1, f = -1;
-    if ((rc = check_blobs(path, m, blobs, n, e)))
+    if ((rc = check_blobs(fin, m, blobs, n, e)))
         goto done;
 
     order = xmalloc((n ? n : 1) * sizeof *order);
@@ -438,8 +441,10 @@ int ckpt_write_tm(const char *dir, int rank, const ckpt_meta *m, const ckpt_blob
         rc = h5io_fail(e, MPF_EIO, "%s: cannot finish writing", path);
     if (!rc)
         rc = h5io_fsync_path(path, e);
+    if (!rc && rename(path, fin) != 0)
+        rc = err_set(e, MPF_EIO, "%s: cannot rename to %s: %s", path, fin, strerror(errno));
     if (!rc)
-        rc = fsync_parent(path, e);
+        rc = fsync_parent(fin, e);
     if (rc)
         unlink(path); /* no half-written file: the JM checks presence */
 done:
@@ -447,6 +452,7 @@ done:
         H5Pclose(fapl);
     free(order);
     free(path);
+    free(fin);
     return rc;
 }
 

@@ -385,9 +385,15 @@ static void test_write_rejects(void **state)
     /* metadata needs every TM file */
     ckpt_blob ok = {"a", 0, CKPT_KEYED, 0, x, 4};
     assert_int_equal(ckpt_write_tm(dir, 1, &m, &ok, 1, &e), 0);
+    struct stat st;
+    /* written under a temporary name, renamed when complete */
+    char *tm1 = xasprintf("%s/tm-1.h5", dir), *tmp1 = xasprintf("%s/tm-1.h5.tmp", dir);
+    assert_int_equal(stat(tm1, &st), 0);
+    assert_int_not_equal(stat(tmp1, &st), 0);
+    free(tm1);
+    free(tmp1);
     assert_int_equal(ckpt_write_metadata(dir, &m, &e), MPF_ENOENT);
     assert_non_null(strstr(e.msg, "tm-2.h5: missing"));
-    struct stat st;
     char *meta = xasprintf("%s/_metadata.h5", dir);
     assert_int_not_equal(stat(meta, &st), 0);
     free(meta);
