@@ -60,6 +60,16 @@ const prop_def conf_props[] = {
      "with the records, bypass operators, and sinks record how long they "
      "took: the source-to-sink latency in the job summary (Flink's latency "
      "tracking)."},
+    {"metrics.reporter.interval", PROP_DURATION, "2s", 0, 3600 * NS_PER_S, NULL,
+     "Every TaskManager sends a snapshot of its live metrics (numRecordsIn, "
+     "busyTimeMsPerSecond, currentOutputWatermark, ... per operator subtask) "
+     "to the JobManager this often (0: never; the job summary does not need "
+     "them). Flink's metrics.reporter.<name>.interval."},
+    {"metrics.status.interval", PROP_DURATION, "10s", 0, 24 * 3600 * NS_PER_S, NULL,
+     "The JobManager logs a status line this often while the job runs: "
+     "records/s in and out, watermark lag, backpressure, the last checkpoint "
+     "(0: never). Its rates are those of the latest metrics snapshots "
+     "(metrics.reporter.interval)."},
     {"execution.runtime-mode", PROP_ENUM, "AUTOMATIC", 0, 0,
      "STREAMING|BATCH|AUTOMATIC",
      "STREAMING processes records as they arrive; BATCH needs bounded "

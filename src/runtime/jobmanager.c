@@ -18,11 +18,8 @@
 #include "util/clock.h"
 #include "net/localsock.h"
 #include "runtime/heartbeat.h"
+#include "runtime/jobstate.h"
 #include "runtime/restart.h"
-
-typedef struct op_totals {
-    uint64_t in, out, skipped, state_bytes, state_peak, late;
-} op_totals;
 
 /* Flags of a checkpoint (also sent in TRIGGER). */
 enum { CKF_SAVEPOINT = 1, /* a savepoint: user-triggered, kept by retention */
@@ -62,10 +59,7 @@ typedef struct jm_ctx {
     plan plan;
     int ntms;
     int64_t max_sleep_ns;
-    op_totals *ops;
-    char **tm_lines; /* per TM: its metrics header line */
-    histo lat, wm_lat; /* merged from the TMs' sinks */
-    histo align;       /* checkpoint barrier alignment, all tasks */
+    jobstate *js; /* the job-state model: status, metrics, checkpoints */
     restart_strategy rs;
     heartbeat hb; /* of the TaskManagers */
     int restarts;
@@ -94,6 +88,7 @@ static int jm_poll(jm_ctx *jm, int check, int *src, int *t, char **payload, size
     int64_t now = clock_mono_ns();
     while (ctl_poll(src, t, payload, len)) {
         hb_seen(&jm->hb, *src, now);
+        jobstate_tm_seen(jm->js, *src, clock_wall_ms());
         if (*t != CTL_HEARTBEAT)
             return 1;
         free(*payload);
@@ -117,7 +112,7 @@ static uint64_t source_records(const jm_ctx *jm)
     uint64_t n = 0;
     for (int i = 0; i < jm->plan.job->nops; i++)
         if (jm->plan.job->ops[i].kind->role == OP_SOURCE)
-            n += jm->ops[i].out;
+            n += (uint64_t)jobstate_vertex_sum(jm->js, i, "numRecordsOut");
     return n;
 }
 
@@ -193,6 +188,7 @@ static void savepoint_failed(jm_ctx *jm, const char *why)
 {
     jm_ckpt *ck = &jm->ck;
     log_warn("savepoint %lld failed: %s", (long long)ck->inflight, why);
+    jobstate_ckpt_failed(jm->js, ck->inflight, clock_wall_ms(), why);
     ckpt_abort(jm, ck->inflight);
     reply(&ck->sp_client, "error savepoint %lld failed: %s", (long long)ck->inflight, why);
     if ((ck->flags & CKF_STOP) && !(ck->flags & CKF_DRAIN) && !ck->fail)
@@ -208,6 +204,7 @@ static void ckpt_declined(jm_ctx *jm, const char *why)
         savepoint_failed(jm, why);
         return;
     }
+    jobstate_ckpt_failed(jm->js, ck->inflight, clock_wall_ms(), why);
     ck->failures++;
     log_warn("checkpoint %lld declined: %s (%d consecutive failure(s), %d tolerated)",
              (long long)ck->inflight, why, ck->failures, ck->tolerable);
@@ -255,6 +252,7 @@ static void ckpt_completed(jm_ctx *jm)
     double ms = (double)(jm_now_ns() - ck->start_ns) / 1e6;
     log_info("%s %lld completed in %.1f ms: %s", sp ? "savepoint" : "checkpoint",
              (long long)ck->inflight, ms, ck->dir);
+    jobstate_ckpt_completed(jm->js, ck->inflight, clock_wall_ms(), ck->dir);
     snprintf(ck->latest, sizeof ck->latest, "%s", ck->dir);
     char msg[32];
     snprintf(msg, sizeof msg, "%lld", (long long)ck->inflight);
@@ -338,6 +336,7 @@ static void ckpt_tick(jm_ctx *jm)
     ck->acks = 0;
     ck->start_ns = now;
     ck->trigger_ms = clock_wall_ms();
+    jobstate_ckpt_triggered(jm->js, id, (flags & CKF_SAVEPOINT) != 0, ck->trigger_ms);
     if (!flags)
         ck->next_ns = now + ck->interval_ns;
     char *msg = xasprintf("%lld %d %lld %s", (long long)id, flags, (long long)ck->trigger_ms,
@@ -462,6 +461,7 @@ static int gather(jm_ctx *jm, int type, char **first_error)
         } else if (t == CTL_FAILED || (t == type && len > 0 && payload[0])) {
             errors++;
             log_error("%s", payload);
+            jobstate_exception(jm->js, src, payload, clock_wall_ms());
             if (!*first_error)
                 *first_error = xstrdup(payload);
             got += t == type;
@@ -492,8 +492,10 @@ static int run_until_end(jm_ctx *jm, char **err)
     while (result < 0) {
         jm_events(jm);
         ckpt_tick(jm);
+        jobstate_tick(jm->js, clock_mono_ns(), clock_wall_ms());
         if (ck->fail) {
             log_error("%s", ck->fail);
+            jobstate_exception(jm->js, 0, ck->fail, clock_wall_ms());
             *err = ck->fail;
             ck->fail = NULL;
             result = RUN_FAILED;
@@ -524,6 +526,7 @@ static int run_until_end(jm_ctx *jm, char **err)
             break;
         case CTL_FAILED:
             log_error("%s", payload);
+            jobstate_exception(jm->js, src, payload, clock_wall_ms());
             *err = xstrdup(payload);
             result = RUN_FAILED;
             break;
@@ -545,6 +548,10 @@ static int run_until_end(jm_ctx *jm, char **err)
                 if (++got == jm->ntms)
                     result = RUN_FINISHED;
             }
+            break;
+        case CTL_METRICS:
+            if (jobstate_on_metrics(jm->js, src, payload, clock_wall_ms()))
+                log_debug("ignoring metrics of an unknown version from rank %d", src);
             break;
         default:
             log_warn("unexpected %s from rank %d", ctl_type_name(t), src);
@@ -624,10 +631,7 @@ static int restart_wait(jm_ctx *jm, int64_t delay_ns)
 static int prepare_restart(jm_ctx *jm, mpf_err *e)
 {
     jm_ckpt *ck = &jm->ck;
-    memset(jm->ops, 0, (size_t)jm->plan.job->nops * sizeof *jm->ops);
-    memset(&jm->lat, 0, sizeof jm->lat);
-    memset(&jm->wm_lat, 0, sizeof jm->wm_lat);
-    memset(&jm->align, 0, sizeof jm->align);
+    jobstate_new_attempt(jm->js, clock_wall_ms());
     ck->inflight = 0;
     ck->flags = 0;
     ck->any_finished = 0;
@@ -702,42 +706,16 @@ static const char *savepoint_obstacle(const plan *p, char *buf, size_t n)
 }
 static void on_finished(jm_ctx *jm, int src, const char *text)
 {
-    const char *line = text;
-    while (line && *line) {
-        int op, sub;
-        unsigned long long in, out, skipped;
-        size_t sb, peak;
-        unsigned long long late;
-        if (sscanf(line, "op %d %d %llu %llu %llu %zu %zu %llu", &op, &sub, &in, &out, &skipped,
-                   &sb, &peak, &late) == 8 && op >= 0 && op < jm->plan.job->nops) {
-            jm->ops[op].in += in;
-            jm->ops[op].out += out;
-            jm->ops[op].skipped += skipped;
-            jm->ops[op].state_bytes += sb;
-            jm->ops[op].state_peak += peak;
-            jm->ops[op].late += late;
-        } else if (strncmp(line, "latency ", 8) == 0) {
-            histo_merge_text(&jm->lat, line + 8);
-        } else if (strncmp(line, "wmlatency ", 10) == 0) {
-            histo_merge_text(&jm->wm_lat, line + 10);
-        } else if (strncmp(line, "alignment ", 10) == 0) {
-            histo_merge_text(&jm->align, line + 10);
-        } else if (strncmp(line, "tm ", 3) == 0 && src >= 1 && src <= jm->ntms) {
-            const char *nl = strchr(line, '\n');
-            const char *rest = strchr(line + 3, ' ');
-            free(jm->tm_lines[src]);
-            jm->tm_lines[src] = rest ? xstrndup(rest + 1, (size_t)((nl ? nl : rest + strlen(rest)) - rest - 1)) : NULL;
-        }
-        line = strchr(line, '\n');
-        if (line)
-            line++;
-    }
+    jobstate_on_final(jm->js, src, text, clock_wall_ms());
 }
 
 static void print_summary(jm_ctx *jm, double secs, int code)
 {
     const job *j = jm->plan.job;
     uint64_t src_out = source_records(jm);
+    const histo *lat = jobstate_histo(jm->js, JS_H_LATENCY);
+    const histo *wm_lat = jobstate_histo(jm->js, JS_H_WM_LATENCY);
+    const histo *align = jobstate_histo(jm->js, JS_H_ALIGNMENT);
     if (code == MPF_EXIT_STOPPED)
         log_info("job '%s' stopped after %.3f s on %d TaskManager(s): its sources were ended "
                  "early, after %" PRIu64 " record(s); the output holds exactly what they read; "
@@ -749,44 +727,46 @@ static void print_summary(jm_ctx *jm, double secs, int code)
     log_info("  %-18s %11s %14s %14s", "operator", "parallelism", "records in", "records out");
     for (int i = 0; i < j->nops; i++) {
         const op_spec *s = &j->ops[i];
+        js_totals tot;
+        jobstate_vertex_totals(jm->js, i, &tot);
         log_info("  %-18s %11d %14" PRIu64 " %14" PRIu64 "%s", s->uid, s->parallelism,
-                 jm->ops[i].in, jm->ops[i].out, s->kind->role == OP_SINK ? "  (sink)" : "");
-        if (jm->ops[i].late)
+                 tot.in, tot.out, s->kind->role == OP_SINK ? "  (sink)" : "");
+        if (tot.late)
             log_warn("  operator '%s' dropped %" PRIu64 " late record(s) (numLateRecordsDropped)",
-                     s->uid, jm->ops[i].late);
-        if (jm->ops[i].state_peak)
+                     s->uid, tot.late);
+        if (tot.state_peak)
             log_info("  operator '%s' state: peak %" PRIu64 " bytes over its subtasks "
-                     "(state_peak_bytes=%" PRIu64 ")", s->uid, jm->ops[i].state_peak,
-                     jm->ops[i].state_peak);
-        if (jm->ops[i].skipped)
+                     "(state_peak_bytes=%" PRIu64 ")", s->uid, tot.state_peak, tot.state_peak);
+        if (tot.skipped)
             log_warn("  operator '%s' skipped %" PRIu64 " malformed record(s) "
-                     "(csv.ignore-parse-errors)", s->uid, jm->ops[i].skipped);
+                     "(csv.ignore-parse-errors)", s->uid, tot.skipped);
     }
     log_info("  source records: %" PRIu64 " (%.0f records/s)", src_out,
              secs > 0 ? (double)src_out / secs : 0.0);
-    if (jm->lat.count)
+    if (lat->count)
         log_info("  latency markers at sinks: %" PRIu64 ", p50 %.3f ms, p99 %.3f ms, max %.3f ms "
-                 "(latency_p50_ms=%.3f latency_p99_ms=%.3f)", jm->lat.count,
-                 histo_quantile_us(&jm->lat, 0.5) / 1e3, histo_quantile_us(&jm->lat, 0.99) / 1e3,
-                 jm->lat.max_us / 1e3, histo_quantile_us(&jm->lat, 0.5) / 1e3,
-                 histo_quantile_us(&jm->lat, 0.99) / 1e3);
-    if (jm->wm_lat.count)
+                 "(latency_p50_ms=%.3f latency_p99_ms=%.3f)", lat->count,
+                 histo_quantile_us(lat, 0.5) / 1e3, histo_quantile_us(lat, 0.99) / 1e3,
+                 lat->max_us / 1e3, histo_quantile_us(lat, 0.5) / 1e3,
+                 histo_quantile_us(lat, 0.99) / 1e3);
+    if (wm_lat->count)
         log_info("  watermarks, source to sink: %" PRIu64 ", p50 %.3f ms, p99 %.3f ms "
-                 "(wm_latency_p50_ms=%.3f wm_latency_p99_ms=%.3f)", jm->wm_lat.count,
-                 histo_quantile_us(&jm->wm_lat, 0.5) / 1e3,
-                 histo_quantile_us(&jm->wm_lat, 0.99) / 1e3,
-                 histo_quantile_us(&jm->wm_lat, 0.5) / 1e3,
-                 histo_quantile_us(&jm->wm_lat, 0.99) / 1e3);
-    if (jm->restarts)
-        log_info("  restarts: %d (restart strategy %s)", jm->restarts, restart_name(&jm->rs));
+                 "(wm_latency_p50_ms=%.3f wm_latency_p99_ms=%.3f)", wm_lat->count,
+                 histo_quantile_us(wm_lat, 0.5) / 1e3, histo_quantile_us(wm_lat, 0.99) / 1e3,
+                 histo_quantile_us(wm_lat, 0.5) / 1e3, histo_quantile_us(wm_lat, 0.99) / 1e3);
+    if (jobstate_restarts(jm->js))
+        log_info("  restarts: %d (restart strategy %s)", jobstate_restarts(jm->js),
+                 restart_name(&jm->rs));
+    int64_t completed = 0;
+    jobstate_ckpt_counts(jm->js, &completed, NULL, NULL, NULL);
     if (jm->ck.periodic)
         log_info("  checkpoints: %lld completed; barrier alignment p50 %.3f ms, p99 %.3f ms over "
-                 "%llu alignments (alignment_p99_ms=%.3f)", (long long)jm->ck.completed,
-                 histo_quantile_us(&jm->align, 0.5) / 1e3, histo_quantile_us(&jm->align, 0.99) / 1e3,
-                 (unsigned long long)jm->align.count, histo_quantile_us(&jm->align, 0.99) / 1e3);
+                 "%llu alignments (alignment_p99_ms=%.3f)", (long long)completed,
+                 histo_quantile_us(align, 0.5) / 1e3, histo_quantile_us(align, 0.99) / 1e3,
+                 (unsigned long long)align->count, histo_quantile_us(align, 0.99) / 1e3);
     for (int r = 1; r <= jm->ntms; r++)
-        if (jm->tm_lines[r])
-            log_info("tm-%d %s", r, jm->tm_lines[r]);
+        if (jobstate_tm(jm->js, r)->summary)
+            log_info("tm-%d %s", r, jobstate_tm(jm->js, r)->summary);
 }
 
 
@@ -971,8 +951,7 @@ int jm_main(submission *sub)
     }
     log_init("jm", log_level_parse(conf_str(jm.conf, "log.level")));
     jm.max_sleep_ns = conf_duration_ns(jm.conf, "taskmanager.network.poll-max-sleep");
-    jm.ops = xcalloc((size_t)jm.plan.job->nops, sizeof *jm.ops);
-    jm.tm_lines = xcalloc((size_t)jm.ntms + 2, sizeof *jm.tm_lines);
+    jm.js = jobstate_new(&jm.plan, jm.ntms, jm.conf, clock_wall_ms());
     log_info("job '%s': %d operator(s) in %d task(s) on %d TaskManager(s), %s mode",
              jm.plan.job->name, jm.plan.job->nops, jm.plan.ntasks, jm.ntms,
              jm.plan.batch_mode ? "BATCH" : "STREAMING");
@@ -997,6 +976,7 @@ int jm_main(submission *sub)
                      "(failover_s=%.3f)", jm.plan.job->name, jm.restarts, t_start - jm.t_fail,
                      t_start - jm.t_fail);
         broadcast(&jm, CTL_START, "");
+        jobstate_set_status(jm.js, JS_RUNNING, clock_wall_ms());
         log_info("processing starts (start_unix_ms=%lld)", (long long)clock_wall_ms());
         int result = run_until_end(&jm, &err);
         if (result == RUN_FINISHED) {
@@ -1008,6 +988,9 @@ int jm_main(submission *sub)
                 print_summary(&jm, net_wtime() - t0, code);
             break;
         }
+        if (result != RUN_STOPPED)
+            jobstate_set_status(jm.js, result == RUN_FAILED ? JS_FAILING : JS_CANCELLING,
+                                clock_wall_ms());
         cancel_tasks(&jm);
         if (result == RUN_STOPPED || result == RUN_CANCELLED) {
             free(err);
@@ -1046,6 +1029,7 @@ int jm_main(submission *sub)
                  jm.ck.latest[0] ? jm.ck.latest : "the beginning (no completed checkpoint)");
         reply(&jm.ck.sp_client, "error the job failed before the savepoint completed");
         jm.ck.sp_req = 0;
+        jobstate_set_status(jm.js, JS_RESTARTING, clock_wall_ms());
         if (restart_wait(&jm, delay)) {
             if (!jm.cancel_req)
                 log_info("signal %d (%s) while waiting to restart: cancelling job '%s'",
@@ -1066,6 +1050,9 @@ int jm_main(submission *sub)
             net_abort(1);
         }
     }
+    jobstate_set_status(jm.js, code == MPF_EXIT_CANCELLED ? JS_CANCELED
+                               : code == MPF_EXIT_FAILED  ? JS_FAILED
+                                                          : JS_FINISHED, clock_wall_ms());
     char shutdown[16];
     snprintf(shutdown, sizeof shutdown, "%d", code);
     broadcast(&jm, CTL_SHUTDOWN, shutdown);
@@ -1077,11 +1064,7 @@ out:
     free(jm.sock_path);
     free(jm.ck.fail);
     free(jm.ck.sp_target);
-    if (jm.tm_lines)
-        for (int r = 0; r <= jm.ntms; r++)
-            free(jm.tm_lines[r]);
-    free(jm.tm_lines);
-    free(jm.ops);
+    jobstate_destroy(jm.js);
     if (jm.plan.job)
         plan_fini(&jm.plan);
     conf_destroy(jm.conf);

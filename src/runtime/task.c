@@ -155,6 +155,7 @@ static void route_append(task_inst *t, out_route *r, int ch, const uint8_t *rec,
     if (batch_append(r->cur[ch], cap, rec, len) != 0) {
         if (too_big(t, t->nops - 1, len))
             return;
+        t->bytes_out += batch_wire_size(r->cur[ch]);
         dp_send(r->chans[ch], r->cur[ch]);
         r->cur[ch] = segpool_get();
         batch_append(r->cur[ch], cap, rec, len);
@@ -218,6 +219,7 @@ static void flush_routes(task_inst *t)
         out_route *r = &t->routes[i];
         for (int c = 0; c < r->nchan; c++) {
             if (batch_header(r->cur[c])->count) {
+                t->bytes_out += batch_wire_size(r->cur[c]);
                 dp_send(r->chans[c], r->cur[c]);
                 r->cur[c] = segpool_get();
             }
@@ -747,7 +749,7 @@ static int read_inputs(task_inst *t, int *progress, mpf_err *e)
     return 0;
 }
 
-int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
+static int step(task_inst *t, int64_t now_ns, mpf_err *e)
 {
     t->now_ns = now_ns;
     if (t->drain_id && t->wm == WM_MAX && t->wm_op < 0) { /* draining stop: time has ended */
@@ -841,6 +843,39 @@ int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
         progress = 1;
     }
     return progress;
+}
+
+/* The TaskManager's one thread steps its tasks one after another, so a
+ * step starts when the step before it (of any task) ended, or at now_ns
+ * when that was earlier (a new loop): one clock read per step. */
+static int64_t step_clock_ns;
+
+/* Time accounting for the metrics: a step that made progress was busy; one
+ * that could not because an output waited for credit was backpressured;
+ * any other was idle. The wait since the task's previous step (other
+ * tasks' steps, polling, back-off sleeps) counts as backpressured when
+ * that step left an output waiting for credit (even after progress: a
+ * slow sink on the same thread may run meanwhile), as idle when it found
+ * nothing to do, and after progress as what this step finds: a task that
+ * has work again was runnable (busy), one that has none waited for
+ * input. */
+int task_step(task_inst *t, int64_t now_ns, mpf_err *e)
+{
+    int64_t start = step_clock_ns > now_ns ? step_clock_ns : now_ns;
+    int rc = step(t, now_ns, e);
+    int64_t end = clock_mono_ns();
+    step_clock_ns = end;
+    if (start > end)
+        start = end;
+    int64_t *acc[3] = {&t->idle_ns, &t->busy_ns, &t->backpressured_ns};
+    int blocked = rc >= 0 && t->state != TASK_DONE && !output_ready(t);
+    int kind = rc > 0 ? 1 : blocked ? 2 : 0;
+    if (t->step_end_ns && start > t->step_end_ns)
+        *acc[t->step_kind == 1 ? kind : t->step_kind] += start - t->step_end_ns;
+    t->step_kind = blocked ? 2 : kind;
+    *acc[kind] += end - start;
+    t->step_end_ns = end;
+    return rc;
 }
 
 void task_request_stop(task_inst *t)

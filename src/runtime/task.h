@@ -83,6 +83,13 @@ struct task_inst {
     histo *align_hist;    /* alignment durations */
     uint64_t inject_after; /* debug.inject-failure: fail after this many records, 0: never */
     uint64_t *inject_count; /* records read on this TaskManager */
+    /* Metrics (metrics/registry.h): what the time between steps went to
+     * (busyTimeMsPerSecond, backPressuredTimeMsPerSecond,
+     * idleTimeMsPerSecond) and the bytes of the data batches sent. */
+    int64_t busy_ns, backpressured_ns, idle_ns;
+    int64_t step_end_ns; /* when the last step ended; 0: not stepped yet */
+    int step_kind;       /* what it left: 0 idle, 1 busy, 2 output blocked */
+    uint64_t bytes_out;  /* numBytesOut */
     mpf_err err; /* set by collectors, checked after each call */
     int err_named; /* err names its operator and subtask already */
     err_ctx *ctx;  /* per op: the error context of its hooks (err_fatal) */

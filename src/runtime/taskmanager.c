@@ -20,6 +20,7 @@
 #include "record/segpool.h"
 #include "runtime/heartbeat.h"
 #include "runtime/tmckpt.h"
+#include "runtime/tmmetrics.h"
 #include "runtime/runtime.h"
 #include "runtime/snapshot.h"
 #include "runtime/task.h"
@@ -98,6 +99,8 @@ typedef struct tm_ctx {
     int64_t max_sleep_ns;
     tmck ck;          /* the checkpoint state machine */
     uint64_t records_read; /* for debug.inject-failure */
+    tmmetrics *metrics;    /* live metrics of this attempt */
+    char binding[192];     /* core binding, for the JobManager */
 } tm_ctx;
 
 /* Snapshot hook of the tasks (task_inst.snap_for). */
@@ -407,6 +410,7 @@ static int tm_run_loop(tm_ctx *tm, char **restart)
             done &= tm->tasks[i].state == TASK_DONE;
         }
         ckpt_progress(tm);
+        tmmetrics_tick(tm->metrics, now, tm_hb.timeout_ns ? tm_hb.last_ns[0] : -1);
         if (done && dp_pending_sends() == 0 && !tmck_busy(&tm->ck))
             return TM_TASKS_DONE;
         if (progress)
@@ -564,6 +568,7 @@ static int tm_attempt(tm_ctx *tm, const char *restore, char **restart)
     if (rc)
         return tm_deploy_failed(tm, &e, restart);
     log_debug("deployed %d subtask(s)", tm->ntasks);
+    tm->metrics = tmmetrics_new(tm->tasks, tm->ntasks, tm->conf, tm->binding);
     ctl_send(0, CTL_DEPLOYED, "", 0);
     if (wait_ctl(CTL_START, CTL_CANCEL, tm->max_sleep_ns, NULL) == CTL_CANCEL)
         return tm_cancel(tm, restart);
@@ -638,8 +643,11 @@ int tm_main(void)
                      "(oversubscribed)", desc, count);
         else
             log_info("bound to %s on %s", desc, net_hostname());
+        snprintf(tm.binding, sizeof tm.binding, "%s%s", pe.code ? "not pinned" : desc,
+                 over ? " (oversubscribed)" : "");
     } else {
         log_info("not pinned (taskmanager.cpu-binding: none) on %s", net_hostname());
+        snprintf(tm.binding, sizeof tm.binding, "not pinned (taskmanager.cpu-binding: none)");
     }
     segpool_init((size_t)conf_size(tm.conf, "taskmanager.memory.segment-size"));
     int exit_code = 1;
@@ -648,6 +656,8 @@ int tm_main(void)
                 (int)conf_int(tm.conf, "taskmanager.network.memory.buffers-per-channel"));
         char *restart = NULL;
         exit_code = tm_attempt(&tm, restore, &restart);
+        tmmetrics_destroy(tm.metrics);
+        tm.metrics = NULL;
         tmck_fini(&tm.ck);
         for (int i = 0; i < tm.ntasks; i++)
             task_close(&tm.tasks[i]);

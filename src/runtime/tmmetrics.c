@@ -1,0 +1,212 @@
+/* A TaskManager's live metrics (runtime layer): which runtime counter
+ * stands behind which of Flink's metric names, and the periodic send. */
+#include "runtime/tmmetrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "metrics/registry.h"
+#include "net/channel.h"
+#include "net/control.h"
+#include "net/world.h"
+#include "record/segpool.h"
+#include "runtime/runtime.h"
+#include "util/clock.h"
+#include "util/xmalloc.h"
+
+struct tmmetrics {
+    mreg *reg;
+    char *binding;
+    int64_t interval_ns, next_ns;
+    int64_t sent_ns; /* when the last snapshot was sent */
+    int sent; /* snapshots sent in this attempt */
+};
+
+static int64_t used_segments(const void *ctx)
+{
+    (void)ctx;
+    return (int64_t)segpool_get_stats().in_use;
+}
+
+static int64_t peak_segments(const void *ctx)
+{
+    (void)ctx;
+    return (int64_t)segpool_get_stats().peak_in_use;
+}
+
+static int64_t dp_bytes_out(const void *ctx)
+{
+    (void)ctx;
+    return (int64_t)dp_get_stats().bytes_sent;
+}
+
+static int64_t dp_credit_waits(const void *ctx)
+{
+    (void)ctx;
+    return (int64_t)dp_get_stats().credit_waits;
+}
+
+static int64_t peak_rss(const void *ctx)
+{
+    (void)ctx;
+    return runtime_peak_rss_kb();
+}
+
+/* The metrics of one operator subtask. Task-level measurements (time
+ * accounting, bytes sent, histograms) are the task's: every operator of a
+ * chain shows the same times, as in Flink; bytes and histograms go with
+ * the chain's last operator only, so sums over a vertex count them once. */
+static void add_op(mreg *r, task_inst *t, int k)
+{
+    op_inst *oi = &t->ops[k];
+    char scope[64];
+    snprintf(scope, sizeof scope, "op %d %d", oi->spec->index, oi->subtask);
+    mgroup *g = mreg_group(r, scope);
+    mreg_counter(g, "numRecordsIn", &oi->records_in);
+    mreg_counter(g, "numRecordsOut", &oi->records_out);
+    mreg_meter(g, "numRecordsInPerSecond", &oi->records_in);
+    mreg_meter(g, "numRecordsOutPerSecond", &oi->records_out);
+    mreg_counter(g, "numLateRecordsDropped", &oi->late_dropped);
+    mreg_counter(g, "numRecordsSkipped", &oi->records_skipped);
+    mreg_gauge_size(g, "stateSizeBytes", &oi->state_bytes);
+    mreg_gauge_size(g, "statePeakBytes", &oi->state_peak);
+    mreg_gauge_i64(g, "currentInputWatermark", &oi->watermark);
+    mreg_gauge_i64(g, "currentOutputWatermark", &t->wm);
+    mreg_time_meter(g, "busyTimeMsPerSecond", &t->busy_ns);
+    mreg_time_meter(g, "backPressuredTimeMsPerSecond", &t->backpressured_ns);
+    mreg_time_meter(g, "idleTimeMsPerSecond", &t->idle_ns);
+    if (k != t->nops - 1)
+        return;
+    mreg_counter(g, "numBytesOut", &t->bytes_out);
+    mreg_meter(g, "numBytesOutPerSecond", &t->bytes_out);
+    if (t->lat)
+        mreg_histogram(g, "latency", t->lat);
+    if (t->wm_lat)
+        mreg_histogram(g, "watermarkLatency", t->wm_lat);
+    if (t->align_hist)
+        mreg_histogram(g, "checkpointAlignmentTime", t->align_hist);
+}
+
+tmmetrics *tmmetrics_new(task_inst *tasks, int ntasks, const conf *c, const char *binding)
+{
+    tmmetrics *m = xcalloc(1, sizeof *m);
+    m->reg = mreg_new();
+    m->binding = xstrdup(binding ? binding : "");
+    m->interval_ns = conf_duration_ns(c, "metrics.reporter.interval");
+    mgroup *g = mreg_group(m->reg, "tm");
+    mreg_gauge_fn(g, "usedMemorySegments", used_segments, NULL);
+    mreg_gauge_fn(g, "peakMemorySegments", peak_segments, NULL);
+    mreg_gauge_fn(g, "numBytesOutRemote", dp_bytes_out, NULL);
+    mreg_gauge_fn(g, "creditWaits", dp_credit_waits, NULL);
+    mreg_gauge_fn(g, "peakRssKb", peak_rss, NULL);
+    for (int i = 0; i < ntasks; i++)
+        for (int k = 0; k < tasks[i].nops; k++)
+            if (tasks[i].ops[k].spec)
+                add_op(m->reg, &tasks[i], k);
+    return m;
+}
+
+void tmmetrics_destroy(tmmetrics *m)
+{
+    if (!m)
+        return;
+    mreg_destroy(m->reg);
+    free(m->binding);
+    free(m);
+}
+
+char *tmmetrics_snapshot(tmmetrics *m, int64_t now_ns, size_t *len)
+{
+    size_t n;
+    char *text = mreg_snapshot(m->reg, now_ns, clock_wall_ms(), &n);
+    if (!m->sent++) {
+        char *more = xasprintf("%shost %s\nbinding %s\n", text, net_hostname(), m->binding);
+        free(text);
+        text = more;
+        n = strlen(text);
+    }
+    *len = n;
+    return text;
+}
+
+/* Send text (a snapshot) in messages of at most METRICS_MSG_MAX bytes,
+ * each the header line and one group line with some of its metrics: Open
+ * MPI's shared-memory transport completes a send that small at once
+ * (btl_vader_max_inline_send, 256 bytes with its own header), while a
+ * larger one waits until the receiver takes it. The JobManager merges
+ * the pieces by name. A token that alone exceeds the limit is dropped. */
+#define METRICS_MSG_MAX 200
+static void send_split(const char *text)
+{
+    const char *nl = strchr(text, '\n');
+    if (!nl)
+        return;
+    size_t hlen = (size_t)(nl - text) + 1;
+    char msg[METRICS_MSG_MAX + 1];
+    for (const char *line = nl + 1; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end)
+            end = line + strlen(line);
+        /* the scope: "tm", "op <i> <s>", "host", "binding": up to the first
+         * token with '=' (host and binding lines are sent whole) */
+        const char *tok = line;
+        int whole = strncmp(line, "host ", 5) == 0 || strncmp(line, "binding ", 8) == 0;
+        while (!whole && tok < end) {
+            const char *sp = memchr(tok, ' ', (size_t)(end - tok));
+            const char *next = sp ? sp + 1 : end;
+            if (memchr(tok, '=', (size_t)(next - tok)))
+                break;
+            tok = next;
+        }
+        size_t slen = whole ? (size_t)(end - line) : (size_t)(tok - line);
+        if (slen && line[slen - 1] == ' ')
+            slen--;
+        if (hlen + slen + 1 > METRICS_MSG_MAX) {
+            line = *end ? end + 1 : end;
+            continue;
+        }
+        do {
+            size_t n = hlen + slen;
+            memcpy(msg, text, hlen);
+            memcpy(msg + hlen, line, slen);
+            while (!whole && tok < end) {
+                const char *sp = memchr(tok, ' ', (size_t)(end - tok));
+                size_t tl = (size_t)((sp ? sp : end) - tok);
+                if (n + 1 + tl + 1 > METRICS_MSG_MAX) {
+                    if (n == hlen + slen) /* too long for any message */
+                        tok = sp ? sp + 1 : end;
+                    break;
+                }
+                msg[n++] = ' ';
+                memcpy(msg + n, tok, tl);
+                n += tl;
+                tok = sp ? sp + 1 : end;
+            }
+            msg[n++] = '\n';
+            msg[n] = 0;
+            ctl_send(0, CTL_METRICS, msg, n + 1);
+        } while (!whole && tok < end);
+        line = *end ? end + 1 : end;
+    }
+}
+
+void tmmetrics_tick(tmmetrics *m, int64_t now_ns, int64_t jm_heard_ns)
+{
+    if (!m || m->interval_ns <= 0)
+        return;
+    if (!m->next_ns) {
+        mreg_start(m->reg, now_ns);
+        m->next_ns = now_ns + m->interval_ns;
+        return;
+    }
+    if (now_ns < m->next_ns)
+        return;
+    if (jm_heard_ns >= 0 && m->sent_ns && jm_heard_ns <= m->sent_ns)
+        return; /* silent since the last snapshot: do not block on it */
+    m->next_ns = now_ns + m->interval_ns;
+    m->sent_ns = now_ns;
+    size_t len;
+    char *text = tmmetrics_snapshot(m, now_ns, &len);
+    send_split(text);
+    free(text);
+}
