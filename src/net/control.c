@@ -52,26 +52,85 @@ void idle_backoff(int64_t *cur, int64_t max_ns)
     nanosleep(&ts, NULL);
 }
 
+/* Sends in flight. ctl_send never waits for its receiver: a stopped or
+ * hung peer must not freeze this rank (a send over Open MPI's eager limit
+ * completes only when the peer receives it, and heartbeats have to go on
+ * to find that peer). The copies live here until MPI is done with them;
+ * ctl_send and ctl_poll complete what they can. */
+typedef struct ctl_pending {
+    MPI_Request req;
+    char *buf;
+    int dst, type;
+} ctl_pending;
+static ctl_pending *pend;
+static int npend, cappend;
+
+static void ctl_progress(void)
+{
+    for (int i = 0; i < npend;) {
+        int done = 0;
+        int rc = MPI_Test(&pend[i].req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) {
+            log_mpi(rc, "sending %s (control message) to rank %d", ctl_type_name(pend[i].type),
+                    pend[i].dst);
+            done = 1;
+        }
+        if (done) {
+            free(pend[i].buf);
+            pend[i] = pend[--npend];
+        } else {
+            i++;
+        }
+    }
+}
+
 int ctl_send(int dst, int type, const void *payload, size_t len)
 {
+    ctl_progress();
+    char *buf = xmalloc(len ? len : 1);
+    if (len)
+        memcpy(buf, payload, len);
     MPI_Request req;
-    int rc = MPI_Isend(payload, (int)len, MPI_BYTE, dst, type, net_ctl_comm, &req);
-    if (rc != MPI_SUCCESS)
+    int rc = MPI_Isend(buf, (int)len, MPI_BYTE, dst, type, net_ctl_comm, &req);
+    if (rc != MPI_SUCCESS) {
+        free(buf);
         return log_mpi(rc, "sending %s (control message) to rank %d", ctl_type_name(type), dst);
-    int64_t sleep_ns = 0;
-    for (;;) {
-        int done = 0;
-        rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-        if (rc != MPI_SUCCESS)
-            return log_mpi(rc, "sending %s (control message) to rank %d", ctl_type_name(type), dst);
-        if (done)
-            return 0;
-        idle_backoff(&sleep_ns, 1000000);
     }
+    if (npend == cappend) {
+        cappend = cappend ? cappend * 2 : 16;
+        pend = xrealloc(pend, (size_t)cappend * sizeof *pend);
+    }
+    pend[npend++] = (ctl_pending){req, buf, dst, type};
+    return 0;
+}
+
+int ctl_flush(int64_t timeout_ns)
+{
+    int64_t backoff = 0, waited = 0;
+    ctl_progress();
+    while (npend && waited < timeout_ns) {
+        idle_backoff(&backoff, 1000000);
+        waited += backoff;
+        ctl_progress();
+    }
+    int left = npend;
+    for (int i = 0; i < npend; i++) { /* the peer never received it; keep its buffer */
+        MPI_Cancel(&pend[i].req);
+        MPI_Request_free(&pend[i].req);
+    }
+    if (left)
+        log_warn("%d control message(s) were never received (first: %s to rank %d)", left,
+                 ctl_type_name(pend[0].type), pend[0].dst);
+    npend = 0;
+    free(pend);
+    pend = NULL;
+    cappend = 0;
+    return left;
 }
 
 int ctl_poll(int *src, int *type, char **payload, size_t *len)
 {
+    ctl_progress();
     int flag = 0;
     MPI_Status st;
     int rc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, net_ctl_comm, &flag, &st);

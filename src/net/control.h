@@ -1,7 +1,7 @@
 /* Control-plane messages between the JobManager and TaskManagers (net
  * layer). Messages are small tagged byte strings on their own
- * communicator; the MPI tag is the message type. Sending never spins: it
- * posts a non-blocking send and sleeps between completion tests. */
+ * communicator; the MPI tag is the message type. Sending never waits for
+ * the receiver: sends stay in flight and complete as the rank polls. */
 #ifndef MPF_NET_CONTROL_H
 #define MPF_NET_CONTROL_H
 
@@ -33,9 +33,12 @@ enum ctl_type {
 };
 
 const char *ctl_type_name(int type);
-/* Send a message and wait (sleeping, not spinning) until it is handed to
- * MPI. Returns 0 or MPF_EMPI. */
+/* Send a message without waiting for the receiver (payload is copied).
+ * Returns 0 or MPF_EMPI (logged with the peer and type). */
 int ctl_send(int dst, int type, const void *payload, size_t len);
+/* Before MPI_Finalize: wait up to timeout_ns for the sends in flight to
+ * complete; returns how many never did (logged). */
+int ctl_flush(int64_t timeout_ns);
 /* Receive one pending message if any: returns 1 and sets the out values
  * (payload is malloc'd and NUL-terminated; caller frees), or 0. */
 int ctl_poll(int *src, int *type, char **payload, size_t *len);

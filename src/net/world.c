@@ -99,6 +99,8 @@ static void warn_mpi(int rc, const char *what)
 void net_fini(void)
 {
     int rc;
+    if (net_ctl_comm != MPI_COMM_NULL)
+        ctl_flush(5000000000LL);
     if (net_ctl_comm != MPI_COMM_NULL && (rc = MPI_Comm_free(&net_ctl_comm)) != MPI_SUCCESS)
         warn_mpi(rc, "freeing the control communicator");
     if (net_data_comm != MPI_COMM_NULL && (rc = MPI_Comm_free(&net_data_comm)) != MPI_SUCCESS)
