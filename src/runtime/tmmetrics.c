@@ -129,67 +129,6 @@ char *tmmetrics_snapshot(tmmetrics *m, int64_t now_ns, size_t *len)
     return text;
 }
 
-/* Send text (a snapshot) in messages of at most METRICS_MSG_MAX bytes,
- * each the header line and one group line with some of its metrics: Open
- * MPI's shared-memory transport completes a send that small at once
- * (btl_vader_max_inline_send, 256 bytes with its own header), while a
- * larger one waits until the receiver takes it. The JobManager merges
- * the pieces by name. A token that alone exceeds the limit is dropped. */
-#define METRICS_MSG_MAX 200
-static void send_split(const char *text)
-{
-    const char *nl = strchr(text, '\n');
-    if (!nl)
-        return;
-    size_t hlen = (size_t)(nl - text) + 1;
-    char msg[METRICS_MSG_MAX + 1];
-    for (const char *line = nl + 1; *line;) {
-        const char *end = strchr(line, '\n');
-        if (!end)
-            end = line + strlen(line);
-        /* the scope: "tm", "op <i> <s>", "host", "binding": up to the first
-         * token with '=' (host and binding lines are sent whole) */
-        const char *tok = line;
-        int whole = strncmp(line, "host ", 5) == 0 || strncmp(line, "binding ", 8) == 0;
-        while (!whole && tok < end) {
-            const char *sp = memchr(tok, ' ', (size_t)(end - tok));
-            const char *next = sp ? sp + 1 : end;
-            if (memchr(tok, '=', (size_t)(next - tok)))
-                break;
-            tok = next;
-        }
-        size_t slen = whole ? (size_t)(end - line) : (size_t)(tok - line);
-        if (slen && line[slen - 1] == ' ')
-            slen--;
-        if (hlen + slen + 1 > METRICS_MSG_MAX) {
-            line = *end ? end + 1 : end;
-            continue;
-        }
-        do {
-            size_t n = hlen + slen;
-            memcpy(msg, text, hlen);
-            memcpy(msg + hlen, line, slen);
-            while (!whole && tok < end) {
-                const char *sp = memchr(tok, ' ', (size_t)(end - tok));
-                size_t tl = (size_t)((sp ? sp : end) - tok);
-                if (n + 1 + tl + 1 > METRICS_MSG_MAX) {
-                    if (n == hlen + slen) /* too long for any message */
-                        tok = sp ? sp + 1 : end;
-                    break;
-                }
-                msg[n++] = ' ';
-                memcpy(msg + n, tok, tl);
-                n += tl;
-                tok = sp ? sp + 1 : end;
-            }
-            msg[n++] = '\n';
-            msg[n] = 0;
-            ctl_send(0, CTL_METRICS, msg, n + 1);
-        } while (!whole && tok < end);
-        line = *end ? end + 1 : end;
-    }
-}
-
 void tmmetrics_tick(tmmetrics *m, int64_t now_ns, int64_t jm_heard_ns)
 {
     if (!m || m->interval_ns <= 0)
@@ -202,11 +141,11 @@ void tmmetrics_tick(tmmetrics *m, int64_t now_ns, int64_t jm_heard_ns)
     if (now_ns < m->next_ns)
         return;
     if (jm_heard_ns >= 0 && m->sent_ns && jm_heard_ns <= m->sent_ns)
-        return; /* silent since the last snapshot: do not block on it */
+        return; /* silent since the last snapshot: do not pile more up for it */
     m->next_ns = now_ns + m->interval_ns;
     m->sent_ns = now_ns;
     size_t len;
     char *text = tmmetrics_snapshot(m, now_ns, &len);
-    send_split(text);
+    ctl_send(0, CTL_METRICS, text, len + 1);
     free(text);
 }

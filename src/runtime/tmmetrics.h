@@ -1,9 +1,7 @@
 /* A TaskManager's live metrics (runtime layer): builds the metrics
  * registry (metrics/registry.h) over the counters of the local subtasks
  * and the TaskManager, and sends a snapshot to the JobManager as
- * CTL_METRICS every metrics.reporter.interval, in pieces of at most 200
- * bytes (each the registry's header line and one group's line with some
- * of its metrics; see tmmetrics_tick for why). The first snapshot of an
+ * CTL_METRICS every metrics.reporter.interval. The first snapshot of an
  * attempt also carries the host and the core binding ("host <name>",
  * "binding <text>" lines). Runs on the TaskManager's thread only. */
 #ifndef MPF_RUNTIME_TMMETRICS_H
@@ -23,11 +21,9 @@ void tmmetrics_destroy(tmmetrics *m);
 /* Send a snapshot when the interval has passed (now_ns monotonic); the
  * first call starts the first interval. No-op when the interval is 0.
  * jm_heard_ns is when the JobManager was last heard (-1: do not check):
- * a snapshot waits until it was heard after the previous one, because
- * ctl_send waits for MPI to take the message, which a stopped JobManager
- * may never do (Open MPI's shared-memory transport needs the receiver for
- * messages beyond its small fast path), and a TaskManager blocked in a
- * send could not notice that the JobManager went silent (heartbeat.h). */
+ * a snapshot waits until it was heard after the previous one, so sends to
+ * a stopped JobManager do not pile up in flight until heartbeat.timeout
+ * ends the world (heartbeat.h). */
 void tmmetrics_tick(tmmetrics *m, int64_t now_ns, int64_t jm_heard_ns);
 /* The snapshot as tmmetrics_tick would send it (malloc'd; tests). */
 char *tmmetrics_snapshot(tmmetrics *m, int64_t now_ns, size_t *len);
