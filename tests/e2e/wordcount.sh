@@ -31,7 +31,7 @@ cmp "$WORK/got-dir.txt" "$WORK/ref-dir.txt" || fail "directory: counts differ"
 # Built-in sample text to stdout; the reference reads the C string literal.
 mpf_run "$np" "$SRC/jobs/wordcount.yaml" || { cat "$WORK/err"; fail "builtin run failed"; }
 LC_ALL=C sort "$WORK/out" >"$WORK/got-builtin.txt"
-python3 - "$SRC/src/ops/sample_text.c" <<'PY' | ref_wordcount >"$WORK/ref-builtin.txt"
+python3 - "$SRC/src/connectors/file/sample_text.c" <<'PY' | ref_wordcount >"$WORK/ref-builtin.txt"
 import re, sys
 src = open(sys.argv[1]).read()
 body = src.split("mpf_sample_text[] =", 1)[1].split("const size_t", 1)[0]

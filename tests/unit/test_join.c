@@ -1,4 +1,4 @@
-/* Unit tests for the join operators (ops/join*.c), driven directly
+/* Unit tests for the join operators (operators/join/join*.c), driven directly
  * through their op_kind functions with hand-made batches and watermarks,
  * so event-time edge cases are deterministic: window firing at end - 1,
  * late records (counted, and partly late sliding records), session

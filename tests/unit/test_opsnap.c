@@ -27,7 +27,7 @@
 #include <unistd.h>
 #include "conf/props.h"
 #include "ops/op.h"
-#include "ops/plugin_state.h"
+#include "plugin/plugin_state.h"
 #include "plan/job.h"
 #include "plan/plan.h"
 #include "record/keygroup.h"

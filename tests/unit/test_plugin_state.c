@@ -1,4 +1,4 @@
-/* Unit tests for the keyed state of plugin functions (ops/plugin_state):
+/* Unit tests for the keyed state of plugin functions (plugin/plugin_state):
  * value, list, map and reducing state per key against a reference model
  * under random operations on many keys, states of one name keeping their
  * kind, key-group scoping, values passed back from state itself, and
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ops/plugin_state.h"
+#include "plugin/plugin_state.h"
 
 static uint64_t rng_state;
 static uint64_t rnd(void)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "ops/seqsplit.h"
+#include "connectors/datagen/seqsplit.h"
 #include "runtime/snapshot.h"
 
 typedef struct world {

@@ -1,12 +1,12 @@
 /* Internals shared by the plugin operator (plugin.c) and the API table it
- * hands to plugins (plugin_api.c) (ops layer). */
+ * hands to plugins (plugin_api.c) (plugin layer). */
 #ifndef MPF_OPS_PLUGIN_INT_H
 #define MPF_OPS_PLUGIN_INT_H
 
 #include <stdint.h>
 #include "mpiflow/plugin.h"
 #include "ops/op.h"
-#include "ops/plugin_state.h"
+#include "plugin/plugin_state.h"
 #include "state/timers.h"
 
 /* Plan-time result of `type: plugin`: the loaded library and function. */

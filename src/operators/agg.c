@@ -1,5 +1,5 @@
-/* Window aggregates: parsing, folding, merging, output (ops layer). */
-#include "ops/agg.h"
+/* Window aggregates: parsing, folding, merging, output (operators layer). */
+#include "operators/agg.h"
 
 #include <stdio.h>
 #include <stdlib.h>

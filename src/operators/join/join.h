@@ -1,4 +1,4 @@
-/* Joins of two keyed streams (ops layer): the parts shared by `type:
+/* Joins of two keyed streams (operators layer): the parts shared by `type:
  * join` (join.c), `type: window-join` (join_window.c) and `type:
  * interval-join` (join_interval.c).
  *

@@ -1,5 +1,5 @@
 /* `type: tokenize`: flat-map a string field into one record per word
- * (ops layer). A word is a maximal run of word characters; `chars` picks
+ * (operators layer). A word is a maximal run of word characters; `chars` picks
  * them: letters ([A-Za-z], the default, as `tr -cs A-Za-z '\n'`), alnum
  * ([A-Za-z0-9]), word ([A-Za-z0-9_], Java's \w as in Flink's WordCount
  * example) or nonspace (anything but ASCII white space, so UTF-8 text is

@@ -1,8 +1,8 @@
-/* Sequence splits of counter-based sources (ops layer); see seqsplit.h. */
+/* Sequence splits of counter-based sources (connectors layer); see seqsplit.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ops/seqsplit.h"
+#include "connectors/datagen/seqsplit.h"
 #include "util/xmalloc.h"
 
 /* Blob: [u32 version 2][u32 count][count x (i64 next, i64 stride, i64 end)].

@@ -1,4 +1,4 @@
-/* The mpf_api table that plugins call through (ops layer): argument and
+/* The mpf_api table that plugins call through (plugin layer): argument and
  * schema lookups, record access, the output record builder, keys, time,
  * timers and keyed state. Every entry checks that it is used in a
  * callback where it makes sense, with valid field indices and types, and
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "ops/plugin_int.h"
+#include "plugin/plugin_int.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 #include "util/clock.h"

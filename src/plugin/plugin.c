@@ -1,4 +1,4 @@
-/* `type: plugin`: user functions in C from a shared library (ops layer).
+/* `type: plugin`: user functions in C from a shared library (plugin layer).
  *
  *   - uid: detect
  *     type: plugin
@@ -36,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "ops/plugin_int.h"
+#include "plugin/plugin_int.h"
 #include "util/strutil.h"
 #include "util/xmalloc.h"
 

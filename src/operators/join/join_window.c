@@ -1,5 +1,5 @@
 /* `type: window-join`: Flink's DataStream window join (inner), on event
- * time (ops layer).
+ * time (operators layer).
  *
  * Each record is assigned to the windows that hold its event time
  * (tumbling, sliding, or session windows of both inputs' records of one
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ops/join.h"
+#include "operators/join/join.h"
 #include "state/timers.h"
 #include "util/xmalloc.h"
 

@@ -1,7 +1,7 @@
 /* Sequence splits: which row numbers a counter-based source subtask
  * (generator, nexmark, behavior) still has to produce, and how they are
  * redistributed when a checkpoint is restored at another parallelism
- * (ops layer).
+ * (connectors layer).
  *
  * A subtask owns a few arithmetic progressions of row numbers, `next`,
  * `next + stride`, ... below `end`; at a fresh start subtask i of p owns

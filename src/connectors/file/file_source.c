@@ -1,5 +1,5 @@
 /* `source: file`: lines or CSV records from a file, a directory of files,
- * or the built-in sample text (`builtin:sample`) (ops layer).
+ * or the built-in sample text (`builtin:sample`) (connectors layer).
  *
  * The input is split among subtasks by byte range over the files in name
  * order (hidden files and names starting with '_' skipped). A line belongs
@@ -33,7 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "ops/op.h"
-#include "ops/srcutil.h"
+#include "connectors/srcutil.h"
 #include "record/keygroup.h"
 #include "record/segpool.h"
 #include "util/xmalloc.h"

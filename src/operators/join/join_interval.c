@@ -1,5 +1,5 @@
 /* `type: interval-join`: Flink's interval join of two keyed streams, on
- * event time (ops layer).
+ * event time (operators layer).
  *
  * A left record l and a right record r of one key match when
  * l.ts + lower-bound <= r.ts <= l.ts + upper-bound (either bound made
@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ops/join.h"
+#include "operators/join/join.h"
 #include "state/timers.h"
 #include "util/xmalloc.h"
 

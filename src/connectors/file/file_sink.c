@@ -1,4 +1,4 @@
-/* Sinks that write text (ops layer): `sink: file` writes part files per
+/* Sinks that write text (connectors layer): `sink: file` writes part files per
  * subtask into a directory (`path`; "-" means standard output), as CSV
  * (strings quoted when they hold the delimiter, a quote or a line break).
  * Part n of subtask i is written as `.part-<i>-<n>.inprogress`; without

@@ -1,5 +1,5 @@
 /* `source: generator`: deterministic generated rows, after Flink's DataGen
- * connector (ops layer). Row r's values depend only on (seed, r, field),
+ * connector (connectors layer). Row r's values depend only on (seed, r, field),
  * so the data are the same at any parallelism; subtask i produces rows
  * i, i+p, i+2p, ... (until a restore at another parallelism splits the
  * rest anew, see seqsplit.h). `number-of-rows` bounds the source (absent:
@@ -21,8 +21,8 @@
 #include <string.h>
 #include <time.h>
 #include "ops/op.h"
-#include "ops/seqsplit.h"
-#include "ops/srcutil.h"
+#include "connectors/datagen/seqsplit.h"
+#include "connectors/srcutil.h"
 #include "record/segpool.h"
 #include "util/xmalloc.h"
 

@@ -1,9 +1,9 @@
-/* Helpers shared by the generated sources (ops layer); see srcutil.h. */
+/* Helpers shared by the generated sources (connectors layer); see srcutil.h. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "conf/props.h"
-#include "ops/srcutil.h"
+#include "connectors/srcutil.h"
 #include "record/batch.h"
 #include "util/xmalloc.h"
 

@@ -1,4 +1,4 @@
-/* `type: reduce`: rolling count, sum, min or max per key (ops layer).
+/* `type: reduce`: rolling count, sum, min or max per key (operators layer).
  *
  * Keyed state lives in one hash table per key group of the subtask's key-
  * group range. In STREAMING mode every input record emits the key's new

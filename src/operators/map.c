@@ -1,5 +1,5 @@
 /* `type: map` (alias `type: select`): compute new records from
- * expressions over the input fields (see expr/expr.h) (ops layer).
+ * expressions over the input fields (see expr/expr.h) (operators layer).
  * `fields` lists the output fields in order, each one of
  *   "name"               an input field, unchanged
  *   "expr AS name"       a computed field

@@ -1,6 +1,6 @@
 /* Keyed state of plugin functions on kstore, one store per key group
- * (ops layer). See plugin_state.h for the entry layout. */
-#include "ops/plugin_state.h"
+ * (plugin layer). See plugin_state.h for the entry layout. */
+#include "plugin/plugin_state.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* `source: nexmark`: the Nexmark auction benchmark's Person, Auction and
- * Bid streams, generated deterministically with event times (ops layer).
+ * Bid streams, generated deterministically with event times (connectors layer).
  *
  * The rules follow the Nexmark generator of the Flink benchmark
  * (github.com/nexmark/nexmark, nexmark-flink/src/main/java/com/github/
@@ -58,8 +58,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops/op.h"
-#include "ops/seqsplit.h"
-#include "ops/srcutil.h"
+#include "connectors/datagen/seqsplit.h"
+#include "connectors/srcutil.h"
 #include "record/segpool.h"
 #include "util/xmalloc.h"
 

@@ -1,5 +1,5 @@
 /* `type: top-n`: the N best rows per key, emitted when event time reaches
- * them (ops layer). This is the keyed process function of Flink's
+ * them (operators layer). This is the keyed process function of Flink's
  * HotItems example (list state per key plus an event-time timer), and
  * the ranking step of Nexmark q5 and q7:
  *

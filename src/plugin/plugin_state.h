@@ -1,4 +1,4 @@
-/* Keyed state of plugin functions (ops layer): value, list, map and
+/* Keyed state of plugin functions (plugin layer): value, list, map and
  * reducing state on the keyed state store (state/kstore.h), one store per
  * key group of the subtask's range, so a snapshot writes and a restore
  * reads whole key groups.

@@ -1,5 +1,5 @@
 /* `source: socket`: text records read from a TCP server, after Flink's
- * socketTextStream (ops layer). Output: one field `line` (string).
+ * socketTextStream (connectors layer). Output: one field `line` (string).
  *
  * Records end at `delimiter` (default "\n"; the escapes \n, \r, \t and \\
  * are understood; with "\n" a trailing '\r' is dropped, as Flink does); a
@@ -29,7 +29,7 @@
 #include <unistd.h>
 #include "conf/props.h"
 #include "ops/op.h"
-#include "ops/srcutil.h"
+#include "connectors/srcutil.h"
 #include "record/segpool.h"
 #include "util/log.h"
 #include "util/xmalloc.h"

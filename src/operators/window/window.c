@@ -1,5 +1,5 @@
 /* `type: window` (keyed) and `type: window-all` (parallelism 1): Flink's
- * window operator with built-in aggregates (ops layer).
+ * window operator with built-in aggregates (operators layer).
  *
  *   window: {type: tumbling, size: 5s[, offset: 0]}
  *           {type: sliding, size: 1h, slide: 5min[, offset]}
@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "ops/agg.h"
+#include "operators/agg.h"
 #include "ops/op.h"
 #include "ops/opstate.h"
 #include "record/keygroup.h"

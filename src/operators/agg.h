@@ -1,4 +1,4 @@
-/* Window aggregates (ops layer): count, sum, min, max, avg, first, last
+/* Window aggregates (operators layer): count, sum, min, max, avg, first, last
  * over fields of a record, kept in a compact accumulator. Used by the
  * window operator for every window kind.
  *

@@ -1,5 +1,5 @@
 /* `source: behavior`: e-commerce user behaviour events shaped like the
- * Alibaba UserBehavior data set of Flink's HotItems tutorial (ops layer).
+ * Alibaba UserBehavior data set of Flink's HotItems tutorial (connectors layer).
  *
  * Output: user_id i64, item_id i64, category_id i64, behavior string
  * (pv|cart|fav|buy), ts timestamp. Event r depends only on (seed, r), so
@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops/op.h"
-#include "ops/seqsplit.h"
-#include "ops/srcutil.h"
+#include "connectors/datagen/seqsplit.h"
+#include "connectors/srcutil.h"
 #include "record/segpool.h"
 #include "util/xmalloc.h"
 

@@ -1,7 +1,7 @@
 /* `type: union` merges streams of one schema; `type: key-by` marks the
  * next operator's input as hash-partitioned by a field and is folded away
  * by the planner (as keyBy in Flink is a partitioning, not an operator).
- * (ops layer) */
+ * (operators layer) */
 #include <stdlib.h>
 #include "ops/op.h"
 

@@ -1,5 +1,5 @@
 /* `type: join`: a regular (unwindowed) inner equi-join of two keyed
- * streams, as Flink SQL's regular join (ops layer); plus the plan-time
+ * streams, as Flink SQL's regular join (operators layer); plus the plan-time
  * checks, output schema, list state and emission shared with
  * window-join and interval-join (join.h).
  *
@@ -12,7 +12,7 @@
  * matches a record arriving later than that, and its memory is reclaimed
  * by processing-time timers that run at most D/16 late. Output: left
  * fields, right fields; no event time (rowtime -1). */
-#include "ops/join.h"
+#include "operators/join/join.h"
 
 #include <stdio.h>
 #include <stdlib.h>
