@@ -28,66 +28,6 @@
 #include "util/xmalloc.h"
 #include "util/clock.h"
 
-long runtime_peak_rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = 0;
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
-static volatile sig_atomic_t stop_signal, stop_signals, savepoint_signals;
-
-static void on_stop_signal(int sig)
-{
-    stop_signal = sig;
-    stop_signals++;
-}
-
-static void on_savepoint_signal(int sig)
-{
-    (void)sig;
-    savepoint_signals++;
-}
-
-void runtime_install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    /* mpirun forwards SIGUSR1 to every rank; only the JobManager acts. */
-    sa.sa_handler = on_savepoint_signal;
-    sigaction(SIGUSR1, &sa, NULL);
-}
-
-int runtime_stop_signal(void)
-{
-    return stop_signal;
-}
-
-int runtime_take_stop_signals(void)
-{
-    int n = stop_signals;
-    stop_signals = 0;
-    return n;
-}
-
-int runtime_take_savepoint_signal(void)
-{
-    if (!savepoint_signals)
-        return 0;
-    savepoint_signals = 0;
-    return 1;
-}
 
 typedef struct tm_ctx {
     int rank;
@@ -394,10 +334,10 @@ static int tm_run_loop(tm_ctx *tm, char **restart)
                 log_warn("unexpected %s from rank %d", ctl_type_name(type), src);
             }
         }
-        if (stop_signal && !asked_stop) {
+        if (runtime_stop_signal() && !asked_stop) {
             asked_stop = 1;
             char sig[16];
-            snprintf(sig, sizeof sig, "%d", (int)stop_signal);
+            snprintf(sig, sizeof sig, "%d", runtime_stop_signal());
             ctl_send(0, CTL_STOP, sig, strlen(sig) + 1);
         }
         int64_t now = clock_mono_ns();
@@ -686,9 +626,4 @@ int tm_main(void)
         plan_fini(&tm.plan);
     conf_destroy(tm.conf);
     return exit_code;
-}
-
-int runtime_run(submission *sub)
-{
-    return net_rank() == 0 ? jm_main(sub) : tm_main();
 }

@@ -1,0 +1,76 @@
+/* What every rank of `mpiflow run` shares (runtime layer): the role
+ * dispatch (rank 0 the JobManager, the others TaskManagers), the stop and
+ * savepoint signals, and the peak-memory reading of the job summary. The
+ * JobManager and the TaskManager both use these, and neither uses the
+ * other. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include "net/world.h"
+#include "runtime/runtime.h"
+
+long runtime_peak_rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = 0;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+static volatile sig_atomic_t stop_signal, stop_signals, savepoint_signals;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+    stop_signals++;
+}
+
+static void on_savepoint_signal(int sig)
+{
+    (void)sig;
+    savepoint_signals++;
+}
+
+void runtime_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* mpirun forwards SIGUSR1 to every rank; only the JobManager acts. */
+    sa.sa_handler = on_savepoint_signal;
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+int runtime_stop_signal(void)
+{
+    return stop_signal;
+}
+
+int runtime_take_stop_signals(void)
+{
+    int n = stop_signals;
+    stop_signals = 0;
+    return n;
+}
+
+int runtime_take_savepoint_signal(void)
+{
+    if (!savepoint_signals)
+        return 0;
+    savepoint_signals = 0;
+    return 1;
+}
+
+int runtime_run(submission *sub)
+{
+    return net_rank() == 0 ? jm_main(sub) : tm_main();
+}
