@@ -271,9 +271,12 @@ static void forward_marker(task_inst *t, int64_t created_ns)
 static void punctuate(task_inst *t);
 
 /* Snapshot the chain for checkpoint id and, when the task has not ended
- * its outputs, send the barrier after the data produced so far. A
- * subsumed or aborted id (snap_for gives NULL) takes no snapshot; its
- * barrier is still passed on, so downstream alignments end. */
+ * its outputs, send the barrier after the data produced so far. The chain
+ * is snapshotted head first and the barrier goes out only after what the
+ * snapshot hooks emitted: a STREAMING two-phase reduce flushes its local
+ * partials from its snapshot hook and relies on both. A subsumed or
+ * aborted id (snap_for gives NULL) takes no snapshot; its barrier is still
+ * passed on, so downstream alignments end. */
 static int snapshot_now(task_inst *t, int64_t id, int send_barrier, mpf_err *e)
 {
     snap_writer *w = t->snap_for(t->snap_ctx, id);
