@@ -4,15 +4,11 @@
 # and its tools, libyaml, xxhash, cmocka, libmicrohttpd, jansson, and a
 # single-node Slurm (slurmctld, slurmd, munge, PMIx) for the Slurm test.
 # Works as root (containers, many cluster images: no sudo needed) and as a
-# user with sudo. The README's first command and .ci/run both call it.
+# user with sudo. The README's first command calls it; .ci/run installs
+# the same list (scripts/debian-packages.txt) itself.
 set -euo pipefail
-PACKAGES=(
-  build-essential cmake pkg-config python3 bc time
-  openmpi-bin libopenmpi-dev libhwloc-dev librdkafka-dev kcat
-  libhdf5-openmpi-dev hdf5-tools libyaml-dev libxxhash-dev libcmocka-dev
-  libmicrohttpd-dev libjansson-dev
-  slurmctld slurmd slurm-client munge libpmix-dev
-)
+cd "$(dirname "$0")"
+read -r -a PACKAGES <<<"$(grep -v '^#' debian-packages.txt | tr '\n' ' ')"
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=()
 elif command -v sudo >/dev/null 2>&1; then
