@@ -240,5 +240,11 @@ const op_kind *op_kind_parse_qualified(const char *q);
 
 /* Common helper: "operator 'uid' (file:line:col)" prefix for messages. */
 const char *op_where(const op_spec *s);
+/* Say in e which operator subtask failed, once, and while doing what
+ * (NULL: nothing to add): "[<doing> ]operator '<uid>' subtask <i>/<n>:
+ * <message>". Operators often start their own messages with "operator
+ * '<uid>'": such a message gets "[<doing> ]subtask <i>/<n> of " in front,
+ * and one that also names the subtask only "<doing> ". */
+void op_name_error(mpf_err *e, const op_inst *oi, const char *doing);
 
 #endif

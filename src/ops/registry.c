@@ -99,6 +99,26 @@ void op_spec_free_sides(op_spec *s)
     s->input_port = NULL;
 }
 
+void op_name_error(mpf_err *e, const op_inst *oi, const char *doing)
+{
+    char own[512], pre[256], old[sizeof e->msg];
+    int n = snprintf(own, sizeof own, "operator '%s'", oi->spec->uid);
+    int i = oi->subtask + 1, par = oi->spec->parallelism;
+    snprintf(pre, sizeof pre, "%s%s", doing ? doing : "", doing ? " " : "");
+    memcpy(old, e->msg, sizeof old);
+    old[sizeof old - 1] = '\0';
+    if (n > 0 && (size_t)n < sizeof own && strncmp(old, own, (size_t)n) == 0) {
+        if (strncmp(old + n, " subtask ", 9) == 0)
+            snprintf(e->msg, sizeof e->msg, "%s%.*s", pre, (int)sizeof old - 256, old);
+        else
+            snprintf(e->msg, sizeof e->msg, "%ssubtask %d/%d of %.*s", pre, i, par,
+                     (int)sizeof old - 320, old);
+    } else {
+        snprintf(e->msg, sizeof e->msg, "%s%.*s subtask %d/%d: %.*s", pre, 200, own, i, par,
+                 (int)sizeof old - 512, old);
+    }
+}
+
 const char *op_where(const op_spec *s)
 {
     static char buf[512];

@@ -42,27 +42,6 @@ static void chain_flush_from(task_inst *t, int k)
     }
 }
 
-/* Say which operator and subtask failed, once: "operator '<uid>' subtask
- * <i>/<n>: <message>". A message that already starts with "operator
- * '<uid>'" (as most operators write theirs) gets "subtask <i>/<n> of " in
- * front instead, and one that also names the subtask is left alone. */
-static void name_op(mpf_err *e, const op_inst *oi)
-{
-    char own[512], old[sizeof e->msg];
-    int n = snprintf(own, sizeof own, "operator '%s'", oi->spec->uid);
-    int i = oi->subtask + 1, par = oi->spec->parallelism;
-    memcpy(old, e->msg, sizeof old);
-    old[sizeof old - 1] = '\0';
-    if (n > 0 && (size_t)n < sizeof own && strncmp(old, own, (size_t)n) == 0) {
-        if (strncmp(old + n, " subtask ", 9) != 0)
-            snprintf(e->msg, sizeof e->msg, "subtask %d/%d of %.*s", i, par,
-                     (int)sizeof old - 64, old);
-    } else {
-        snprintf(e->msg, sizeof e->msg, "%.*s subtask %d/%d: %.*s", 400, own, i, par,
-                 (int)sizeof old - 480, old);
-    }
-}
-
 /* ops[k]'s hook failed: rc is what it returned, e what it reported. Make
  * e a failure with the operator's own message, naming the operator and
  * subtask once; returns its code. Progress values (0, MPF_EAGAIN) are
@@ -84,7 +63,7 @@ static int op_error(task_inst *t, int k, int rc, mpf_err *e, const char *hook)
         err_set(e, MPF_EINVAL, "%s returned %d (%s), which is neither 0, MPF_EAGAIN where "
                 "allowed, nor an error code", hook, rc, mpf_err_name(rc));
     }
-    name_op(e, oi);
+    op_name_error(e, oi, NULL);
     return e->code;
 }
 
@@ -129,7 +108,7 @@ static int too_big(task_inst *t, int k, uint32_t len)
     if (!t->err.code) {
         err_set(&t->err, MPF_ETOOBIG, "operator '%s': a record of %u bytes does not fit a "
                 "record batch; raise taskmanager.memory.segment-size", t->ops[k].spec->uid, len);
-        name_op(&t->err, &t->ops[k]);
+        op_name_error(&t->err, &t->ops[k], NULL);
         t->err_named = 1;
     }
     return 1;

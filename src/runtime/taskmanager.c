@@ -98,9 +98,13 @@ static int on_ckpt_end(tm_ctx *tm, const char *payload, int aborted, mpf_err *e)
             op_inst *oi = &t->ops[k];
             int (*hook)(op_inst *, int64_t, mpf_err *) =
                 aborted ? oi->spec->kind->checkpoint_aborted : oi->spec->kind->checkpoint_complete;
-            if (hook && hook(oi, id, e))
-                return err_prefix(e, "operator '%s' %s checkpoint %lld", oi->spec->uid,
-                                  aborted ? "aborting" : "completing", id);
+            if (hook && hook(oi, id, e)) {
+                char doing[64];
+                snprintf(doing, sizeof doing, "%s checkpoint %lld",
+                         aborted ? "aborting" : "completing", id);
+                op_name_error(e, oi, doing);
+                return e->code;
+            }
         }
     }
     return 0;
@@ -414,27 +418,6 @@ static int restore_blob(void *arg, const ckpt_blob *b, mpf_err *e)
     return oi->spec->kind->restore(oi, &sb, e);
 }
 
-/* Say which subtask failed to restore, once: operators' own messages may
- * already start with "operator '<uid>'" (and " subtask <i>"). */
-static void restore_error(mpf_err *e, const op_inst *oi)
-{
-    char own[512];
-    int n = snprintf(own, sizeof own, "operator '%s'", oi->spec->uid);
-    if (n > 0 && (size_t)n < sizeof own && strncmp(e->msg, own, (size_t)n) == 0) {
-        char old[sizeof e->msg];
-        memcpy(old, e->msg, sizeof old);
-        int at = strncmp(old + n, " subtask ", 9) == 0
-                     ? snprintf(e->msg, sizeof e->msg, "restoring ")
-                     : snprintf(e->msg, sizeof e->msg, "restoring subtask %d of ", oi->subtask);
-        if (at > 0 && (size_t)at < sizeof e->msg) {
-            size_t len = strnlen(old, sizeof e->msg - (size_t)at - 1);
-            memcpy(e->msg + at, old, len);
-            e->msg[(size_t)at + len] = 0;
-        }
-    } else
-        err_prefix(e, "restoring operator '%s' subtask %d", oi->spec->uid, oi->subtask);
-}
-
 /* Give every local operator its state: keyed state of its key groups,
  * operator state of the old subtasks that map to it. */
 static int tm_restore(tm_ctx *tm, const char *path, mpf_err *e)
@@ -458,7 +441,7 @@ static int tm_restore(tm_ctx *tm, const char *path, mpf_err *e)
             if (!rc && oi->spec->kind->restore_end)
                 rc = oi->spec->kind->restore_end(oi, e);
             if (rc)
-                restore_error(e, oi);
+                op_name_error(e, oi, "restoring");
         }
     }
     ckpt_close(c);
