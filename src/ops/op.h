@@ -119,6 +119,11 @@ typedef struct op_kind {
     int (*restore)(op_inst *oi, const snap_blob *b, mpf_err *e);
     /* After the last restored blob (optional). */
     int (*restore_end)(op_inst *oi, mpf_err *e);
+    /* Every TaskManager deployed and restored without error; the job
+     * starts (optional). Work that must not happen unless the whole job
+     * can run -- publishing restored output -- belongs here, not in
+     * restore. */
+    int (*start)(op_inst *oi, mpf_err *e);
     /* Operator blobs of every old subtask go to every new subtask (Flink's
      * union list state), so the kind can split them itself when the
      * parallelism changed; otherwise subtask i gets those of old subtasks

@@ -110,6 +110,22 @@ static int on_ckpt_end(tm_ctx *tm, const char *payload, int aborted, mpf_err *e)
     return 0;
 }
 
+/* START: the start hooks of every local operator. */
+static int tm_start_ops(tm_ctx *tm, mpf_err *e)
+{
+    for (int i = 0; i < tm->ntasks; i++) {
+        task_inst *t = &tm->tasks[i];
+        for (int k = 0; k < t->nops; k++) {
+            op_inst *oi = &t->ops[k];
+            if (oi->spec->kind->start && oi->spec->kind->start(oi, e)) {
+                op_name_error(e, oi, "starting");
+                return e->code;
+            }
+        }
+    }
+    return 0;
+}
+
 /* The JobManager's heartbeats (one TaskManager per process). */
 static heartbeat tm_hb;
 
@@ -495,6 +511,8 @@ static int tm_attempt(tm_ctx *tm, const char *restore, char **restart)
     ctl_send(0, CTL_DEPLOYED, "", 0);
     if (wait_ctl(CTL_START, CTL_CANCEL, tm->max_sleep_ns, NULL) == CTL_CANCEL)
         return tm_cancel(tm, restart);
+    if (tm_start_ops(tm, &e))
+        return tm_fail(tm, &e, restart);
     int code = tm_run_loop(tm, restart);
     if (code != TM_TASKS_DONE)
         return code;

@@ -76,11 +76,10 @@ typedef struct fsink_state {
     int64_t written;      /* bytes in it */
     pending_part *pend;   /* staged by checkpoints, not yet published */
     int npend, cappend;
-    restore_todo *todo;   /* from restore, done by settle() */
+    restore_todo *todo;   /* from restore, done by sink_start() */
     int ntodo;
     int64_t *hw;          /* restored next part number per subtask index, -1 none */
     int nhw;
-    int settled;          /* the restore's work is done */
     int scanned;          /* part numbers are past those in the directory */
     char *out;
     size_t len, cap;
@@ -303,8 +302,6 @@ static int scan_parts(op_inst *oi, mpf_err *e)
     return 0;
 }
 
-static int settle(op_inst *oi, mpf_err *e);
-
 static int open_part(op_inst *oi, mpf_err *e)
 {
     fsink_state *st = oi->st;
@@ -393,8 +390,6 @@ static int sink_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e
     const schema *sc = oi->spec->in_schema[0];
     fsink_state *st = oi->st;
     char tmp[64];
-    if (!st->settled && settle(oi, e))
-        return e->code;
     for (const uint8_t *r = batch_first(batch); r; r = batch_next(batch, r)) {
         const uint8_t *f = r + REC_LEN_SIZE;
         for (int i = 0; i < sc->n; i++) {
@@ -432,8 +427,6 @@ static int sink_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e
 static int sink_finish(op_inst *oi, mpf_err *e)
 {
     fsink_state *st = oi->st;
-    if (!st->settled && settle(oi, e))
-        return e->code;
     if (sink_flush(oi, e))
         return e->code;
     if (st->f && fflush(st->f) != 0)
@@ -518,17 +511,8 @@ static int remove_after(const op_inst *oi, const restore_todo *t, mpf_err *e)
     return rc;
 }
 
-/* The restore's work, on the first call after the job started: every
- * TaskManager has restored (and checked its staged parts) by then, so a
- * refused restore has committed and removed nothing. */
-static int settle(op_inst *oi, mpf_err *e)
+static void todo_free(fsink_state *st)
 {
-    fsink_state *st = oi->st;
-    int rc = 0;
-    for (int i = 0; i < st->ntodo && !rc; i++) {
-        restore_todo *t = &st->todo[i];
-        rc = t->from ? commit_file(oi, t->from, t->to, e) : remove_after(oi, t, e);
-    }
     for (int i = 0; i < st->ntodo; i++) {
         free(st->todo[i].from);
         free(st->todo[i].to);
@@ -537,15 +521,26 @@ static int settle(op_inst *oi, mpf_err *e)
     free(st->todo);
     st->todo = NULL;
     st->ntodo = 0;
-    st->settled = 1;
+}
+
+/* The restore's work, when the job starts: every TaskManager has restored
+ * (and checked its staged parts) by then, so a refused restore has
+ * committed and removed nothing. */
+static int sink_start(op_inst *oi, mpf_err *e)
+{
+    fsink_state *st = oi->st;
+    int rc = 0;
+    for (int i = 0; i < st->ntodo && !rc; i++) {
+        restore_todo *t = &st->todo[i];
+        rc = t->from ? commit_file(oi, t->from, t->to, e) : remove_after(oi, t, e);
+    }
+    todo_free(st);
     return rc;
 }
 
 static int sink_commit(op_inst *oi, mpf_err *e)
 {
     fsink_state *st = oi->st;
-    if (!st->settled && settle(oi, e))
-        return e->code;
     if (publish(oi, INT64_MAX, e))
         return e->code;
     if (!st->f)
@@ -655,8 +650,6 @@ static int sink_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
     const fsink_cfg *cfg = oi->spec->cfg;
     if (!cfg->path)
         return 0;
-    if (!st->settled && settle(oi, e))
-        return e->code;
     if (sink_flush(oi, e))
         return e->code;
     if (st->f) {
@@ -711,11 +704,8 @@ static int sink_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
 
 static int sink_checkpoint_complete(op_inst *oi, int64_t id, mpf_err *e)
 {
-    fsink_state *st = oi->st;
     if (!((const fsink_cfg *)oi->spec->cfg)->path)
         return 0;
-    if (!st->settled && settle(oi, e))
-        return e->code;
     return publish(oi, id, e);
 }
 
@@ -732,7 +722,7 @@ static restore_todo *todo_add(fsink_state *st)
  * continues after them: sink_restore_end). The blob's staged parts
  * belong to subtask (old index mod parallelism): each must still be
  * staged or already published, else the restore is refused now, before
- * anything runs; they are published by settle() once the job starts. */
+ * anything runs; they are published by sink_start() when the job starts. */
 static int sink_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
 {
     fsink_state *st = oi->st;
@@ -846,12 +836,7 @@ static void sink_close(op_inst *oi)
         fclose(st->f);
         unlink(st->tmp); /* not committed: leave nothing behind */
     }
-    for (int i = 0; i < st->ntodo; i++) {
-        free(st->todo[i].from);
-        free(st->todo[i].to);
-        free(st->todo[i].dir);
-    }
-    free(st->todo);
+    todo_free(st);
     free(st->hw);
     free(st->pend); /* staged parts stay on disk for a restore */
     free(st->tmp);
@@ -889,6 +874,7 @@ const op_kind op_sink_file = {
     .snapshot = sink_snapshot,
     .restore = sink_restore,
     .restore_end = sink_restore_end,
+    .start = sink_start,
     .union_state = 1,
     .describe_state = sink_describe_state,
     .checkpoint_complete = sink_checkpoint_complete,
