@@ -56,9 +56,9 @@ static void rescale(world *from, world *to, int p, int64_t limit)
     for (int k = 0; k < p; k++) {
         for (size_t b = 0; b < w.n; b++) {
             snap_blob sb = {SNAP_OPERATOR, -1, w.v[b].subtask, w.v[b].data, w.v[b].len};
-            assert_int_equal(seqsplit_restore(&to->s[k], &to->oi[k], &sb, &e), 0);
+            assert_int_equal(seqsplit_restore(&to->s[k], &sb, &e), 0);
         }
-        assert_int_equal(seqsplit_restore_end(&to->s[k], &to->oi[k], limit, &e), 0);
+        assert_int_equal(seqsplit_restore_end(&to->s[k], &to->oi[k], &e), 0);
     }
     snapw_fini(&w);
     world_close(from);
@@ -155,9 +155,9 @@ static void test_version1_blobs(void **state)
         seqsplit_init(&s, k, 2, LIMIT);
         for (int i = 0; i < 3; i++) {
             snap_blob b = {SNAP_OPERATOR, -1, i, (const uint8_t *)&next[i], sizeof next[i]};
-            assert_int_equal(seqsplit_restore(&s, &oi, &b, &e), 0);
+            assert_int_equal(seqsplit_restore(&s, &b, &e), 0);
         }
-        assert_int_equal(seqsplit_restore_end(&s, &oi, LIMIT, &e), 0);
+        assert_int_equal(seqsplit_restore_end(&s, &oi, &e), 0);
         for (int64_t r; (r = seqsplit_take(&s)) >= 0;) {
             assert_int_equal(seen[r], 0);
             seen[r] = 1;
@@ -181,13 +181,13 @@ static void test_bad_blobs(void **state)
     seqsplit_init(&s, 0, 2, 100);
     int64_t next = 4;
     snap_blob b = {SNAP_OPERATOR, -1, 2, (const uint8_t *)&next, sizeof next}; /* only subtask 2 */
-    assert_int_equal(seqsplit_restore(&s, &oi, &b, &e), 0);
-    assert_int_not_equal(seqsplit_restore_end(&s, &oi, 100, &e), 0);
+    assert_int_equal(seqsplit_restore(&s, &b, &e), 0);
+    assert_int_not_equal(seqsplit_restore_end(&s, &oi, &e), 0);
     assert_non_null(strstr(e.msg, "missing"));
     uint8_t junk[13] = {2, 0, 0, 0, 9, 0, 0, 0, 1};
     snap_blob j = {SNAP_OPERATOR, -1, 0, junk, sizeof junk};
     memset(&e, 0, sizeof e);
-    assert_int_not_equal(seqsplit_restore(&s, &oi, &j, &e), 0);
+    assert_int_not_equal(seqsplit_restore(&s, &j, &e), 0);
     assert_non_null(strstr(e.msg, "malformed"));
     seqsplit_fini(&s);
 }

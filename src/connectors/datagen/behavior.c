@@ -47,7 +47,7 @@ typedef struct bh_cfg {
 } bh_cfg;
 
 typedef struct bh_state {
-    seqsplit events; /* the event numbers this subtask still produces */
+    seqsplit events; /* first: the event numbers still to produce (seqsplit_op_*) */
     int64_t produced;
     srcutil_rate rl;
     recbuf rb;
@@ -227,24 +227,6 @@ static void bh_describe(const op_spec *s, char *buf, size_t n)
              cfg->rate > 0 ? ", rate-limited" : "");
 }
 
-static int bh_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
-{
-    (void)e;
-    seqsplit_snapshot(&((bh_state *)oi->st)->events, w);
-    return 0;
-}
-
-static int bh_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
-{
-    return seqsplit_restore(&((bh_state *)oi->st)->events, oi, b, e);
-}
-
-static int bh_restore_end(op_inst *oi, mpf_err *e)
-{
-    return seqsplit_restore_end(&((bh_state *)oi->st)->events, oi,
-                                ((const bh_cfg *)oi->spec->cfg)->events, e);
-}
-
 const op_kind op_src_behavior = {
     .name = "behavior",
     .role = OP_SOURCE,
@@ -256,9 +238,9 @@ const op_kind op_src_behavior = {
     .open = bh_open,
     .poll = bh_poll,
     .close = bh_close,
-    .snapshot = bh_snapshot,
-    .restore = bh_restore,
-    .restore_end = bh_restore_end,
+    .snapshot = seqsplit_op_snapshot,
+    .restore = seqsplit_op_restore,
+    .restore_end = seqsplit_op_restore_end,
     .union_state = 1,
     .describe_state = seqsplit_describe,
 };

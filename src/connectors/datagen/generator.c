@@ -45,7 +45,7 @@ typedef struct gen_cfg {
 } gen_cfg;
 
 typedef struct gen_state {
-    seqsplit rows; /* the rows this subtask still produces */
+    seqsplit rows; /* first: the rows this subtask still produces (seqsplit_op_*) */
     int64_t produced;
     struct timespec t0;
     recbuf rb;
@@ -275,24 +275,6 @@ static void gen_describe(const op_spec *s, char *buf, size_t n)
                  cfg->rate > 0 ? ", rate-limited" : "");
 }
 
-static int gen_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
-{
-    (void)e;
-    seqsplit_snapshot(&((gen_state *)oi->st)->rows, w);
-    return 0;
-}
-
-static int gen_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
-{
-    return seqsplit_restore(&((gen_state *)oi->st)->rows, oi, b, e);
-}
-
-static int gen_restore_end(op_inst *oi, mpf_err *e)
-{
-    return seqsplit_restore_end(&((gen_state *)oi->st)->rows, oi,
-                                ((const gen_cfg *)oi->spec->cfg)->rows, e);
-}
-
 const op_kind op_src_generator = {
     .name = "generator",
     .role = OP_SOURCE,
@@ -304,9 +286,9 @@ const op_kind op_src_generator = {
     .open = gen_open,
     .poll = gen_poll,
     .close = gen_close,
-    .snapshot = gen_snapshot,
-    .restore = gen_restore,
-    .restore_end = gen_restore_end,
+    .snapshot = seqsplit_op_snapshot,
+    .restore = seqsplit_op_restore,
+    .restore_end = seqsplit_op_restore_end,
     .union_state = 1,
     .describe_state = seqsplit_describe,
 };

@@ -100,7 +100,7 @@ typedef struct nx_cfg {
 } nx_cfg;
 
 typedef struct nx_state {
-    seqsplit events; /* the event numbers this subtask still walks */
+    seqsplit events; /* first: the event numbers this subtask still walks (seqsplit_op_*) */
     int64_t walked; /* events walked (all kinds) */
     srcutil_rate rl;
     recbuf rb;
@@ -537,24 +537,6 @@ static void nx_describe(const op_spec *s, char *buf, size_t n)
              (unsigned long long)cfg->seed, cfg->rate > 0 ? ", rate-limited" : "");
 }
 
-static int nx_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
-{
-    (void)e;
-    seqsplit_snapshot(&((nx_state *)oi->st)->events, w);
-    return 0;
-}
-
-static int nx_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
-{
-    return seqsplit_restore(&((nx_state *)oi->st)->events, oi, b, e);
-}
-
-static int nx_restore_end(op_inst *oi, mpf_err *e)
-{
-    return seqsplit_restore_end(&((nx_state *)oi->st)->events, oi,
-                                ((const nx_cfg *)oi->spec->cfg)->events, e);
-}
-
 const op_kind op_src_nexmark = {
     .name = "nexmark",
     .role = OP_SOURCE,
@@ -566,9 +548,9 @@ const op_kind op_src_nexmark = {
     .open = nx_open,
     .poll = nx_poll,
     .close = nx_close,
-    .snapshot = nx_snapshot,
-    .restore = nx_restore,
-    .restore_end = nx_restore_end,
+    .snapshot = seqsplit_op_snapshot,
+    .restore = seqsplit_op_restore,
+    .restore_end = seqsplit_op_restore_end,
     .union_state = 1,
     .describe_state = seqsplit_describe,
 };

@@ -22,6 +22,7 @@ static void push(seq_range **v, int *n, int *cap, seq_range r)
 void seqsplit_init(seqsplit *s, int subtask, int parallelism, int64_t limit)
 {
     memset(s, 0, sizeof *s);
+    s->limit = limit;
     push(&s->r, &s->n, &s->cap,
          (seq_range){subtask, parallelism, limit < 0 ? INT64_MAX : limit});
 }
@@ -53,20 +54,10 @@ void seqsplit_snapshot(const seqsplit *s, snap_writer *w)
     free(b);
 }
 
-/* The ranges of one blob (NULL with *n = -1 when malformed). */
-static seq_range *decode(const snap_blob *b, int64_t limit, int old_parallelism, int *n)
+/* The ranges of a version-2 blob (NULL with *n = -1 when malformed). */
+static seq_range *decode(const snap_blob *b, int *n)
 {
     *n = -1;
-    if (b->len == sizeof(int64_t)) { /* version 1 */
-        int64_t next;
-        memcpy(&next, b->data, sizeof next);
-        if (next < 0 || old_parallelism < 1)
-            return NULL;
-        seq_range *r = xmalloc(sizeof *r);
-        *r = (seq_range){next, old_parallelism, limit < 0 ? INT64_MAX : limit};
-        *n = 1;
-        return r;
-    }
     uint32_t hdr[2];
     if (b->len < sizeof hdr)
         return NULL;
@@ -85,7 +76,15 @@ static seq_range *decode(const snap_blob *b, int64_t limit, int old_parallelism,
     return r;
 }
 
-int seqsplit_restore(seqsplit *s, const op_inst *oi, const snap_blob *b, mpf_err *e)
+/* Keep a range of old subtask `subtask` until restore_end. */
+static void keep_old(seqsplit *s, seq_range r, int subtask)
+{
+    push(&s->old, &s->nold, &s->capold, r);
+    s->old_subtask = xrealloc(s->old_subtask, (size_t)s->capold * sizeof *s->old_subtask);
+    s->old_subtask[s->nold - 1] = subtask;
+}
+
+int seqsplit_restore(seqsplit *s, const snap_blob *b, mpf_err *e)
 {
     if (b->kind != SNAP_OPERATOR || b->subtask < 0 || b->subtask >= SEQ_MAX_RANGES)
         return err_set(e, MPF_EPARSE, "restored source position of subtask %d is not an "
@@ -96,27 +95,20 @@ int seqsplit_restore(seqsplit *s, const op_inst *oi, const snap_blob *b, mpf_err
     if (b->len == sizeof(int64_t)) {
         int64_t next;
         memcpy(&next, b->data, sizeof next);
-        push(&s->old, &s->nold, &s->capold, (seq_range){next, 0, 0});
-        s->old_subtask = xrealloc(s->old_subtask, (size_t)s->capold * sizeof *s->old_subtask);
-        s->old_subtask[s->nold - 1] = b->subtask;
+        keep_old(s, (seq_range){next, 0, 0}, b->subtask);
     } else {
         int n;
-        seq_range *r = decode(b, -1, 0, &n);
+        seq_range *r = decode(b, &n);
         if (!r)
             return err_set(e, MPF_EPARSE, "restored source position of subtask %d is "
                            "malformed (%zu bytes)", b->subtask, b->len);
-        for (int i = 0; i < n; i++) {
-            push(&s->old, &s->nold, &s->capold, r[i]);
-            s->old_subtask = xrealloc(s->old_subtask,
-                                      (size_t)s->capold * sizeof *s->old_subtask);
-            s->old_subtask[s->nold - 1] = b->subtask;
-        }
+        for (int i = 0; i < n; i++)
+            keep_old(s, r[i], b->subtask);
         free(r);
     }
     if (b->subtask + 1 > s->old_parallelism)
         s->old_parallelism = b->subtask + 1;
     s->restored_blobs++;
-    (void)oi;
     return 0;
 }
 
@@ -128,8 +120,9 @@ static int cmp_range(const void *a, const void *b)
     return (x->stride > y->stride) - (x->stride < y->stride);
 }
 
-int seqsplit_restore_end(seqsplit *s, const op_inst *oi, int64_t limit, mpf_err *e)
+int seqsplit_restore_end(seqsplit *s, const op_inst *oi, mpf_err *e)
 {
+    int64_t limit = s->limit;
     if (!s->restored_blobs)
         return 0; /* no state saved for this operator: a fresh start */
     int rc = 0, P = s->old_parallelism, p = oi->spec->parallelism, k = oi->subtask;
@@ -184,6 +177,23 @@ out:
     return rc;
 }
 
+int seqsplit_op_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
+{
+    (void)e;
+    seqsplit_snapshot(oi->st, w);
+    return 0;
+}
+
+int seqsplit_op_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
+{
+    return seqsplit_restore(oi->st, b, e);
+}
+
+int seqsplit_op_restore_end(op_inst *oi, mpf_err *e)
+{
+    return seqsplit_restore_end(oi->st, oi, e);
+}
+
 void seqsplit_describe(const snap_blob *b, char *buf, size_t n)
 {
     if (b->len == sizeof(int64_t)) {
@@ -193,7 +203,7 @@ void seqsplit_describe(const snap_blob *b, char *buf, size_t n)
         return;
     }
     int cnt;
-    seq_range *r = decode(b, -1, 0, &cnt);
+    seq_range *r = decode(b, &cnt);
     if (!r) {
         snprintf(buf, n, "malformed position (%zu bytes)", b->len);
         return;

@@ -31,6 +31,7 @@ typedef struct seq_range {
 typedef struct seqsplit {
     seq_range *r;
     int n, cap;
+    int64_t limit; /* rows in total; -1: unbounded */
     /* A restore in progress: every old subtask's ranges, tagged. */
     seq_range *old;
     int *old_subtask;
@@ -60,12 +61,17 @@ static inline int64_t seqsplit_take(seqsplit *s)
 /* Rows are left to produce. */
 int seqsplit_more(const seqsplit *s);
 
-/* Checkpoint hooks: snapshot writes one SNAP_OPERATOR blob; restore takes
- * the blobs of every old subtask (op_kind.union_state) and restore_end
- * keeps this subtask's share. Errors name the operator and subtask. */
+/* Checkpoints: snapshot writes one SNAP_OPERATOR blob; restore takes the
+ * blobs of every old subtask (op_kind.union_state) and restore_end keeps
+ * subtask oi's share. */
 void seqsplit_snapshot(const seqsplit *s, snap_writer *w);
-int seqsplit_restore(seqsplit *s, const op_inst *oi, const snap_blob *b, mpf_err *e);
-int seqsplit_restore_end(seqsplit *s, const op_inst *oi, int64_t limit, mpf_err *e);
+int seqsplit_restore(seqsplit *s, const snap_blob *b, mpf_err *e);
+int seqsplit_restore_end(seqsplit *s, const op_inst *oi, mpf_err *e);
+/* The same as op_kind hooks, for a source whose state (oi->st) begins
+ * with its seqsplit. */
+int seqsplit_op_snapshot(op_inst *oi, snap_writer *w, mpf_err *e);
+int seqsplit_op_restore(op_inst *oi, const snap_blob *b, mpf_err *e);
+int seqsplit_op_restore_end(op_inst *oi, mpf_err *e);
 /* describe_state: "rows 12, 15, ... (stride 3)" per range. */
 void seqsplit_describe(const snap_blob *b, char *buf, size_t n);
 
