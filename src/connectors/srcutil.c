@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include "conf/props.h"
 #include "connectors/srcutil.h"
+#include "util/strutil.h"
 #include "record/batch.h"
 #include "util/xmalloc.h"
 
@@ -94,13 +95,10 @@ int srcutil_get_input_path(const ynode *map, const char *key, int required, char
     if (!v)
         return 0;
     const ynode *n = ynode_get(map, key);
-    const char *file = n->file, *slash = file ? strrchr(file, '/') : NULL;
-    if (v[0] == '/' || !v[0] || n->from_cli || !slash || strncmp(v, "builtin:", 8) == 0) {
-        *out = xstrdup(v);
-        return 0;
-    }
-    char *beside = xasprintf("%.*s/%s", (int)(slash - file), file, v);
-    if (access(beside, F_OK) == 0) {
+    char *beside = v[0] == '/' || !v[0] || n->from_cli || strncmp(v, "builtin:", 8) == 0
+                       ? NULL
+                       : str_path_beside(n->file, v);
+    if (beside && access(beside, F_OK) == 0) {
         *out = beside;
         return 0;
     }

@@ -82,9 +82,9 @@ static char *find_library(const char *job_file, const char *path, char *tried, s
     }
     /* dlopen searches the library path for names without a slash. */
     char *c2 = strchr(path, '/') ? xstrdup(path) : xasprintf("./%s", path);
-    const char *slash = job_file ? strrchr(job_file, '/') : NULL;
-    char *c1 = slash ? xasprintf("%.*s/%s", (int)(slash - job_file), job_file, path)
-                     : xstrdup(c2);
+    char *c1 = str_path_beside(job_file, path);
+    if (!c1)
+        c1 = xstrdup(c2);
     if (access(c1, F_OK) == 0) {
         free(c2);
         return c1;

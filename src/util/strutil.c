@@ -57,3 +57,9 @@ int str_ieq(const char *a, const char *b)
             return 0;
     return *a == *b;
 }
+
+char *str_path_beside(const char *file, const char *rel)
+{
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    return slash ? xasprintf("%.*s/%s", (int)(slash - file), file, rel) : NULL;
+}

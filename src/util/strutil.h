@@ -10,5 +10,9 @@ size_t str_edit_distance(const char *a, const char *b, size_t cap);
  * most max(2, strlen(s)/3)), else NULL. cands is NULL-terminated. */
 const char *str_closest(const char *s, const char *const *cands);
 int str_ieq(const char *a, const char *b);
+/* rel in the directory of file ("<dir of file>/rel"), or NULL when file
+ * is NULL or has no directory part: where a path written in a job file is
+ * looked for first. Caller frees. */
+char *str_path_beside(const char *file, const char *rel);
 
 #endif
