@@ -493,6 +493,7 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
             goto fail;
         }
     }
+    p->all_bounded = all_bounded;
     p->batch_mode = strcmp(mode, "BATCH") == 0 ||
                     (strcmp(mode, "AUTOMATIC") == 0 && all_bounded && !checkpointing);
     for (int i = 0; i < j->nops; i++)

@@ -37,6 +37,7 @@ typedef struct plan {
     const conf *conf;
     int ntms, slots_per_tm, nslots;
     int batch_mode;
+    int all_bounded; /* every source ends by itself */
     int max_parallelism;
     int ntasks, nedges;
     plan_task *tasks;

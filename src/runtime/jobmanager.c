@@ -53,7 +53,6 @@ typedef struct jm_ctx {
     int signal_here; /* rank 0 itself got one (mpirun signals every rank at once,
                       * so only a second signal to rank 0 escalates) */
     int drained;  /* the sources were ended early (signal drain or stop --drain) */
-    int all_bounded; /* every source ends by itself */
     jm_ckpt ck;
     conf *conf;
     plan plan;
@@ -382,7 +381,7 @@ static void on_stop_signal(jm_ctx *jm, int rank, int sig)
         if (request_savepoint(jm, CKF_STOP, NULL, -1) == 0)
             return;
     }
-    if (!jm->all_bounded) {
+    if (!jm->plan.all_bounded) {
         request_stop(jm, rank, sig);
         return;
     }
@@ -957,10 +956,6 @@ int jm_main(submission *sub)
              jm.plan.batch_mode ? "BATCH" : "STREAMING");
     jm_setup(&jm);
     hb_init(&jm.hb, jm.conf, 1, jm.ntms, clock_mono_ns());
-    jm.all_bounded = 1;
-    for (int i = 0; i < jm.plan.job->nops; i++)
-        if (jm.plan.job->ops[i].kind->role == OP_SOURCE && !jm.plan.job->ops[i].bounded)
-            jm.all_bounded = 0;
     double t0 = net_wtime();
     int code = MPF_EXIT_FAILED;
     for (;;) {
