@@ -3,6 +3,7 @@
  *   mpiflow validate JOB.yaml [same options] [--taskmanagers N]
  *   mpiflow config --list | --markdown
  *   mpiflow inspect CHECKPOINT_DIR
+ *   mpiflow kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...
  *   mpiflow submit [--restart-attempts N] [--restart-delay D] -- LAUNCHER...
  *   mpiflow savepoint JOB [DIR] | stop JOB [--savepointPath DIR] [--drain] | cancel JOB
  * Exit codes: 0 success, 1 the job failed or was rejected, 2 usage. */
@@ -13,6 +14,7 @@
 #include <unistd.h>
 #include "ckpt/ckpt.h"
 #include "cli/submit.h"
+#include "connectors/kafka/kafka_mock.h"
 #include "net/localsock.h"
 #include "conf/props.h"
 #include "net/world.h"
@@ -41,6 +43,8 @@ static void usage(FILE *f)
             "  mpiflow cancel JOB         cancel running job JOB (no savepoint)\n"
             "                             (these three take --socket PATH when the job sets\n"
             "                             jobmanager.control-socket)\n"
+            "  mpiflow kafka-mock [--brokers N] [--topic NAME[:P]]...  a mock Kafka cluster\n"
+            "                             for trying Kafka jobs (not a real broker)\n"
             "  mpiflow --help | --version\n"
             "\n"
             "options:\n"
@@ -390,6 +394,8 @@ int main(int argc, char **argv)
         return cmd_config(argc - 2, argv + 2);
     if (strcmp(cmd, "inspect") == 0)
         return cmd_inspect(argc - 2, argv + 2);
+    if (strcmp(cmd, "kafka-mock") == 0)
+        return kafka_mock_main(argc - 1, argv + 1);
     if (strcmp(cmd, "submit") == 0)
         return cmd_submit(argc - 2, argv + 2);
     if (strcmp(cmd, "savepoint") == 0 || strcmp(cmd, "stop") == 0 || strcmp(cmd, "cancel") == 0)
