@@ -315,9 +315,9 @@ int cmd_submit(int argc, char **argv)
             free(cmd);
             return 1;
         }
-        from = strcmp(conf_str(c, "restart-strategy.type"), "auto") != 0
+        from = strcmp(conf_str(c, CONF_RESTART_STRATEGY_TYPE), "auto") != 0
                    ? "from restart-strategy.type"
-               : conf_duration_ns(c, "execution.checkpointing.interval") > 0
+               : conf_duration_ns(c, CONF_EXECUTION_CHECKPOINTING_INTERVAL) > 0
                    ? "auto, as checkpointing is on"
                    : "auto, as checkpointing is off";
     }

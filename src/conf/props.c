@@ -1,6 +1,7 @@
 /* The configuration property table and typed configuration values (conf
- * layer). conf_props[] is the single source of truth for every key: its
- * type, default, range, enum spellings and description. A conf holds one
+ * layer). conf/keys.def is the single source of truth for every key: its
+ * type, default, range, enum spellings and description; it expands into
+ * conf_props[] here and into the conf_key enum the getters take. A conf holds one
  * parsed value per table entry plus the text it prints as and where it came
  * from; conf_set is the only way a value changes, so the precedence of
  * defaults < --conf file < job config: < -D is just the order of the calls.
@@ -25,148 +26,9 @@
 /* ---------------------------------------------------------------- table */
 
 const prop_def conf_props[] = {
-    {"parallelism.default", PROP_INT, "0", 0, 32768, NULL,
-     "Default parallelism of operators that do not set their own. 0 means "
-     "one subtask per task slot in the MPI world."},
-    {"pipeline.max-parallelism", PROP_INT, "128", 1, 32768, NULL,
-     "Number of key groups: the upper bound on the parallelism of keyed "
-     "operators and on rescaling keyed state."},
-    {"pipeline.name", PROP_STRING, "", 0, 0, NULL,
-     "Overrides the job name given in the job file when not empty."},
-    {"taskmanager.numberOfTaskSlots", PROP_INT, "1", 1, 1024, NULL,
-     "Number of task slots each TaskManager rank offers."},
-    {"taskmanager.cpu-binding", PROP_ENUM, "core", 0, 0, "core|none",
-     "Pins each TaskManager rank to a core with hwloc (core) or leaves "
-     "placement to the operating system (none). When ranks outnumber cores "
-     "they share cores round-robin."},
-    {"taskmanager.memory.segment-size", PROP_SIZE, "32kb", 4 * KIB,
-     16 * KIB * KIB, NULL,
-     "Size of one network buffer, which is also the largest record batch "
-     "sent over a channel."},
-    {"taskmanager.network.memory.buffers-per-channel", PROP_INT, "2", 1, 1024,
-     NULL,
-     "Credits per channel: how many buffers a receiver grants each sender "
-     "before the sender has to wait."},
-    {"execution.buffer-timeout", PROP_DURATION, "100ms", 0, 3600 * NS_PER_S,
-     NULL,
-     "Flush a partly filled network buffer after this time. Lower values "
-     "trade throughput for latency."},
-    {"pipeline.auto-watermark-interval", PROP_DURATION, "200ms", NS_PER_MS,
-     3600 * NS_PER_S, NULL,
-     "How often sources with a watermark strategy emit a watermark (event "
-     "time progress) downstream."},
-    {"metrics.latency.interval", PROP_DURATION, "0ms", 0, 3600 * NS_PER_S, NULL,
-     "Sources emit a latency marker this often (0: never). Markers travel "
-     "with the records, bypass operators, and sinks record how long they "
-     "took: the source-to-sink latency in the job summary (Flink's latency "
-     "tracking)."},
-    {"metrics.reporter.interval", PROP_DURATION, "2s", 0, 3600 * NS_PER_S, NULL,
-     "Every TaskManager sends a snapshot of its live metrics (numRecordsIn, "
-     "busyTimeMsPerSecond, currentOutputWatermark, ... per operator subtask) "
-     "to the JobManager this often (0: never; the job summary does not need "
-     "them). Flink's metrics.reporter.<name>.interval."},
-    {"metrics.status.interval", PROP_DURATION, "10s", 0, 24 * 3600 * NS_PER_S, NULL,
-     "The JobManager logs a status line this often while the job runs: "
-     "records/s in and out, watermark lag, backpressure, the last checkpoint "
-     "(0: never). Its rates are those of the latest metrics snapshots "
-     "(metrics.reporter.interval)."},
-    {"execution.runtime-mode", PROP_ENUM, "AUTOMATIC", 0, 0,
-     "STREAMING|BATCH|AUTOMATIC",
-     "STREAMING processes records as they arrive; BATCH needs bounded "
-     "sources; AUTOMATIC picks BATCH when every source is bounded and "
-     "STREAMING otherwise."},
-    {"table.optimizer.agg-phase-strategy", PROP_ENUM, "AUTO", 0, 0,
-     "AUTO|ONE_PHASE|TWO_PHASE",
-     "TWO_PHASE pre-aggregates locally before the key-by shuffle; ONE_PHASE "
-     "aggregates only after it. AUTO means TWO_PHASE in BATCH mode for "
-     "combinable aggregates and ONE_PHASE otherwise."},
-    {"execution.local-aggregation.max-keys", PROP_INT, "1048576", 1,
-     1 << 30, NULL,
-     "Most distinct keys a local pre-aggregation (the first phase of "
-     "TWO_PHASE) holds before it sends its partial results downstream and "
-     "starts over; bounds its memory (mpiflow-specific)."},
-    {"heartbeat.interval", PROP_DURATION, "1s", 10 * NS_PER_MS, 3600 * NS_PER_S, NULL,
-     "How often the JobManager and every TaskManager send each other a heartbeat."},
-    {"heartbeat.timeout", PROP_DURATION, "10s", 0, 24 * 3600 * NS_PER_S, NULL,
-     "A JobManager or TaskManager that sent nothing for this long (stopped, hung, unreachable) "
-     "ends the MPI world, so the supervisor relaunches the job from its latest checkpoint; "
-     "0 turns heartbeats off. Flink's default is 50 s; one MPI world needs less."},
-    {"taskmanager.network.poll-max-sleep", PROP_DURATION, "1ms", 0,
-     100 * NS_PER_MS, NULL,
-     "Longest back-off sleep of an idle rank between MPI probes; lower "
-     "values cut latency and cost CPU (mpiflow-specific)."},
-    {"execution.checkpointing.interval", PROP_DURATION, "0ms", 0, 24 * 3600 * NS_PER_S, NULL,
-     "Take a checkpoint this often (0: checkpointing off)."},
-    {"execution.checkpointing.timeout", PROP_DURATION, "10min", NS_PER_MS, 24 * 3600 * NS_PER_S,
-     NULL, "A checkpoint not completed within this time is declined."},
-    {"execution.checkpointing.min-pause", PROP_DURATION, "0ms", 0, 24 * 3600 * NS_PER_S, NULL,
-     "Least time between the end of one checkpoint and the start of the next."},
-    {"execution.checkpointing.max-concurrent-checkpoints", PROP_INT, "1", 1, 1, NULL,
-     "Checkpoints in progress at once (mpiflow supports 1)."},
-    {"execution.checkpointing.tolerable-failed-checkpoints", PROP_INT, "0", 0, 1000000, NULL,
-     "Consecutive failed checkpoints tolerated before the job fails."},
-    {"execution.checkpointing.mode", PROP_ENUM, "EXACTLY_ONCE", 0, 0,
-     "EXACTLY_ONCE|AT_LEAST_ONCE",
-     "EXACTLY_ONCE aligns barriers (an operator holds back inputs that delivered the barrier "
-     "until all have); AT_LEAST_ONCE does not block, so records after a barrier may be in the "
-     "snapshot and are replayed after a restore."},
-    {"state.checkpoints.dir", PROP_STRING, "checkpoints", 0, 0, NULL,
-     "Directory of checkpoints: <dir>/<job name>/chk-<n>/ (on a file system every rank sees)."},
-    {"state.checkpoints.num-retained", PROP_INT, "1", 1, 1000, NULL,
-     "Completed checkpoints kept; older ones are deleted."},
-    {"state.savepoints.dir", PROP_STRING, "savepoints", 0, 0, NULL,
-     "Directory of savepoints: <dir>/<job name>/savepoint-<n>-<time>/."},
-    {"execution.checkpointing.externalized-checkpoint-retention", PROP_ENUM,
-     "RETAIN_ON_CANCELLATION", 0, 0, "RETAIN_ON_CANCELLATION|DELETE_ON_CANCELLATION",
-     "What happens to the retained checkpoints when the job is cancelled (a failed job always "
-     "keeps them; a finished one deletes them)."},
-    {"execution.stop-with-savepoint-on-sigterm", PROP_BOOL, "false", 0, 0, NULL,
-     "SIGTERM stops the job with a savepoint (resume it with --restore latest) even without "
-     "periodic checkpoints (with them, SIGINT and SIGTERM always do); for Slurm's "
-     "--signal=TERM@<seconds> before the wall-time limit (mpiflow-specific)."},
-    {"jobmanager.control-socket", PROP_STRING, "", 0, 0, NULL,
-     "Unix socket on rank 0's node where `mpiflow savepoint|stop|cancel` reach the job. Empty: "
-     "$MPIFLOW_RUN_DIR (else /tmp)/mpiflow-<job name>.sock (mpiflow-specific)."},
-    {"restart-strategy.type", PROP_ENUM, "auto", 0, 0,
-     "auto|none|off|disable|fixed-delay|failure-rate|exponential-delay",
-     "How a failed job restarts from its latest checkpoint, in the same MPI world for a task "
-     "failure and under `mpiflow submit` after a lost process. auto: exponential-delay with "
-     "checkpointing, none without (Flink 1.19)."},
-    {"restart-strategy.fixed-delay.attempts", PROP_INT, "1", 0, 1000000000, NULL,
-     "fixed-delay: restarts before the job is declared failed."},
-    {"restart-strategy.fixed-delay.delay", PROP_DURATION, "1s", 0, 24 * 3600 * NS_PER_S, NULL,
-     "fixed-delay: wait between a failure and the restart."},
-    {"restart-strategy.failure-rate.max-failures-per-interval", PROP_INT, "1", 1, 1000000000,
-     NULL, "failure-rate: failures within one interval before the job is declared failed."},
-    {"restart-strategy.failure-rate.failure-rate-interval", PROP_DURATION, "1min", NS_PER_MS,
-     365 * 24 * 3600 * NS_PER_S, NULL, "failure-rate: the window over which failures are counted."},
-    {"restart-strategy.failure-rate.delay", PROP_DURATION, "1s", 0, 24 * 3600 * NS_PER_S, NULL,
-     "failure-rate: wait between a failure and the restart."},
-    {"restart-strategy.exponential-delay.initial-backoff", PROP_DURATION, "1s", 0,
-     24 * 3600 * NS_PER_S, NULL, "exponential-delay: wait before the first restart."},
-    {"restart-strategy.exponential-delay.max-backoff", PROP_DURATION, "1min", 0,
-     365 * 24 * 3600 * NS_PER_S, NULL, "exponential-delay: the longest wait."},
-    {"restart-strategy.exponential-delay.backoff-multiplier", PROP_DOUBLE, "1.5", 1, 1000, NULL,
-     "exponential-delay: each consecutive failure multiplies the wait by this."},
-    {"restart-strategy.exponential-delay.reset-backoff-threshold", PROP_DURATION, "1h",
-     NS_PER_MS, 365 * 24 * 3600 * NS_PER_S, NULL,
-     "exponential-delay: a job that ran this long without failing starts over at the initial "
-     "backoff (and attempt count)."},
-    {"restart-strategy.exponential-delay.jitter-factor", PROP_DOUBLE, "0.1", 0, 1, NULL,
-     "exponential-delay: random share added to or taken from each wait, against restart "
-     "storms."},
-    {"restart-strategy.exponential-delay.attempts-before-reset-backoff", PROP_INT, "2147483647",
-     1, 2147483647, NULL,
-     "exponential-delay: restarts allowed before the job is declared failed (the count starts "
-     "over after reset-backoff-threshold)."},
-    {"debug.inject-failure", PROP_STRING, "", 0, 0, NULL,
-     "Testing only: 'rank=R,records=N' makes the tasks of rank R fail once they have read N "
-     "records in total (a task failure); 'rank=R,checkpoint=N' SIGKILLs rank R after it wrote "
-     "its part of checkpoint N, before acknowledging it; 'rank=R,decline=N' makes rank R "
-     "decline checkpoint N. Only in a run that does not restore, so a restart gets past it. "
-     "Empty: off."},
-    {"log.level", PROP_ENUM, "info", 0, 0, "debug|info|warn|error",
-     "Lowest level of log lines that are written (mpiflow-specific)."},
+#define CONF_KEY(id, ...) {__VA_ARGS__},
+#include "conf/keys.def"
+#undef CONF_KEY
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -186,14 +48,6 @@ struct conf {
     size_t n;
     cval *v;
 };
-
-static size_t prop_count(void)
-{
-    size_t n = 0;
-    while (conf_props[n].name)
-        n++;
-    return n;
-}
 
 static int prop_index(const char *key)
 {
@@ -711,7 +565,7 @@ static int parse_value(const prop_def *p, const char *value, cval *out,
 conf *conf_new(void)
 {
     conf *c = xcalloc(1, sizeof *c);
-    c->n = prop_count();
+    c->n = (size_t)CONF_NKEYS;
     c->v = xcalloc(c->n, sizeof *c->v);
     for (size_t i = 0; i < c->n; i++) {
         char why[512];
@@ -750,7 +604,7 @@ void conf_destroy(conf *c)
 
 static int unknown_key(const char *key, const char *origin, mpf_err *e)
 {
-    size_t n = prop_count();
+    size_t n = (size_t)CONF_NKEYS;
     const char **names = xmalloc((n + 1) * sizeof *names);
     for (size_t i = 0; i < n; i++)
         names[i] = conf_props[i].name;
@@ -924,19 +778,19 @@ fail:
  * room for more than one heartbeat. */
 int conf_finalize(conf *c, mpf_err *e)
 {
-    int64_t hbi = conf_duration_ns(c, "heartbeat.interval");
-    int64_t hbt = conf_duration_ns(c, "heartbeat.timeout");
+    int64_t hbi = conf_duration_ns(c, CONF_HEARTBEAT_INTERVAL);
+    int64_t hbt = conf_duration_ns(c, CONF_HEARTBEAT_TIMEOUT);
     if (hbt > 0 && hbt < 2 * hbi) {
-        const cval *tv = &c->v[prop_index("heartbeat.timeout")];
+        const cval *tv = &c->v[CONF_HEARTBEAT_TIMEOUT];
         return err_set(e, MPF_ECONFIG, "heartbeat.timeout = %.3f s (from %s) must be at least "
                        "twice heartbeat.interval = %.3f s (or 0: off)", (double)hbt / 1e9,
                        tv->origin ? tv->origin : "default", (double)hbi / 1e9);
     }
-    int64_t par = conf_int(c, "parallelism.default");
-    int64_t maxp = conf_int(c, "pipeline.max-parallelism");
+    int64_t par = conf_int(c, CONF_PARALLELISM_DEFAULT);
+    int64_t maxp = conf_int(c, CONF_PIPELINE_MAX_PARALLELISM);
     if (par > maxp) {
-        const cval *pv = &c->v[prop_index("parallelism.default")];
-        const cval *mv = &c->v[prop_index("pipeline.max-parallelism")];
+        const cval *pv = &c->v[CONF_PARALLELISM_DEFAULT];
+        const cval *mv = &c->v[CONF_PIPELINE_MAX_PARALLELISM];
         return err_set(e, MPF_ECONFIG,
                        "parallelism.default = %lld (from %s) is larger than "
                        "pipeline.max-parallelism = %lld (from %s)",
@@ -950,57 +804,53 @@ int conf_finalize(conf *c, mpf_err *e)
 
 /* A getter used with an unknown key or the wrong type is a bug in the
  * caller, not a user error, so it stops the process. */
-static const cval *typed(const conf *c, const char *key, prop_type t1,
-                         prop_type t2)
+static const cval *typed(const conf *c, conf_key k, prop_type t1, prop_type t2)
 {
-    int idx = prop_index(key);
-    if (idx < 0 || (conf_props[idx].type != t1 && conf_props[idx].type != t2)) {
-        fprintf(stderr, "mpiflow: bug: configuration key '%s' read as %s\n",
-                key ? key : "(null)", type_name(t1));
+    if ((unsigned)k >= CONF_NKEYS || (conf_props[k].type != t1 && conf_props[k].type != t2)) {
+        fprintf(stderr, "mpiflow: bug: configuration key %d (%s) read as %s\n", (int)k,
+                (unsigned)k < CONF_NKEYS ? conf_props[k].name : "?", type_name(t1));
         abort();
     }
-    return &c->v[idx];
+    return &c->v[k];
 }
 
-int64_t conf_int(const conf *c, const char *key)
+int64_t conf_int(const conf *c, conf_key k)
 {
-    return typed(c, key, PROP_INT, PROP_INT)->i;
+    return typed(c, k, PROP_INT, PROP_INT)->i;
 }
 
-double conf_double(const conf *c, const char *key)
+double conf_double(const conf *c, conf_key k)
 {
-    return typed(c, key, PROP_DOUBLE, PROP_DOUBLE)->d;
+    return typed(c, k, PROP_DOUBLE, PROP_DOUBLE)->d;
 }
 
-int conf_bool(const conf *c, const char *key)
+int conf_bool(const conf *c, conf_key k)
 {
-    return (int)typed(c, key, PROP_BOOL, PROP_BOOL)->i;
+    return (int)typed(c, k, PROP_BOOL, PROP_BOOL)->i;
 }
 
-int64_t conf_duration_ns(const conf *c, const char *key)
+int64_t conf_duration_ns(const conf *c, conf_key k)
 {
-    return typed(c, key, PROP_DURATION, PROP_DURATION)->i;
+    return typed(c, k, PROP_DURATION, PROP_DURATION)->i;
 }
 
-int64_t conf_size(const conf *c, const char *key)
+int64_t conf_size(const conf *c, conf_key k)
 {
-    return typed(c, key, PROP_SIZE, PROP_SIZE)->i;
+    return typed(c, k, PROP_SIZE, PROP_SIZE)->i;
 }
 
-const char *conf_str(const conf *c, const char *key)
+const char *conf_str(const conf *c, conf_key k)
 {
-    return typed(c, key, PROP_STRING, PROP_ENUM)->s;
+    return typed(c, k, PROP_STRING, PROP_ENUM)->s;
 }
 
-const char *conf_text(const conf *c, const char *key)
+const char *conf_text(const conf *c, conf_key k)
 {
-    int idx = prop_index(key);
-    if (idx < 0) {
-        fprintf(stderr, "mpiflow: bug: unknown configuration key '%s'\n",
-                key ? key : "(null)");
+    if ((unsigned)k >= CONF_NKEYS) {
+        fprintf(stderr, "mpiflow: bug: configuration key %d read as text\n", (int)k);
         abort();
     }
-    return c->v[idx].text;
+    return c->v[k].text;
 }
 
 /* The default of property i as conf_text would print it. Caller frees. */
@@ -1104,7 +954,7 @@ void conf_print_markdown(FILE *f)
     fputs("# mpiflow configuration\n"
           "\n"
           "This file is generated by `mpiflow config --markdown` from the "
-          "property table in `src/conf/props.c`; do not edit it by hand.\n"
+          "property table in `src/conf/keys.def`; do not edit it by hand.\n"
           "\n"
           "## Configuration file\n"
           "\n"

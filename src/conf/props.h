@@ -33,6 +33,16 @@ typedef struct prop_def {
 
 typedef struct conf conf;
 
+/* One id per key, in table order: CONF_PARALLELISM_DEFAULT,
+ * CONF_EXECUTION_CHECKPOINTING_INTERVAL, ... (the key's name in capitals,
+ * '.' and '-' as '_'). conf_props[k] describes key k. */
+typedef enum conf_key {
+#define CONF_KEY(id, ...) CONF_##id,
+#include "conf/keys.def"
+#undef CONF_KEY
+    CONF_NKEYS
+} conf_key;
+
 /* The table, terminated by an entry with name == NULL. */
 extern const prop_def conf_props[];
 
@@ -58,16 +68,16 @@ int conf_load_file(conf *c, const char *path, mpf_err *e);
 /* Cross-key checks after all layers are applied. */
 int conf_finalize(conf *c, mpf_err *e);
 
-/* Typed getters. The key must exist in the table with that type; anything
- * else is a programming error and aborts. */
-int64_t conf_int(const conf *c, const char *key);
-double conf_double(const conf *c, const char *key);
-int conf_bool(const conf *c, const char *key);
-int64_t conf_duration_ns(const conf *c, const char *key);
-int64_t conf_size(const conf *c, const char *key);
-const char *conf_str(const conf *c, const char *key); /* ENUM: canonical */
+/* Typed getters. Reading a key as another type than the table's is a
+ * programming error and aborts. */
+int64_t conf_int(const conf *c, conf_key k);
+double conf_double(const conf *c, conf_key k);
+int conf_bool(const conf *c, conf_key k);
+int64_t conf_duration_ns(const conf *c, conf_key k);
+int64_t conf_size(const conf *c, conf_key k);
+const char *conf_str(const conf *c, conf_key k); /* ENUM: canonical */
 /* The value as text, as it would be printed in --list (for any type). */
-const char *conf_text(const conf *c, const char *key);
+const char *conf_text(const conf *c, conf_key k);
 
 /* Serialise every non-default value as "key=value\n" lines (for shipping
  * to other ranks); conf_set_kv each line to reproduce. Caller frees. */

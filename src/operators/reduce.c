@@ -72,7 +72,7 @@ static int red_configure(op_spec *s, const conf *c, mpf_err *e)
     cfg->key = s->key_index;
     cfg->value = -1;
     cfg->vtype = FT_I64;
-    cfg->local_max_keys = (size_t)conf_int(c, "execution.local-aggregation.max-keys");
+    cfg->local_max_keys = (size_t)conf_int(c, CONF_EXECUTION_LOCAL_AGGREGATION_MAX_KEYS);
     if (cfg->fn != FN_COUNT) {
         if (!field) {
             free(cfg);

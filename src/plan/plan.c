@@ -268,7 +268,7 @@ static int consumers_of(const job *j, int idx)
 
 static int insert_local_phases(job *j, const conf *c, mpf_err *e)
 {
-    const char *strategy = conf_str(c, "table.optimizer.agg-phase-strategy");
+    const char *strategy = conf_str(c, CONF_TABLE_OPTIMIZER_AGG_PHASE_STRATEGY);
     if (strcmp(strategy, "ONE_PHASE") == 0)
         return 0;
     for (int i = 0; i < j->nops; i++) {
@@ -408,14 +408,14 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
     p->job = j;
     p->conf = c;
     p->ntms = ntms;
-    p->slots_per_tm = (int)conf_int(c, "taskmanager.numberOfTaskSlots");
+    p->slots_per_tm = (int)conf_int(c, CONF_TASKMANAGER_NUMBEROFTASKSLOTS);
     p->nslots = ntms * p->slots_per_tm;
-    p->max_parallelism = (int)conf_int(c, "pipeline.max-parallelism");
+    p->max_parallelism = (int)conf_int(c, CONF_PIPELINE_MAX_PARALLELISM);
     if (fold_key_by(j, e))
         goto fail;
     int defpar = cli_parallelism > 0 ? cli_parallelism
                  : j->parallelism    ? j->parallelism
-                 : conf_int(c, "parallelism.default") > 0 ? (int)conf_int(c, "parallelism.default")
+                 : conf_int(c, CONF_PARALLELISM_DEFAULT) > 0 ? (int)conf_int(c, CONF_PARALLELISM_DEFAULT)
                                                          : p->nslots;
     for (int i = 0; i < j->nops; i++) {
         op_spec *s = &j->ops[i];
@@ -460,7 +460,7 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
             (s->kind->role == OP_SOURCE && resolve_watermark(s, e)))
             goto fail;
     }
-    const char *mode = conf_str(c, "execution.runtime-mode");
+    const char *mode = conf_str(c, CONF_EXECUTION_RUNTIME_MODE);
     int all_bounded = 1;
     const op_spec *unbounded = NULL;
     for (int i = 0; i < j->nops; i++)
@@ -477,7 +477,7 @@ int plan_build(plan *p, job *j, const conf *c, int ntms, int cli_parallelism, mp
      * stateful operator able to snapshot. A source whose input cannot be
      * replayed (socket) refuses checkpointing itself, in configure, where
      * it can say why. */
-    int checkpointing = conf_duration_ns(c, "execution.checkpointing.interval") > 0;
+    int checkpointing = conf_duration_ns(c, CONF_EXECUTION_CHECKPOINTING_INTERVAL) > 0;
     if (checkpointing && strcmp(mode, "BATCH") == 0) {
         err_set(e, MPF_EPLAN, "execution.runtime-mode BATCH cannot take checkpoints; use "
                 "STREAMING or AUTOMATIC, or set execution.checkpointing.interval: 0");

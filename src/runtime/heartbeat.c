@@ -7,8 +7,8 @@
 
 void hb_init(heartbeat *h, const conf *c, int lo, int hi, int64_t now_ns)
 {
-    h->interval_ns = conf_duration_ns(c, "heartbeat.interval");
-    h->timeout_ns = conf_duration_ns(c, "heartbeat.timeout");
+    h->interval_ns = conf_duration_ns(c, CONF_HEARTBEAT_INTERVAL);
+    h->timeout_ns = conf_duration_ns(c, CONF_HEARTBEAT_TIMEOUT);
     h->lo = lo;
     h->hi = hi;
     h->last_ns = xcalloc((size_t)hi + 1, sizeof *h->last_ns);

@@ -374,7 +374,7 @@ static void on_stop_signal(jm_ctx *jm, int rank, int sig)
         return;
     }
     int savepoint = ck->periodic || (sig == SIGTERM && conf_bool(jm->conf,
-                                     "execution.stop-with-savepoint-on-sigterm"));
+                                     CONF_EXECUTION_STOP_WITH_SAVEPOINT_ON_SIGTERM));
     if (savepoint && !jm->no_savepoint) {
         log_info("signal %d (%s) to rank %d: stopping job '%s' with a savepoint (resume with "
                  "--restore latest; another signal cancels)", sig, strsignal(sig), rank, name);
@@ -674,7 +674,7 @@ static int finish_job(jm_ctx *jm)
  * execution.checkpointing.externalized-checkpoint-retention. */
 static void cancelled_job(jm_ctx *jm)
 {
-    const char *keep = conf_str(jm->conf, "execution.checkpointing.externalized-checkpoint-retention");
+    const char *keep = conf_str(jm->conf, CONF_EXECUTION_CHECKPOINTING_EXTERNALIZED_CHECKPOINT_RETENTION);
     mpf_err e = {0};
     if (jm->ck.periodic && strcmp(keep, "DELETE_ON_CANCELLATION") == 0 &&
         ckpt_retain(jm->ck.root, jm->plan.job->name, 0, &e))
@@ -780,16 +780,16 @@ static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
     char path[4096];
     int is_auto = strcmp(sub->restore, "auto") == 0;
     if (!is_auto && strcmp(sub->restore, "latest") == 0 &&
-        ckpt_is_finished(conf_str(jm->conf, "state.checkpoints.dir"), j->name))
+        ckpt_is_finished(conf_str(jm->conf, CONF_STATE_CHECKPOINTS_DIR), j->name))
         return err_set(e, MPF_ENOENT, "job '%s' finished and committed its output (%s/%s/%s): "
                        "its checkpoints were deleted, and resuming from an earlier savepoint "
                        "would produce that output again; run it without --restore to start "
                        "it again, or give --restore PATH to replay from a savepoint on purpose",
-                       j->name, conf_str(jm->conf, "state.checkpoints.dir"), j->name,
+                       j->name, conf_str(jm->conf, CONF_STATE_CHECKPOINTS_DIR), j->name,
                        CKPT_FINISHED_FILE);
     if (is_auto || strcmp(sub->restore, "latest") == 0) {
-        if (ckpt_find_latest(conf_str(jm->conf, "state.checkpoints.dir"),
-                             conf_str(jm->conf, "state.savepoints.dir"), j->name, path,
+        if (ckpt_find_latest(conf_str(jm->conf, CONF_STATE_CHECKPOINTS_DIR),
+                             conf_str(jm->conf, CONF_STATE_SAVEPOINTS_DIR), j->name, path,
                              sizeof path, e)) {
             if (!is_auto || e->code != MPF_ENOENT)
                 return e->code;
@@ -862,14 +862,14 @@ static void jm_setup(jm_ctx *jm)
 {
     jm_ckpt *ck = &jm->ck;
     const conf *c = jm->conf;
-    ck->interval_ns = conf_duration_ns(c, "execution.checkpointing.interval");
+    ck->interval_ns = conf_duration_ns(c, CONF_EXECUTION_CHECKPOINTING_INTERVAL);
     ck->periodic = ck->interval_ns > 0;
-    ck->timeout_ns = conf_duration_ns(c, "execution.checkpointing.timeout");
-    ck->min_pause_ns = conf_duration_ns(c, "execution.checkpointing.min-pause");
-    ck->tolerable = (int)conf_int(c, "execution.checkpointing.tolerable-failed-checkpoints");
-    ck->retain = (int)conf_int(c, "state.checkpoints.num-retained");
-    ck->root = conf_str(c, "state.checkpoints.dir");
-    ck->sp_root = conf_str(c, "state.savepoints.dir");
+    ck->timeout_ns = conf_duration_ns(c, CONF_EXECUTION_CHECKPOINTING_TIMEOUT);
+    ck->min_pause_ns = conf_duration_ns(c, CONF_EXECUTION_CHECKPOINTING_MIN_PAUSE);
+    ck->tolerable = (int)conf_int(c, CONF_EXECUTION_CHECKPOINTING_TOLERABLE_FAILED_CHECKPOINTS);
+    ck->retain = (int)conf_int(c, CONF_STATE_CHECKPOINTS_NUM_RETAINED);
+    ck->root = conf_str(c, CONF_STATE_CHECKPOINTS_DIR);
+    ck->sp_root = conf_str(c, CONF_STATE_SAVEPOINTS_DIR);
     ck->next_ns = jm_now_ns() + ck->interval_ns;
     ck->sp_client = -1;
     jm->cancel_client = -1;
@@ -879,8 +879,8 @@ static void jm_setup(jm_ctx *jm)
     if (ck->periodic)
         log_info("checkpoints every %.3f s into %s/%s (%s); restart strategy %s",
                  (double)ck->interval_ns / 1e9, ck->root, jm->plan.job->name,
-                 conf_str(c, "execution.checkpointing.mode"), restart_name(&jm->rs));
-    jm->sock_path = localsock_path(conf_str(c, "jobmanager.control-socket"), jm->plan.job->name);
+                 conf_str(c, CONF_EXECUTION_CHECKPOINTING_MODE), restart_name(&jm->rs));
+    jm->sock_path = localsock_path(conf_str(c, CONF_JOBMANAGER_CONTROL_SOCKET), jm->plan.job->name);
     mpf_err e = {0};
     if (localsock_listen(jm->sock_path, &jm->lfd, &e)) {
         log_warn("no control socket (mpiflow savepoint/stop/cancel will not reach this job): %s",
@@ -907,7 +907,7 @@ int jm_main(submission *sub)
         rc = ckpt_lib_init(&e);
     int already_done = 0;
     if (!rc && sub->restore && strcmp(sub->restore, "auto") == 0 &&
-        ckpt_is_finished(conf_str(jm.conf, "state.checkpoints.dir"), jm.plan.job->name)) {
+        ckpt_is_finished(conf_str(jm.conf, CONF_STATE_CHECKPOINTS_DIR), jm.plan.job->name)) {
         /* A relaunch after the job had already committed everything. */
         already_done = 1;
         rc = 1;
@@ -915,7 +915,7 @@ int jm_main(submission *sub)
     if (!rc && sub->restore)
         rc = jm_resolve_restore(&jm, sub, &e);
     else if (!rc)
-        ckpt_clear_finished(conf_str(jm.conf, "state.checkpoints.dir"), jm.plan.job->name);
+        ckpt_clear_finished(conf_str(jm.conf, CONF_STATE_CHECKPOINTS_DIR), jm.plan.job->name);
     for (int i = 0; !rc && i < jm.plan.job->nops; i++) {
         const op_spec *s = &jm.plan.job->ops[i];
         if (s->kind->global_init)
@@ -936,7 +936,7 @@ int jm_main(submission *sub)
     net_node_tm_index(&idx, &count);
     if (already_done) {
         log_info("job '%s' already finished and committed its output (%s/%s/%s): nothing to "
-                 "do", jm.plan.job->name, conf_str(jm.conf, "state.checkpoints.dir"),
+                 "do", jm.plan.job->name, conf_str(jm.conf, CONF_STATE_CHECKPOINTS_DIR),
                  jm.plan.job->name, CKPT_FINISHED_FILE);
         rc = 0;
         goto out;
@@ -948,8 +948,8 @@ int jm_main(submission *sub)
         rc = MPF_EXIT_FAILED;
         goto out;
     }
-    log_init("jm", log_level_parse(conf_str(jm.conf, "log.level")));
-    jm.max_sleep_ns = conf_duration_ns(jm.conf, "taskmanager.network.poll-max-sleep");
+    log_init("jm", log_level_parse(conf_str(jm.conf, CONF_LOG_LEVEL)));
+    jm.max_sleep_ns = conf_duration_ns(jm.conf, CONF_TASKMANAGER_NETWORK_POLL_MAX_SLEEP);
     jm.js = jobstate_new(&jm.plan, jm.ntms, jm.conf, clock_wall_ms());
     log_info("job '%s': %d operator(s) in %d task(s) on %d TaskManager(s), %s mode",
              jm.plan.job->name, jm.plan.job->nops, jm.plan.ntasks, jm.ntms,

@@ -163,7 +163,7 @@ jobstate *jobstate_new(const plan *p, int ntms, const conf *c, int64_t now_ms)
     js->tms = xcalloc((size_t)ntms + 2, sizeof *js->tms);
     for (int r = 0; r <= ntms; r++)
         js->tms[r].rank = r;
-    js->status_interval_ns = c ? conf_duration_ns(c, "metrics.status.interval") : 0;
+    js->status_interval_ns = c ? conf_duration_ns(c, CONF_METRICS_STATUS_INTERVAL) : 0;
     jobstate_set_status(js, JS_CREATED, now_ms);
     return js;
 }

@@ -39,9 +39,9 @@ static uint64_t next_rand(uint64_t *s)
 void restart_init(restart_strategy *rs, const conf *c)
 {
     memset(rs, 0, sizeof *rs);
-    const char *type = conf_str(c, "restart-strategy.type");
+    const char *type = conf_str(c, CONF_RESTART_STRATEGY_TYPE);
     if (strcmp(type, "auto") == 0)
-        rs->kind = conf_duration_ns(c, "execution.checkpointing.interval") > 0
+        rs->kind = conf_duration_ns(c, CONF_EXECUTION_CHECKPOINTING_INTERVAL) > 0
                        ? RESTART_EXPONENTIAL_DELAY
                        : RESTART_NONE;
     else if (strcmp(type, "fixed-delay") == 0)
@@ -54,24 +54,24 @@ void restart_init(restart_strategy *rs, const conf *c)
         rs->kind = RESTART_NONE;
     switch (rs->kind) {
     case RESTART_FIXED_DELAY:
-        rs->max_attempts = conf_int(c, "restart-strategy.fixed-delay.attempts");
-        rs->delay_ns = conf_duration_ns(c, "restart-strategy.fixed-delay.delay");
+        rs->max_attempts = conf_int(c, CONF_RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS);
+        rs->delay_ns = conf_duration_ns(c, CONF_RESTART_STRATEGY_FIXED_DELAY_DELAY);
         break;
     case RESTART_FAILURE_RATE:
-        rs->max_failures = conf_int(c, "restart-strategy.failure-rate.max-failures-per-interval");
+        rs->max_failures = conf_int(c, CONF_RESTART_STRATEGY_FAILURE_RATE_MAX_FAILURES_PER_INTERVAL);
         rs->interval_ns =
-            conf_duration_ns(c, "restart-strategy.failure-rate.failure-rate-interval");
-        rs->delay_ns = conf_duration_ns(c, "restart-strategy.failure-rate.delay");
+            conf_duration_ns(c, CONF_RESTART_STRATEGY_FAILURE_RATE_FAILURE_RATE_INTERVAL);
+        rs->delay_ns = conf_duration_ns(c, CONF_RESTART_STRATEGY_FAILURE_RATE_DELAY);
         break;
     case RESTART_EXPONENTIAL_DELAY:
-        rs->initial_ns = conf_duration_ns(c, "restart-strategy.exponential-delay.initial-backoff");
-        rs->max_backoff_ns = conf_duration_ns(c, "restart-strategy.exponential-delay.max-backoff");
-        rs->multiplier = conf_double(c, "restart-strategy.exponential-delay.backoff-multiplier");
+        rs->initial_ns = conf_duration_ns(c, CONF_RESTART_STRATEGY_EXPONENTIAL_DELAY_INITIAL_BACKOFF);
+        rs->max_backoff_ns = conf_duration_ns(c, CONF_RESTART_STRATEGY_EXPONENTIAL_DELAY_MAX_BACKOFF);
+        rs->multiplier = conf_double(c, CONF_RESTART_STRATEGY_EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER);
         rs->reset_ns =
-            conf_duration_ns(c, "restart-strategy.exponential-delay.reset-backoff-threshold");
-        rs->jitter = conf_double(c, "restart-strategy.exponential-delay.jitter-factor");
+            conf_duration_ns(c, CONF_RESTART_STRATEGY_EXPONENTIAL_DELAY_RESET_BACKOFF_THRESHOLD);
+        rs->jitter = conf_double(c, CONF_RESTART_STRATEGY_EXPONENTIAL_DELAY_JITTER_FACTOR);
         rs->max_attempts =
-            conf_int(c, "restart-strategy.exponential-delay.attempts-before-reset-backoff");
+            conf_int(c, CONF_RESTART_STRATEGY_EXPONENTIAL_DELAY_ATTEMPTS_BEFORE_RESET_BACKOFF);
         break;
     case RESTART_NONE:
         break;

@@ -176,7 +176,7 @@ int submission_plan(const submission *s, int ntms, conf **out, plan *p, mpf_err 
             goto fail;
     if (conf_finalize(c, e))
         goto fail;
-    const char *name = conf_str(c, "pipeline.name");
+    const char *name = conf_str(c, CONF_PIPELINE_NAME);
     if (name && *name) {
         free(j->name);
         j->name = xstrdup(name);

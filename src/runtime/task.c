@@ -337,11 +337,11 @@ int task_open(task_inst *t, const plan *p, int task_index, int subtask, int my_r
     t->pt = &p->tasks[task_index];
     t->task_index = task_index;
     t->subtask = subtask;
-    t->buffer_timeout_ns = conf_duration_ns(c, "execution.buffer-timeout");
+    t->buffer_timeout_ns = conf_duration_ns(c, CONF_EXECUTION_BUFFER_TIMEOUT);
     t->wm = WM_MIN;
     t->wm_op = -1;
-    t->wm_interval_ns = conf_duration_ns(c, "pipeline.auto-watermark-interval");
-    t->marker_interval_ns = conf_duration_ns(c, "metrics.latency.interval");
+    t->wm_interval_ns = conf_duration_ns(c, CONF_PIPELINE_AUTO_WATERMARK_INTERVAL);
+    t->marker_interval_ns = conf_duration_ns(c, CONF_METRICS_LATENCY_INTERVAL);
     t->writer.emit = writer_emit;
     t->nops = t->pt->nops;
     t->ops = xcalloc((size_t)t->nops, sizeof *t->ops);

@@ -386,7 +386,7 @@ static int tm_run_loop(tm_ctx *tm, char **restart)
  * attempt that does not restore, so a restart gets past the failure. */
 static int tm_setup_checkpoints(tm_ctx *tm, int restoring, mpf_err *e)
 {
-    const char *inject = conf_str(tm->conf, "debug.inject-failure");
+    const char *inject = conf_str(tm->conf, CONF_DEBUG_INJECT_FAILURE);
     int irank = 0;
     unsigned long long irecords = 0;
     long long ickpt = 0, idecline = 0;
@@ -401,7 +401,7 @@ static int tm_setup_checkpoints(tm_ctx *tm, int restoring, mpf_err *e)
     tmck_init(&tm->ck, tm->plan.job->name, tm->rank, tm->plan.max_parallelism);
     tm->ck.inject_ckpt = armed ? ickpt : 0;
     tm->ck.inject_decline = armed ? idecline : 0;
-    int exactly = strcmp(conf_str(tm->conf, "execution.checkpointing.mode"), "EXACTLY_ONCE") == 0;
+    int exactly = strcmp(conf_str(tm->conf, CONF_EXECUTION_CHECKPOINTING_MODE), "EXACTLY_ONCE") == 0;
     for (int i = 0; i < tm->ntasks; i++) {
         task_inst *t = &tm->tasks[i];
         t->snap_for = tm_snap_for;
@@ -570,10 +570,10 @@ int tm_main(void)
         conf_destroy(tm.conf);
         return code;
     }
-    log_init(role, log_level_parse(conf_str(tm.conf, "log.level")));
-    tm.max_sleep_ns = conf_duration_ns(tm.conf, "taskmanager.network.poll-max-sleep");
+    log_init(role, log_level_parse(conf_str(tm.conf, CONF_LOG_LEVEL)));
+    tm.max_sleep_ns = conf_duration_ns(tm.conf, CONF_TASKMANAGER_NETWORK_POLL_MAX_SLEEP);
     hb_init(&tm_hb, tm.conf, 0, 0, clock_mono_ns());
-    if (strcmp(conf_str(tm.conf, "taskmanager.cpu-binding"), "core") == 0) {
+    if (strcmp(conf_str(tm.conf, CONF_TASKMANAGER_CPU_BINDING), "core") == 0) {
         char desc[128];
         int over = 0;
         mpf_err pe = {0};
@@ -590,11 +590,11 @@ int tm_main(void)
         log_info("not pinned (taskmanager.cpu-binding: none) on %s", net_hostname());
         snprintf(tm.binding, sizeof tm.binding, "not pinned (taskmanager.cpu-binding: none)");
     }
-    segpool_init((size_t)conf_size(tm.conf, "taskmanager.memory.segment-size"));
+    segpool_init((size_t)conf_size(tm.conf, CONF_TASKMANAGER_MEMORY_SEGMENT_SIZE));
     int exit_code = 1;
     for (;; tm.attempt++) {
         dp_init(tm.plan.nchannels,
-                (int)conf_int(tm.conf, "taskmanager.network.memory.buffers-per-channel"));
+                (int)conf_int(tm.conf, CONF_TASKMANAGER_NETWORK_MEMORY_BUFFERS_PER_CHANNEL));
         char *restart = NULL;
         exit_code = tm_attempt(&tm, restore, &restart);
         tmmetrics_destroy(tm.metrics);

@@ -92,7 +92,7 @@ tmmetrics *tmmetrics_new(task_inst *tasks, int ntasks, const conf *c, const char
     tmmetrics *m = xcalloc(1, sizeof *m);
     m->reg = mreg_new();
     m->binding = xstrdup(binding ? binding : "");
-    m->interval_ns = conf_duration_ns(c, "metrics.reporter.interval");
+    m->interval_ns = conf_duration_ns(c, CONF_METRICS_REPORTER_INTERVAL);
     mgroup *g = mreg_group(m->reg, "tm");
     mreg_gauge_fn(g, "usedMemorySegments", used_segments, NULL);
     mreg_gauge_fn(g, "peakMemorySegments", peak_segments, NULL);

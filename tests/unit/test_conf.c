@@ -230,7 +230,7 @@ static void test_table_defaults(void **state)
     for (const prop_def *p = conf_props; p->name; p++, n++) {
         assert_non_null(p->doc);
         assert_true(strlen(p->doc) > 10);
-        assert_non_null(conf_text(c, p->name));
+        assert_non_null(conf_text(c, (conf_key)n));
         assert_true(p->type != PROP_ENUM || p->enums);
         /* every default lies inside its own range */
         mpf_err e;
@@ -238,27 +238,27 @@ static void test_table_defaults(void **state)
     }
     assert_true(n >= 12); /* the table grows; the original keys are below */
 
-    assert_int_equal(conf_int(c, "parallelism.default"), 0);
-    assert_int_equal(conf_int(c, "pipeline.max-parallelism"), 128);
-    assert_string_equal(conf_str(c, "pipeline.name"), "");
-    assert_int_equal(conf_int(c, "taskmanager.numberOfTaskSlots"), 1);
-    assert_string_equal(conf_str(c, "taskmanager.cpu-binding"), "core");
-    assert_int_equal(conf_size(c, "taskmanager.memory.segment-size"), 32768);
+    assert_int_equal(conf_int(c, CONF_PARALLELISM_DEFAULT), 0);
+    assert_int_equal(conf_int(c, CONF_PIPELINE_MAX_PARALLELISM), 128);
+    assert_string_equal(conf_str(c, CONF_PIPELINE_NAME), "");
+    assert_int_equal(conf_int(c, CONF_TASKMANAGER_NUMBEROFTASKSLOTS), 1);
+    assert_string_equal(conf_str(c, CONF_TASKMANAGER_CPU_BINDING), "core");
+    assert_int_equal(conf_size(c, CONF_TASKMANAGER_MEMORY_SEGMENT_SIZE), 32768);
     assert_int_equal(
-        conf_int(c, "taskmanager.network.memory.buffers-per-channel"), 2);
-    assert_true(conf_duration_ns(c, "execution.buffer-timeout") == 100 * MS);
-    assert_string_equal(conf_str(c, "execution.runtime-mode"), "AUTOMATIC");
-    assert_string_equal(conf_str(c, "table.optimizer.agg-phase-strategy"),
+        conf_int(c, CONF_TASKMANAGER_NETWORK_MEMORY_BUFFERS_PER_CHANNEL), 2);
+    assert_true(conf_duration_ns(c, CONF_EXECUTION_BUFFER_TIMEOUT) == 100 * MS);
+    assert_string_equal(conf_str(c, CONF_EXECUTION_RUNTIME_MODE), "AUTOMATIC");
+    assert_string_equal(conf_str(c, CONF_TABLE_OPTIMIZER_AGG_PHASE_STRATEGY),
                         "AUTO");
-    assert_true(conf_duration_ns(c, "taskmanager.network.poll-max-sleep") ==
+    assert_true(conf_duration_ns(c, CONF_TASKMANAGER_NETWORK_POLL_MAX_SLEEP) ==
                 MS);
-    assert_string_equal(conf_str(c, "log.level"), "info");
+    assert_string_equal(conf_str(c, CONF_LOG_LEVEL), "info");
 
-    assert_string_equal(conf_text(c, "execution.buffer-timeout"), "100 ms");
-    assert_string_equal(conf_text(c, "taskmanager.memory.segment-size"),
+    assert_string_equal(conf_text(c, CONF_EXECUTION_BUFFER_TIMEOUT), "100 ms");
+    assert_string_equal(conf_text(c, CONF_TASKMANAGER_MEMORY_SEGMENT_SIZE),
                         "32 kb");
-    assert_string_equal(conf_text(c, "parallelism.default"), "0");
-    assert_string_equal(conf_text(c, "pipeline.name"), "");
+    assert_string_equal(conf_text(c, CONF_PARALLELISM_DEFAULT), "0");
+    assert_string_equal(conf_text(c, CONF_PIPELINE_NAME), "");
     conf_destroy(c);
 }
 
@@ -270,37 +270,37 @@ static void test_set_get_each_type(void **state)
 
     /* INT */
     assert_int_equal(conf_set(c, "parallelism.default", " 8 ", "t", &e), 0);
-    assert_int_equal(conf_int(c, "parallelism.default"), 8);
-    assert_string_equal(conf_text(c, "parallelism.default"), "8");
+    assert_int_equal(conf_int(c, CONF_PARALLELISM_DEFAULT), 8);
+    assert_string_equal(conf_text(c, CONF_PARALLELISM_DEFAULT), "8");
     assert_int_equal(conf_set(c, "parallelism.default", "+9", "t", &e), 0);
-    assert_int_equal(conf_int(c, "parallelism.default"), 9);
+    assert_int_equal(conf_int(c, CONF_PARALLELISM_DEFAULT), 9);
     /* DURATION */
     assert_int_equal(conf_set(c, "execution.buffer-timeout", "5000", "t", &e),
                      0);
-    assert_true(conf_duration_ns(c, "execution.buffer-timeout") == 5 * SEC);
-    assert_string_equal(conf_text(c, "execution.buffer-timeout"), "5 s");
+    assert_true(conf_duration_ns(c, CONF_EXECUTION_BUFFER_TIMEOUT) == 5 * SEC);
+    assert_string_equal(conf_text(c, CONF_EXECUTION_BUFFER_TIMEOUT), "5 s");
     assert_int_equal(conf_set(c, "execution.buffer-timeout", "0", "t", &e), 0);
-    assert_true(conf_duration_ns(c, "execution.buffer-timeout") == 0);
-    assert_string_equal(conf_text(c, "execution.buffer-timeout"), "0 ms");
+    assert_true(conf_duration_ns(c, CONF_EXECUTION_BUFFER_TIMEOUT) == 0);
+    assert_string_equal(conf_text(c, CONF_EXECUTION_BUFFER_TIMEOUT), "0 ms");
     /* SIZE */
     assert_int_equal(
         conf_set(c, "taskmanager.memory.segment-size", "64 MB", "t", &e),
         MPF_ECONFIG); /* above 16 mb */
     assert_int_equal(
         conf_set(c, "taskmanager.memory.segment-size", "1 MB", "t", &e), 0);
-    assert_int_equal(conf_size(c, "taskmanager.memory.segment-size"),
+    assert_int_equal(conf_size(c, CONF_TASKMANAGER_MEMORY_SEGMENT_SIZE),
                      1048576);
-    assert_string_equal(conf_text(c, "taskmanager.memory.segment-size"),
+    assert_string_equal(conf_text(c, CONF_TASKMANAGER_MEMORY_SEGMENT_SIZE),
                         "1 mb");
     assert_int_equal(
         conf_set(c, "taskmanager.memory.segment-size", "5000", "t", &e), 0);
-    assert_string_equal(conf_text(c, "taskmanager.memory.segment-size"),
+    assert_string_equal(conf_text(c, CONF_TASKMANAGER_MEMORY_SEGMENT_SIZE),
                         "5000 bytes");
     /* STRING, kept verbatim */
     assert_int_equal(conf_set(c, "pipeline.name", " my job = 1 ", "t", &e),
                      0);
-    assert_string_equal(conf_str(c, "pipeline.name"), " my job = 1 ");
-    assert_string_equal(conf_text(c, "pipeline.name"), " my job = 1 ");
+    assert_string_equal(conf_str(c, CONF_PIPELINE_NAME), " my job = 1 ");
+    assert_string_equal(conf_text(c, CONF_PIPELINE_NAME), " my job = 1 ");
     assert_int_equal(conf_set(c, "pipeline.name", "a\nb", "t", &e),
                      MPF_ECONFIG);
     assert_string_equal(e.msg,
@@ -309,19 +309,19 @@ static void test_set_get_each_type(void **state)
     /* ENUM: case-insensitive in, canonical out */
     assert_int_equal(conf_set(c, "execution.runtime-mode", "batch", "t", &e),
                      0);
-    assert_string_equal(conf_str(c, "execution.runtime-mode"), "BATCH");
-    assert_string_equal(conf_text(c, "execution.runtime-mode"), "BATCH");
+    assert_string_equal(conf_str(c, CONF_EXECUTION_RUNTIME_MODE), "BATCH");
+    assert_string_equal(conf_text(c, CONF_EXECUTION_RUNTIME_MODE), "BATCH");
     assert_int_equal(conf_set(c, "log.level", " WARN ", "t", &e), 0);
-    assert_string_equal(conf_str(c, "log.level"), "warn");
+    assert_string_equal(conf_str(c, CONF_LOG_LEVEL), "warn");
     assert_int_equal(
         conf_set(c, "table.optimizer.agg-phase-strategy", "two_phase", "t",
                  &e),
         0);
-    assert_string_equal(conf_str(c, "table.optimizer.agg-phase-strategy"),
+    assert_string_equal(conf_str(c, CONF_TABLE_OPTIMIZER_AGG_PHASE_STRATEGY),
                         "TWO_PHASE");
     assert_int_equal(conf_set(c, "taskmanager.cpu-binding", "None", "t", &e),
                      0);
-    assert_string_equal(conf_str(c, "taskmanager.cpu-binding"), "none");
+    assert_string_equal(conf_str(c, CONF_TASKMANAGER_CPU_BINDING), "none");
     conf_destroy(c);
 }
 
@@ -436,10 +436,10 @@ static void test_value_errors(void **state)
                      0);
 
     /* failed sets leave the old value in place */
-    assert_int_equal(conf_int(c, "taskmanager.numberOfTaskSlots"), 1);
-    assert_int_equal(conf_int(c, "parallelism.default"), 0);
-    assert_true(conf_duration_ns(c, "execution.buffer-timeout") == 100 * MS);
-    assert_string_equal(conf_str(c, "execution.runtime-mode"), "AUTOMATIC");
+    assert_int_equal(conf_int(c, CONF_TASKMANAGER_NUMBEROFTASKSLOTS), 1);
+    assert_int_equal(conf_int(c, CONF_PARALLELISM_DEFAULT), 0);
+    assert_true(conf_duration_ns(c, CONF_EXECUTION_BUFFER_TIMEOUT) == 100 * MS);
+    assert_string_equal(conf_str(c, CONF_EXECUTION_RUNTIME_MODE), "AUTOMATIC");
 
     /* NULL origin and value are handled */
     assert_int_equal(conf_set(c, "log.level", NULL, NULL, &e), MPF_ECONFIG);
@@ -505,13 +505,13 @@ static void test_set_kv(void **state)
     conf *c = conf_new();
     mpf_err e;
     assert_int_equal(conf_set_kv(c, "parallelism.default=4", &e), 0);
-    assert_int_equal(conf_int(c, "parallelism.default"), 4);
+    assert_int_equal(conf_int(c, CONF_PARALLELISM_DEFAULT), 4);
     assert_int_equal(conf_set_kv(c, " log.level = debug", &e), 0);
-    assert_string_equal(conf_str(c, "log.level"), "debug");
+    assert_string_equal(conf_str(c, CONF_LOG_LEVEL), "debug");
     assert_int_equal(conf_set_kv(c, "pipeline.name=a=b", &e), 0);
-    assert_string_equal(conf_str(c, "pipeline.name"), "a=b");
+    assert_string_equal(conf_str(c, CONF_PIPELINE_NAME), "a=b");
     assert_int_equal(conf_set_kv(c, "pipeline.name=", &e), 0);
-    assert_string_equal(conf_str(c, "pipeline.name"), "");
+    assert_string_equal(conf_str(c, CONF_PIPELINE_NAME), "");
     assert_int_equal(conf_set_kv(c, "novalue", &e), MPF_ECONFIG);
     assert_string_equal(e.msg, "-D: expected key=value, got 'novalue'");
     assert_int_equal(conf_set_kv(c, "log.levle=info", &e), MPF_ECONFIG);
@@ -543,20 +543,20 @@ static void test_yaml_nested_and_flat(void **state)
                                 "parallelism.default: 16\n",
                                 &e),
                      0);
-    assert_int_equal(conf_size(c, "taskmanager.memory.segment-size"), 65536);
-    assert_int_equal(conf_int(c, "taskmanager.numberOfTaskSlots"), 4);
+    assert_int_equal(conf_size(c, CONF_TASKMANAGER_MEMORY_SEGMENT_SIZE), 65536);
+    assert_int_equal(conf_int(c, CONF_TASKMANAGER_NUMBEROFTASKSLOTS), 4);
     assert_int_equal(
-        conf_int(c, "taskmanager.network.memory.buffers-per-channel"), 8);
-    assert_true(conf_duration_ns(c, "execution.buffer-timeout") == 5 * SEC);
-    assert_string_equal(conf_str(c, "execution.runtime-mode"), "STREAMING");
-    assert_string_equal(conf_str(c, "pipeline.name"), "wordcount");
-    assert_int_equal(conf_int(c, "parallelism.default"), 16);
+        conf_int(c, CONF_TASKMANAGER_NETWORK_MEMORY_BUFFERS_PER_CHANNEL), 8);
+    assert_true(conf_duration_ns(c, CONF_EXECUTION_BUFFER_TIMEOUT) == 5 * SEC);
+    assert_string_equal(conf_str(c, CONF_EXECUTION_RUNTIME_MODE), "STREAMING");
+    assert_string_equal(conf_str(c, CONF_PIPELINE_NAME), "wordcount");
+    assert_int_equal(conf_int(c, CONF_PARALLELISM_DEFAULT), 16);
 
     /* YAML numbers and empty values arrive as text */
     assert_int_equal(apply_text(c, "pipeline.name:\n", &e), 0);
-    assert_string_equal(conf_str(c, "pipeline.name"), "");
+    assert_string_equal(conf_str(c, CONF_PIPELINE_NAME), "");
     assert_int_equal(apply_text(c, "pipeline.name: 42\n", &e), 0);
-    assert_string_equal(conf_str(c, "pipeline.name"), "42");
+    assert_string_equal(conf_str(c, CONF_PIPELINE_NAME), "42");
 
     /* null or empty documents change nothing */
     assert_int_equal(conf_apply_yaml(c, NULL, &e), 0);
@@ -644,7 +644,7 @@ static void test_load_file(void **state)
     char p3[] = "/tmp/test_conf_XXXXXX.yaml";
     write_temp(p3, "# mpiflow.yaml\nlog.level: debug\n");
     assert_int_equal(conf_load_file(c, p3, &e), 0);
-    assert_string_equal(conf_str(c, "log.level"), "debug");
+    assert_string_equal(conf_str(c, CONF_LOG_LEVEL), "debug");
     unlink(p3);
 
     char p4[] = "/tmp/test_conf_XXXXXX.yaml";
@@ -718,11 +718,11 @@ static void test_precedence(void **state)
     assert_int_equal(conf_set_kv(c, "parallelism.default=7", &e), 0);
     assert_int_equal(conf_finalize(c, &e), 0);
 
-    assert_int_equal(conf_int(c, "parallelism.default"), 7);      /* -D */
-    assert_string_equal(conf_str(c, "pipeline.name"), "from-job"); /* job */
-    assert_string_equal(conf_str(c, "log.level"), "error");        /* job */
-    assert_int_equal(conf_int(c, "taskmanager.numberOfTaskSlots"), 3);
-    assert_int_equal(conf_int(c, "pipeline.max-parallelism"), 128);
+    assert_int_equal(conf_int(c, CONF_PARALLELISM_DEFAULT), 7);      /* -D */
+    assert_string_equal(conf_str(c, CONF_PIPELINE_NAME), "from-job"); /* job */
+    assert_string_equal(conf_str(c, CONF_LOG_LEVEL), "error");        /* job */
+    assert_int_equal(conf_int(c, CONF_TASKMANAGER_NUMBEROFTASKSLOTS), 3);
+    assert_int_equal(conf_int(c, CONF_PIPELINE_MAX_PARALLELISM), 128);
     conf_destroy(c);
 }
 
@@ -789,8 +789,8 @@ static void test_serialize_round_trip(void **state)
 
     conf *d = conf_new();
     apply_lines(d, s);
-    for (const prop_def *p = conf_props; p->name; p++)
-        assert_string_equal(conf_text(c, p->name), conf_text(d, p->name));
+    for (int k = 0; k < CONF_NKEYS; k++)
+        assert_string_equal(conf_text(c, (conf_key)k), conf_text(d, (conf_key)k));
     char *s2 = conf_serialize(d);
     assert_string_equal(s, s2);
     free(s2);
@@ -808,20 +808,20 @@ static void test_dup_independent(void **state)
     assert_int_equal(conf_set_kv(c, "parallelism.default=3", &e), 0);
 
     conf *d = conf_dup(c);
-    assert_string_equal(conf_str(d, "pipeline.name"), "original");
-    assert_int_equal(conf_int(d, "parallelism.default"), 3);
+    assert_string_equal(conf_str(d, CONF_PIPELINE_NAME), "original");
+    assert_int_equal(conf_int(d, CONF_PARALLELISM_DEFAULT), 3);
 
     assert_int_equal(conf_set_kv(c, "pipeline.name=changed", &e), 0);
     assert_int_equal(conf_set_kv(c, "parallelism.default=5", &e), 0);
-    assert_string_equal(conf_str(d, "pipeline.name"), "original");
-    assert_int_equal(conf_int(d, "parallelism.default"), 3);
+    assert_string_equal(conf_str(d, CONF_PIPELINE_NAME), "original");
+    assert_int_equal(conf_int(d, CONF_PARALLELISM_DEFAULT), 3);
 
     assert_int_equal(conf_set_kv(d, "log.level=debug", &e), 0);
-    assert_string_equal(conf_str(c, "log.level"), "info");
+    assert_string_equal(conf_str(c, CONF_LOG_LEVEL), "info");
 
     conf_destroy(c); /* d must survive its source */
-    assert_string_equal(conf_str(d, "pipeline.name"), "original");
-    assert_string_equal(conf_text(d, "execution.buffer-timeout"), "100 ms");
+    assert_string_equal(conf_str(d, CONF_PIPELINE_NAME), "original");
+    assert_string_equal(conf_text(d, CONF_EXECUTION_BUFFER_TIMEOUT), "100 ms");
     conf_destroy(d);
 }
 

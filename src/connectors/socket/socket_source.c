@@ -108,7 +108,7 @@ static void sk_free(void *p)
 
 static int sk_configure(op_spec *s, const conf *c, mpf_err *e)
 {
-    if (c && conf_duration_ns(c, "execution.checkpointing.interval") > 0)
+    if (c && conf_duration_ns(c, CONF_EXECUTION_CHECKPOINTING_INTERVAL) > 0)
         return err_set(e, MPF_EPLAN, "%s: source socket cannot take part in checkpoints: the "
                        "data it read from the connection cannot be replayed after a failure, so "
                        "a restored job would lose records; use a replayable source (file, "
