@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "ops/op.h"
+#include "connectors/csvrow.h"
 #include "connectors/srcutil.h"
 #include "record/keygroup.h"
 #include "record/segpool.h"
@@ -373,115 +374,6 @@ static int64_t lines_before(const fpart *fp, int64_t off)
     return lines;
 }
 
-/* Parse a CSV line into a record. Returns 0, or -1 with a message naming
- * the column and field. */
-static int parse_csv(const op_spec *s, const char *line, size_t len, recbuf *rb, char *why,
-                     size_t whylen)
-{
-    const fsrc_cfg *cfg = s->cfg;
-    const schema *sc = &s->out_schema;
-    char *cell = xmalloc(len + 1);
-    size_t i = 0;
-    int rc = -1;
-    recbuf_begin(rb);
-    for (int f = 0; f < sc->n; f++) {
-        size_t col = i + 1, n = 0;
-        if (i > len || (f > 0 && i == len + 1)) {
-            snprintf(why, whylen, "col %zu: %d field(s), expected %d", len + 1, f, sc->n);
-            goto out;
-        }
-        if (i < len && line[i] == '"') {
-            i++;
-            for (;;) {
-                if (i >= len) {
-                    snprintf(why, whylen, "col %zu: unterminated quoted field '%s'", col,
-                             sc->f[f].name);
-                    goto out;
-                }
-                if (line[i] == '"') {
-                    if (i + 1 < len && line[i + 1] == '"') {
-                        cell[n++] = '"';
-                        i += 2;
-                        continue;
-                    }
-                    i++;
-                    break;
-                }
-                cell[n++] = line[i++];
-            }
-            if (i < len && line[i] != cfg->delim) {
-                snprintf(why, whylen, "col %zu: text after closing quote of field '%s'", i + 1,
-                         sc->f[f].name);
-                goto out;
-            }
-        } else {
-            while (i < len && line[i] != cfg->delim)
-                cell[n++] = line[i++];
-        }
-        cell[n] = '\0';
-        int last = f == sc->n - 1;
-        if (last ? i != len : i >= len) {
-            snprintf(why, whylen, "col %zu: %s fields than the %d declared", i + 1,
-                     last ? "more" : "fewer", sc->n);
-            goto out;
-        }
-        i++; /* skip the delimiter */
-        char *end = NULL;
-        errno = 0;
-        switch (sc->f[f].type) {
-        case FT_STRING:
-            recbuf_str(rb, cell, (uint32_t)n);
-            break;
-        case FT_I64: {
-            long long v = strtoll(cell, &end, 10);
-            if (!n || *end || errno) {
-                snprintf(why, whylen, "col %zu: field '%s': '%.40s' is not an i64", col,
-                         sc->f[f].name, cell);
-                goto out;
-            }
-            recbuf_i64(rb, v);
-            break;
-        }
-        case FT_F64: {
-            double v = strtod(cell, &end);
-            if (!n || *end || errno == ERANGE) {
-                snprintf(why, whylen, "col %zu: field '%s': '%.40s' is not an f64", col,
-                         sc->f[f].name, cell);
-                goto out;
-            }
-            recbuf_f64(rb, v);
-            break;
-        }
-        case FT_BOOL:
-            if (strcmp(cell, "true") == 0 || strcmp(cell, "1") == 0)
-                recbuf_bool(rb, 1);
-            else if (strcmp(cell, "false") == 0 || strcmp(cell, "0") == 0)
-                recbuf_bool(rb, 0);
-            else {
-                snprintf(why, whylen, "col %zu: field '%s': '%.40s' is not a bool", col,
-                         sc->f[f].name, cell);
-                goto out;
-            }
-            break;
-        case FT_TIMESTAMP: {
-            int64_t ms;
-            if (parse_timestamp(cell, n, &ms)) {
-                snprintf(why, whylen, "col %zu: field '%s': '%.40s' is not a timestamp", col,
-                         sc->f[f].name, cell);
-                goto out;
-            }
-            recbuf_i64(rb, ms);
-            break;
-        }
-        }
-    }
-    recbuf_end(rb);
-    rc = 0;
-out:
-    free(cell);
-    return rc;
-}
-
 /* Open the current split and go to its first line, or, when resume >= 0
  * (a restored position), to the line at byte resume (numbered line_no,
  * 0: unknown). */
@@ -603,7 +495,8 @@ static int fsrc_poll(op_inst *oi, mpf_err *e)
             if (len == 0 || (cfg->header && off == 0))
                 continue;
             char why[256];
-            if (parse_csv(oi->spec, line, len, &st->rb, why, sizeof why)) {
+            if (csvrow_parse(&oi->spec->out_schema, cfg->delim, line, len, &st->rb, why,
+                             sizeof why)) {
                 if (cfg->ignore_errors) {
                     oi->records_skipped++;
                     continue;
