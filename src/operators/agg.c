@@ -111,8 +111,6 @@ uint32_t acc_size(const agg_list *l, const uint8_t *acc)
     return n;
 }
 
-static inline void wr_i64(uint8_t *p, int64_t v) { memcpy(p, &v, 8); }
-static inline void wr_f64(uint8_t *p, double v) { memcpy(p, &v, 8); }
 
 /* Fold one value into a fixed slot; first is 1 for the first record. */
 static void slot_add(const agg_def *a, uint8_t *p, const uint8_t *f, int first)

@@ -103,8 +103,8 @@ static int tok_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
             if (!n)
                 continue;
             uint32_t inner = 4 + n;
-            memcpy(out, &inner, 4);
-            memcpy(out + 4, &n, 4);
+            wr_u32(out, inner);
+            wr_u32(out + 4, n);
             for (uint32_t k = 0; k < n; k++)
                 out[8 + k] = cfg->fold[w[k]];
             op_emit(oi, out, 8 + n);

@@ -221,8 +221,8 @@ static void prune(topn_state *st, const topn_cfg *c, const schema *in, uint8_t *
     }
     memcpy(v + 8, rb->p, rb->len);
     uint32_t used = rb->len, rows = (uint32_t)k;
-    memcpy(v, &used, 4);
-    memcpy(v + 4, &rows, 4);
+    wr_u32(v, used);
+    wr_u32(v + 4, rows);
 }
 
 static int topn_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
@@ -247,8 +247,8 @@ static int topn_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e
         memcpy(v + 8 + used, r, rs);
         used += rs;
         uint32_t rows = rd_u32(v + 4) + 1;
-        memcpy(v, &used, 4);
-        memcpy(v + 4, &rows, 4);
+        wr_u32(v, used);
+        wr_u32(v + 4, rows);
         if (rows > (uint64_t)c->n * 4 + 64)
             prune(st, c, in, v);
     }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "ops/op.h"
+#include "util/bytes.h"
 
 typedef struct kgbufs {
     int first, n, maxp;
@@ -20,8 +21,18 @@ void kgbufs_init(kgbufs *k, const op_inst *oi);
 recbuf *kgbufs_for(kgbufs *k, const void *key, uint32_t klen);
 /* Append raw bytes to a buffer. */
 void kgbuf_put(recbuf *b, const void *p, uint32_t n);
-static inline void kgbuf_u32(recbuf *b, uint32_t v) { kgbuf_put(b, &v, 4); }
-static inline void kgbuf_i64(recbuf *b, int64_t v) { kgbuf_put(b, &v, 8); }
+static inline void kgbuf_u32(recbuf *b, uint32_t v)
+{
+    uint8_t q[4];
+    wr_u32(q, v);
+    kgbuf_put(b, q, 4);
+}
+static inline void kgbuf_i64(recbuf *b, int64_t v)
+{
+    uint8_t q[8];
+    wr_i64(q, v);
+    kgbuf_put(b, q, 8);
+}
 /* Hand every non-empty buffer to w as a SNAP_KEYED blob and free them. */
 void kgbufs_flush(kgbufs *k, snap_writer *w);
 
@@ -51,18 +62,12 @@ static inline const uint8_t *blobrd_bytes(blobrd *r, uint32_t n)
 static inline uint32_t blobrd_u32(blobrd *r)
 {
     const uint8_t *q = blobrd_bytes(r, 4);
-    uint32_t v = 0;
-    if (q)
-        memcpy(&v, q, 4);
-    return v;
+    return q ? rd_u32(q) : 0;
 }
 static inline int64_t blobrd_i64(blobrd *r)
 {
     const uint8_t *q = blobrd_bytes(r, 8);
-    int64_t v = 0;
-    if (q)
-        memcpy(&v, q, 8);
-    return v;
+    return q ? rd_i64(q) : 0;
 }
 /* The error for a blob that did not parse. */
 int blobrd_error(const op_inst *oi, const snap_blob *b, mpf_err *e);

@@ -5,16 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/bytes.h"
 #include "util/xmalloc.h"
 
 static inline uint32_t pad8(uint32_t n) { return (n + 7u) & ~7u; }
-static inline uint32_t get32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
 void plugin_state_init(plugin_state *ps, keygroup_range kg, int max_parallelism)
 {
@@ -97,7 +91,7 @@ static uint8_t *kbuf(plugin_state *ps, size_t n)
 static uint32_t main_key(plugin_state *ps, const pstate_scope *sc, int id)
 {
     uint8_t *k = kbuf(ps, 4 + (size_t)sc->klen);
-    put32(k, (uint32_t)id);
+    wr_u32(k, (uint32_t)id);
     if (sc->klen)
         memcpy(k + 4, sc->key, sc->klen);
     return 4 + sc->klen;
@@ -108,8 +102,8 @@ static uint32_t entry_key(plugin_state *ps, const pstate_scope *sc, int id, cons
                           uint32_t uklen)
 {
     uint8_t *k = kbuf(ps, 8 + (size_t)sc->klen + uklen);
-    put32(k, (uint32_t)id | PSTATE_MAP_ENTRY);
-    put32(k + 4, sc->klen);
+    wr_u32(k, (uint32_t)id | PSTATE_MAP_ENTRY);
+    wr_u32(k + 4, sc->klen);
     if (sc->klen)
         memcpy(k + 8, sc->key, sc->klen);
     if (uklen)
@@ -142,8 +136,8 @@ static void set_blob(kstore *ks, const uint8_t *k, uint32_t kl, const void *v, u
         p = ks_put(ks, k, kl, h, need, NULL);
     else if (vcap < need)
         p = ks_resize(ks, k, kl, h, need);
-    put32(p, len);
-    put32(p + 4, 0);
+    wr_u32(p, len);
+    wr_u32(p + 4, 0);
     if (len)
         memcpy(p + 8, v, len);
 }
@@ -156,7 +150,7 @@ const void *plugin_state_value_get(plugin_state *ps, const pstate_scope *sc, int
     if (!p)
         return NULL;
     if (len)
-        *len = get32(p);
+        *len = rd_u32(p);
     return p + 8;
 }
 
@@ -183,11 +177,11 @@ void plugin_state_clear(plugin_state *ps, const pstate_scope *sc, int id)
         const uint8_t *d = map_dir(ps, sc, id, NULL);
         if (d) {
             /* A copy: deleting entries may change the store. */
-            uint32_t used = get32(d);
+            uint32_t used = rd_u32(d);
             uint8_t *dir = xmalloc(used);
             memcpy(dir, d, used);
             for (uint32_t pos = 8; pos < used;) {
-                uint32_t ul = get32(dir + pos);
+                uint32_t ul = rd_u32(dir + pos);
                 uint32_t kl = entry_key(ps, sc, id, dir + pos + 4, ul);
                 ks_del(sc->ks, ps->kbuf, kl, ks_hash(ps->kbuf, kl));
                 pos += 4 + ul;
@@ -206,7 +200,7 @@ int64_t plugin_state_size(plugin_state *ps, const pstate_scope *sc, int id)
     if (!p)
         return 0;
     int kind = ps->decl[id].kind;
-    return kind == MPF_LIST_STATE || kind == MPF_MAP_STATE ? (int64_t)get32(p + 4) : 1;
+    return kind == MPF_LIST_STATE || kind == MPF_MAP_STATE ? (int64_t)rd_u32(p + 4) : 1;
 }
 
 /* Append bytes to a growable [used][count] value (list or directory):
@@ -219,15 +213,15 @@ static uint8_t *grow_append(kstore *ks, const uint8_t *k, uint32_t kl, uint32_t 
     if (!p) {
         vcap = 8 + add;
         p = ks_put(ks, k, kl, h, vcap, NULL);
-        put32(p, 8);
+        wr_u32(p, 8);
     }
-    uint32_t used = get32(p);
+    uint32_t used = rd_u32(p);
     if (used + add > vcap) {
         uint32_t ncap = vcap * 2 > used + add ? vcap * 2 : used + add;
         p = ks_resize(ks, k, kl, h, ncap);
     }
-    put32(p, used + add);
-    put32(p + 4, get32(p + 4) + 1);
+    wr_u32(p, used + add);
+    wr_u32(p + 4, rd_u32(p + 4) + 1);
     return p + used;
 }
 
@@ -238,8 +232,8 @@ void plugin_state_list_add(plugin_state *ps, const pstate_scope *sc, int id, con
     v = stable(sc->ks, v, len, &tmp);
     uint32_t kl = main_key(ps, sc, id);
     uint8_t *item = grow_append(sc->ks, ps->kbuf, kl, 8 + pad8(len));
-    put32(item, len);
-    put32(item + 4, 0);
+    wr_u32(item, len);
+    wr_u32(item + 4, 0);
     if (len)
         memcpy(item + 8, v, len);
     memset(item + 8 + len, 0, pad8(len) - len);
@@ -255,9 +249,9 @@ int plugin_state_list_next(plugin_state *ps, const pstate_scope *sc, int id, siz
         return 0;
     if (*pos < 8)
         *pos = 8;
-    if (*pos >= get32(p))
+    if (*pos >= rd_u32(p))
         return 0;
-    uint32_t n = get32(p + *pos);
+    uint32_t n = rd_u32(p + *pos);
     *v = p + *pos + 8;
     if (len)
         *len = n;
@@ -277,7 +271,7 @@ void plugin_state_map_put(plugin_state *ps, const pstate_scope *sc, int id, cons
     if (isnew) {
         kl = main_key(ps, sc, id);
         uint8_t *d = grow_append(sc->ks, ps->kbuf, kl, 4 + uklen);
-        put32(d, uklen);
+        wr_u32(d, uklen);
         if (uklen)
             memcpy(d + 4, uk, uklen);
     }
@@ -293,7 +287,7 @@ const void *plugin_state_map_get(plugin_state *ps, const pstate_scope *sc, int i
     if (!p)
         return NULL;
     if (len)
-        *len = get32(p);
+        *len = rd_u32(p);
     return p + 8;
 }
 
@@ -306,18 +300,18 @@ int plugin_state_map_remove(plugin_state *ps, const pstate_scope *sc, int id, co
     int removed = ks_del(sc->ks, ps->kbuf, kl, ks_hash(ps->kbuf, kl));
     if (removed) {
         uint8_t *dir = map_dir(ps, sc, id, NULL);
-        uint32_t used = dir ? get32(dir) : 0;
+        uint32_t used = dir ? rd_u32(dir) : 0;
         for (uint32_t pos = 8; pos < used;) {
-            uint32_t ul = get32(dir + pos);
+            uint32_t ul = rd_u32(dir + pos);
             if (ul == uklen && memcmp(dir + pos + 4, uk, uklen) == 0) {
                 memmove(dir + pos, dir + pos + 4 + ul, used - pos - 4 - ul);
-                put32(dir, used - 4 - ul);
-                put32(dir + 4, get32(dir + 4) - 1);
+                wr_u32(dir, used - 4 - ul);
+                wr_u32(dir + 4, rd_u32(dir + 4) - 1);
                 break;
             }
             pos += 4 + ul;
         }
-        if (dir && get32(dir + 4) == 0) {
+        if (dir && rd_u32(dir + 4) == 0) {
             kl = main_key(ps, sc, id);
             ks_del(sc->ks, ps->kbuf, kl, ks_hash(ps->kbuf, kl));
         }
@@ -334,9 +328,9 @@ int plugin_state_map_next(plugin_state *ps, const pstate_scope *sc, int id, size
         return 0;
     if (*pos < 8)
         *pos = 8;
-    if (*pos >= get32(dir))
+    if (*pos >= rd_u32(dir))
         return 0;
-    uint32_t ul = get32(dir + *pos);
+    uint32_t ul = rd_u32(dir + *pos);
     const uint8_t *k = dir + *pos + 4;
     *pos += 4 + ul;
     uint32_t kl = entry_key(ps, sc, id, k, ul);
@@ -346,7 +340,7 @@ int plugin_state_map_next(plugin_state *ps, const pstate_scope *sc, int id, size
         *uklen = ul;
     *v = p ? p + 8 : NULL;
     if (len)
-        *len = p ? get32(p) : 0;
+        *len = p ? rd_u32(p) : 0;
     return 1;
 }
 
@@ -360,7 +354,7 @@ void plugin_state_reduce_add(plugin_state *ps, const pstate_scope *sc, int id, c
     uint8_t *p = ks_get(sc->ks, ps->kbuf, kl, h, NULL);
     if (!p) {
         p = ks_put(sc->ks, ps->kbuf, kl, h, 8 + d->size, NULL);
-        put32(p, d->size);
+        wr_u32(p, d->size);
         memcpy(p + 8, v, d->size);
     } else {
         d->reduce(p + 8, v, d->size);
@@ -404,7 +398,7 @@ void plugin_state_write_decls(const pstate_decl *decl, int ndecl, recbuf *b)
 /* [u32 len][bytes] of a [len][0][bytes] value. */
 static void put_blob(recbuf *b, const uint8_t *v)
 {
-    uint32_t len = get32(v);
+    uint32_t len = rd_u32(v);
     kgbuf_u32(b, len);
     kgbuf_put(b, v + 8, len);
 }
@@ -426,31 +420,31 @@ void plugin_state_write_entries(kstore *ks, const pstate_decl *decl, int ndecl, 
     uint8_t *ebuf = NULL;
     size_t ecap = 0;
     while (ks_next(ks, &pos, &k, &kl, &v, NULL)) {
-        uint32_t id = get32(k);
+        uint32_t id = rd_u32(k);
         if (kl < 4 || (id & PSTATE_MAP_ENTRY) || id >= (uint32_t)ndecl)
             continue; /* map entries go with their directory */
         const uint8_t *key = k + 4;
-        uint32_t klen = kl - 4, used = get32(v), n = 0;
+        uint32_t klen = kl - 4, used = rd_u32(v), n = 0;
         switch (decl[id].kind) {
         case MPF_LIST_STATE:
             write_head(b, PSNAP_LIST, id, key, klen);
-            kgbuf_u32(b, get32(v + 4));
-            for (uint32_t off = 8; off < used; off += 8 + pad8(get32(v + off)))
+            kgbuf_u32(b, rd_u32(v + 4));
+            for (uint32_t off = 8; off < used; off += 8 + pad8(rd_u32(v + off)))
                 put_blob(b, v + off);
             break;
         case MPF_MAP_STATE:
             write_head(b, PSNAP_MAP, id, key, klen);
-            kgbuf_u32(b, get32(v + 4));
+            kgbuf_u32(b, rd_u32(v + 4));
             for (uint32_t off = 8; off < used; off += 4 + n) {
-                n = get32(v + off);
+                n = rd_u32(v + off);
                 /* the entry's key: [id | MAP_ENTRY][len K][K][user key] */
                 size_t el = 8 + (size_t)klen + n;
                 if (el > ecap) {
                     ecap = el * 2;
                     ebuf = xrealloc(ebuf, ecap);
                 }
-                put32(ebuf, id | PSTATE_MAP_ENTRY);
-                put32(ebuf + 4, klen);
+                wr_u32(ebuf, id | PSTATE_MAP_ENTRY);
+                wr_u32(ebuf + 4, klen);
                 memcpy(ebuf + 8, key, klen);
                 memcpy(ebuf + 8 + klen, v + off + 4, n);
                 const uint8_t *ev = ks_get(ks, ebuf, (uint32_t)el, ks_hash(ebuf, (uint32_t)el),

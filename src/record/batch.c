@@ -108,7 +108,7 @@ void recbuf_bool(recbuf *b, int v)
 void recbuf_str(recbuf *b, const void *s, uint32_t n)
 {
     recbuf_reserve(b, (size_t)4 + n);
-    memcpy(b->p + b->len, &n, 4);
+    wr_u32(b->p + b->len, n);
     memcpy(b->p + b->len + 4, s, n);
     b->len += 4 + n;
 }
@@ -127,7 +127,7 @@ void recbuf_end(recbuf *b)
         err_fatal("a record of %zu bytes is past the record format's limit of 4 GiB "
                   "(a 32-bit length)", b->len);
     uint32_t n = (uint32_t)(b->len - REC_LEN_SIZE);
-    memcpy(b->p, &n, 4);
+    wr_u32(b->p, n);
 }
 
 size_t format_timestamp(int64_t ms, char *out, size_t n)

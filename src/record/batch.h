@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "record/schema.h"
+#include "util/bytes.h"
 
 enum batch_kind {
     BATCH_DATA = 0,
@@ -64,25 +65,6 @@ static inline void batch_reset(uint8_t *seg, uint16_t kind)
 static inline size_t batch_wire_size(const uint8_t *seg)
 {
     return BATCH_HDR_SIZE + batch_header_c(seg)->used;
-}
-
-static inline uint32_t rd_u32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static inline int64_t rd_i64(const uint8_t *p)
-{
-    int64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-static inline double rd_f64(const uint8_t *p)
-{
-    double v;
-    memcpy(&v, p, 8);
-    return v;
 }
 
 /* Append a whole record (length prefix included, total reclen bytes) to a

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+#include "util/bytes.h"
 #include "util/err.h"
 #include "util/xmalloc.h"
 
@@ -20,17 +21,16 @@ void ks_set_limit_for_test(size_t bytes)
 static inline size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 static inline uint32_t slot_tag(uint64_t slot) { return (uint32_t)(slot >> 32); }
 static inline size_t slot_off(uint64_t slot) { return ((size_t)(uint32_t)slot - 1) * 8; }
-static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 /* Entry layout: [klen u32][vcap u32][key, padded][value, padded], or
  * [key, padded][value, padded] in a fixed store. */
 static inline size_t hdr(const kstore *s) { return s->fixed_klen ? 0 : HDR; }
 static inline uint32_t ent_klen(const kstore *s, const uint8_t *e)
 {
-    return s->fixed_klen ? s->fixed_klen : rd32(e);
+    return s->fixed_klen ? s->fixed_klen : rd_u32(e);
 }
 static inline uint32_t ent_vcap(const kstore *s, const uint8_t *e)
 {
-    return s->fixed_klen ? s->fixed_vcap : rd32(e + 4);
+    return s->fixed_klen ? s->fixed_vcap : rd_u32(e + 4);
 }
 static inline size_t ent_size(const kstore *s, const uint8_t *e)
 {
@@ -248,8 +248,8 @@ static size_t append(kstore *s, const void *key, uint32_t klen, uint32_t vcap)
     reserve(s, sz);
     uint8_t *e = s->arena + s->alen;
     if (h) {
-        memcpy(e, &klen, 4);
-        memcpy(e + 4, &vcap, 4);
+        wr_u32(e, klen);
+        wr_u32(e + 4, vcap);
     }
     if (klen)
         memcpy(e + h, key, klen);
@@ -294,7 +294,7 @@ uint8_t *ks_resize(kstore *s, const void *key, uint32_t klen, uint64_t hash, uin
         uint8_t *v = ent_val(s, e);
         if (vcap > old)
             memset(v + old, 0, vcap - old);
-        memcpy(e + 4, &vcap, 4);
+        wr_u32(e + 4, vcap);
         return v;
     }
     size_t oldsz = ent_size(s, e);

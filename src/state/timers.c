@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "util/bytes.h"
 #include "util/xmalloc.h"
 
 void timers_init(timer_svc *ts)
@@ -28,7 +29,7 @@ static uint8_t *live_key(int64_t time, const void *key, uint32_t klen, uint8_t *
 {
     *len = 8 + klen;
     uint8_t *k = *len <= bufn ? buf : xmalloc(*len);
-    memcpy(k, &time, 8);
+    wr_i64(k, time);
     if (klen)
         memcpy(k + 8, key, klen);
     return k;
@@ -155,7 +156,7 @@ int timers_iter(const timer_svc *ts, size_t *pos, int64_t *time, const uint8_t *
     uint8_t *v;
     if (!ks_next(&ts->live, pos, &k, &lk, &v, NULL))
         return 0;
-    memcpy(time, k, 8); /* the live-set key: time, then the key bytes */
+    *time = rd_i64(k); /* the live-set key: time, then the key bytes */
     *key = k + 8;
     *klen = lk - 8;
     return 1;

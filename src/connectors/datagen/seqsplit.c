@@ -94,7 +94,7 @@ int seqsplit_restore(seqsplit *s, const snap_blob *b, mpf_err *e)
      * with stride 0 marking "version 1"). */
     if (b->len == sizeof(int64_t)) {
         int64_t next;
-        memcpy(&next, b->data, sizeof next);
+        next = rd_i64(b->data);
         keep_old(s, (seq_range){next, 0, 0}, b->subtask);
     } else {
         int n;
@@ -198,7 +198,7 @@ void seqsplit_describe(const snap_blob *b, char *buf, size_t n)
 {
     if (b->len == sizeof(int64_t)) {
         int64_t next;
-        memcpy(&next, b->data, sizeof next);
+        next = rd_i64(b->data);
         snprintf(buf, n, "next row %lld", (long long)next);
         return;
     }

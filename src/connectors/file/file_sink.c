@@ -575,13 +575,13 @@ static int sink_blob_parse(const snap_blob *b, sink_blob *sb)
     memset(sb, 0, sizeof *sb);
     int64_t tag = -1;
     if (b->len >= 8)
-        memcpy(&tag, b->data, 8);
+        tag = rd_i64(b->data);
     size_t at = 0;
     if (tag == SINK_BLOB_V2) {
         if (b->len < 24)
             return -1;
-        memcpy(&sb->next, b->data + 8, 8);
-        memcpy(&sb->dirlen, b->data + 16, 4);
+        sb->next = rd_i64(b->data + 8);
+        sb->dirlen = rd_u32(b->data + 16);
         if (sb->dirlen == 0 || sb->dirlen > 4096 || b->len < 24 + (size_t)sb->dirlen)
             return -1;
         sb->dir = (const char *)b->data + 20;
@@ -591,10 +591,10 @@ static int sink_blob_parse(const snap_blob *b, sink_blob *sb)
     } else {
         if (b->len < 12)
             return -1;
-        memcpy(&sb->next, b->data, 8);
+        sb->next = rd_i64(b->data);
         at = 8;
     }
-    memcpy(&sb->n, b->data + at, 4);
+    sb->n = rd_u32(b->data + at);
     at += 4;
     if (sb->next < 0 || sb->n > (b->len - at) / 16)
         return -1;
@@ -610,7 +610,7 @@ static int sink_blob_parse(const snap_blob *b, sink_blob *sb)
         return b->len == at ? 0 : -1;
     if (b->len - at < 4)
         return -1;
-    memcpy(&sb->m, b->data + at, 4);
+    sb->m = rd_u32(b->data + at);
     at += 4;
     if (sb->m > (b->len - at) / 12 || b->len != at + 12 * (size_t)sb->m)
         return -1;
@@ -618,8 +618,8 @@ static int sink_blob_parse(const snap_blob *b, sink_blob *sb)
     for (uint32_t i = 0; i < sb->m; i++) {
         int32_t sub;
         int64_t next;
-        memcpy(&sub, sb->table + 12 * i, 4);
-        memcpy(&next, sb->table + 12 * i + 4, 8);
+        sub = rd_u32(sb->table + 12 * i);
+        next = rd_i64(sb->table + 12 * i + 4);
         if (sub < 0 || sub >= SINK_MAX_SUBTASKS || next < 0 ||
             (sub == b->subtask && next != sb->next))
             return -1;
@@ -677,24 +677,24 @@ static int sink_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
     size_t len = 28 + dirlen + 16 * (size_t)st->npend + 12 * (size_t)m;
     uint8_t *b = xmalloc(len);
     int64_t tag = SINK_BLOB_V2;
-    memcpy(b, &tag, 8);
-    memcpy(b + 8, &st->part, 8);
-    memcpy(b + 16, &dirlen, 4);
+    wr_i64(b, tag);
+    wr_i64(b + 8, st->part);
+    wr_u32(b + 16, dirlen);
     memcpy(b + 20, st->dir, dirlen);
-    memcpy(b + 20 + dirlen, &n, 4);
+    wr_u32(b + 20 + dirlen, n);
     uint8_t *q = b + 24 + dirlen;
     for (int i = 0; i < st->npend; i++) {
-        memcpy(q + 16 * i, &st->pend[i].ckpt, 8);
-        memcpy(q + 16 * i + 8, &st->pend[i].n, 8);
+        wr_i64(q + 16 * i, st->pend[i].ckpt);
+        wr_i64(q + 16 * i + 8, st->pend[i].n);
     }
     q += 16 * (size_t)st->npend;
-    memcpy(q, &m, 4);
+    wr_u32(q, m);
     q += 4;
     for (int32_t i = 0; i < top; i++) {
         if (i != oi->subtask && (i >= st->nhw || st->hw[i] < 0))
             continue;
-        memcpy(q, &i, 4);
-        memcpy(q + 4, i == oi->subtask ? &st->part : &st->hw[i], 8);
+        wr_u32(q, i);
+        wr_i64(q + 4, i == oi->subtask ? st->part : st->hw[i]);
         q += 12;
     }
     snap_put(w, SNAP_OPERATOR, -1, b, len);
@@ -738,8 +738,8 @@ static int sink_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
     for (uint32_t i = 0; i < sb.m; i++) {
         int32_t sub;
         int64_t next;
-        memcpy(&sub, sb.table + 12 * i, 4);
-        memcpy(&next, sb.table + 12 * i + 4, 8);
+        sub = rd_u32(sb.table + 12 * i);
+        next = rd_i64(sb.table + 12 * i + 4);
         hw_raise(st, sub, next);
     }
     if (b->subtask % oi->spec->parallelism != oi->subtask)

@@ -537,12 +537,12 @@ static int fsrc_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
     }
     uint8_t b[FSNAP_SIZE];
     uint32_t version = FSNAP_VERSION, nparts = (uint32_t)st->nparts;
-    memcpy(b, &version, 4);
-    memcpy(b + 4, &nparts, 4);
-    memcpy(b + 8, &st->fingerprint, 8);
-    memcpy(b + 16, &cur, 4);
-    memcpy(b + 20, &next, 8);
-    memcpy(b + 28, &line, 8);
+    wr_u32(b, version);
+    wr_u32(b + 4, nparts);
+    wr_u64(b + 8, st->fingerprint);
+    wr_u32(b + 16, cur);
+    wr_i64(b + 20, next);
+    wr_i64(b + 28, line);
     snap_put(w, SNAP_OPERATOR, -1, b, sizeof b);
     return 0;
 }
@@ -555,10 +555,10 @@ static void fsrc_describe_state(const snap_blob *sb, char *buf, size_t n)
         snprintf(buf, n, "malformed position (%zu bytes)", sb->len);
         return;
     }
-    memcpy(&nparts, sb->data + 4, 4);
-    memcpy(&cur, sb->data + 16, 4);
-    memcpy(&next, sb->data + 20, 8);
-    memcpy(&line, sb->data + 28, 8);
+    nparts = rd_u32(sb->data + 4);
+    cur = rd_u32(sb->data + 16);
+    next = rd_i64(sb->data + 20);
+    line = rd_i64(sb->data + 28);
     if (cur >= nparts)
         snprintf(buf, n, "all %u split(s) read", nparts);
     else if (next < 0)
@@ -580,12 +580,12 @@ static int fsrc_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
     uint32_t version, nparts, cur;
     uint64_t fp;
     int64_t next, line;
-    memcpy(&version, sb->data, 4);
-    memcpy(&nparts, sb->data + 4, 4);
-    memcpy(&fp, sb->data + 8, 8);
-    memcpy(&cur, sb->data + 16, 4);
-    memcpy(&next, sb->data + 20, 8);
-    memcpy(&line, sb->data + 28, 8);
+    version = rd_u32(sb->data);
+    nparts = rd_u32(sb->data + 4);
+    fp = rd_u64(sb->data + 8);
+    cur = rd_u32(sb->data + 16);
+    next = rd_i64(sb->data + 20);
+    line = rd_i64(sb->data + 28);
     if (version != FSNAP_VERSION && version != 1)
         return err_set(e, MPF_EPARSE, "operator '%s' subtask %d: restored source position has "
                        "format version %u, expected 1 or %u", oi->spec->uid, oi->subtask,

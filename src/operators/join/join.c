@@ -206,8 +206,8 @@ int jlist_add(kstore *ks, const uint8_t *k, uint32_t klen, uint64_t h, const voi
     if (blen)
         memcpy(v + end + alen, b, blen);
     end += alen + blen - JLIST_HDR;
-    memcpy(v, &end, 4);
-    memcpy(v + 4, &n, 4);
+    wr_u32(v, end);
+    wr_u32(v + 4, n);
     return 0;
 }
 
@@ -229,8 +229,8 @@ int jlist_append_list(kstore *ks, const uint8_t *k, uint32_t klen, uint64_t h,
     uint32_t end = jlist_end(v), n = jlist_count(v) + cnt;
     memcpy(v + end, src + JLIST_HDR, bytes);
     end += bytes - JLIST_HDR;
-    memcpy(v, &end, 4);
-    memcpy(v + 4, &n, 4);
+    wr_u32(v, end);
+    wr_u32(v + 4, n);
     return 0;
 }
 
@@ -248,8 +248,8 @@ uint32_t jlist_drop_upto(uint8_t *v, int64_t min_time)
         off = next;
     }
     uint32_t used = w - JLIST_HDR;
-    memcpy(v, &used, 4);
-    memcpy(v + 4, &n, 4);
+    wr_u32(v, used);
+    wr_u32(v + 4, n);
     return n;
 }
 
@@ -261,7 +261,7 @@ void join_emit(op_inst *oi, join_run *r, const uint8_t *left, const uint8_t *rig
     ensure(&r->obuf, &r->ocap, REC_LEN_SIZE + len);
     uint32_t l32 = (uint32_t)len;
     uint8_t *p = r->obuf;
-    memcpy(p, &l32, 4);
+    wr_u32(p, l32);
     memcpy(p + 4, left + REC_LEN_SIZE, ll);
     memcpy(p + 4 + ll, right + REC_LEN_SIZE, rl);
     if (nextra)

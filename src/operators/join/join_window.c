@@ -234,7 +234,7 @@ static void store_sessions(wj_state *st, const uint8_t *key, uint32_t klen, uint
     if (vcap != size)
         v = ks_resize(&st->sessions, key, klen, h, size);
     uint32_t n32 = (uint32_t)n;
-    memcpy(v, &n32, 4);
+    wr_u32(v, n32);
     memcpy(v + 8, st->sbuf, n * sizeof *st->sbuf);
 }
 
@@ -521,7 +521,7 @@ static void put_session_list(wj_cow *c, recbuf *b, uint64_t id, int side, const 
         c->kcap = n * 2;
         c->kbuf = xrealloc(c->kbuf, c->kcap);
     }
-    memcpy(c->kbuf, &id, 8);
+    wr_u64(c->kbuf, id);
     c->kbuf[8] = (uint8_t)side;
     if (klen)
         memcpy(c->kbuf + 9, key, klen);

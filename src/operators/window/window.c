@@ -474,7 +474,7 @@ static void sess_timer(win_state *st, int add, int kind, int64_t time, int64_t s
     uint32_t n = 9 + klen;
     uint8_t small[256], *k = n <= sizeof small ? small : xmalloc(n);
     k[0] = (uint8_t)kind;
-    memcpy(k + 1, &start, 8);
+    wr_i64(k + 1, start);
     if (klen)
         memcpy(k + 9, key, klen);
     if (add)
@@ -545,7 +545,7 @@ static void session_process(op_inst *oi, const uint8_t *rec, int64_t ts, const u
     wins[2 * keep] = mstart;
     wins[2 * keep + 1] = mend;
     keep++;
-    memcpy(idx, &keep, 4);
+    wr_u32(idx, keep);
     sess_key(st, mstart, key, klen);
     uint64_t sh = ks_hash(st->kbuf.p, st->kbuf.len);
     uint32_t size = acc_size(&c->aggs, st->acc.p);
@@ -574,7 +574,7 @@ static void session_drop(win_state *st, int64_t start, const uint8_t *key, uint3
                 keep++;
             }
         if (keep)
-            memcpy(idx, &keep, 4);
+            wr_u32(idx, keep);
         else
             ks_del(&st->sess_idx, key, klen, h);
     }
@@ -592,7 +592,7 @@ static int session_advance(op_inst *oi, int64_t t)
     int emitted = 0;
     while (emitted < FIRE_BUDGET && timers_pop(&st->timers, t, &time, &tk, &tklen)) {
         int64_t start;
-        memcpy(&start, tk + 1, 8);
+        start = rd_i64(tk + 1);
         const uint8_t *key = tk + 9;
         uint32_t klen = tklen - 9;
         if (tk[0] == TM_CLEAN) {
@@ -654,9 +654,9 @@ static void count_process(op_inst *oi, const uint8_t *rec, const uint8_t *key, u
             used = 0;
         }
     }
-    memcpy(v, &since, 4);
-    memcpy(v + 4, &nrec, 4);
-    memcpy(v + 8, &used, 4);
+    wr_u32(v, since);
+    wr_u32(v + 4, nrec);
+    wr_u32(v + 8, used);
 }
 
 /* ---- operator ---- */
@@ -933,8 +933,8 @@ static inline uint32_t cow_kg(const win_cow *v, const uint8_t *key, uint32_t kle
     return kg < 0 || kg >= v->nkg ? 0 : (uint32_t)kg; /* not ours: cannot happen */
 }
 
-static inline uint8_t *put_u32(uint8_t *o, uint32_t x) { memcpy(o, &x, 4); return o + 4; }
-static inline uint8_t *put_i64(uint8_t *o, int64_t x) { memcpy(o, &x, 8); return o + 8; }
+static inline uint8_t *put_u32(uint8_t *o, uint32_t x) { wr_u32(o, x); return o + 4; }
+static inline uint8_t *put_i64(uint8_t *o, int64_t x) { wr_i64(o, x); return o + 8; }
 static inline uint8_t *put_bytes(uint8_t *o, const void *p, uint32_t n)
 {
     memcpy(o, p, n);
@@ -1326,7 +1326,7 @@ static int win_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
                 wins[2 * n] = start;
                 wins[2 * n + 1] = end;
                 n++;
-                memcpy(idx, &n, 4);
+                wr_u32(idx, n);
                 sess_key(st, start, key, klen);
                 uint8_t *v = ks_put(&st->sess_acc, st->kbuf.p, st->kbuf.len,
                                     ks_hash(st->kbuf.p, st->kbuf.len), alen, NULL);
