@@ -22,7 +22,8 @@ enum ctl_type {
                        * TM -> JM: a signal arrived here, please stop */
     CTL_TRIGGER,      /* JM -> TM: take checkpoint "<id> <flags> <trigger unix ms>
                        * <directory>" */
-    CTL_ACK,          /* TM -> JM: "<id>" written, or "<id> <error>" */
+    CTL_ACK,          /* TM -> JM: "<id> ok <state bytes> <alignment us>" written,
+                       * or "<id> fail <why>" declined */
     CTL_COMPLETE,     /* JM -> TM: checkpoint "<id>" is complete */
     CTL_RESTART,      /* JM -> TM, after CANCEL/CANCELED: redeploy in this MPI
                        * world from checkpoint "<dir>" ("": from the start) */

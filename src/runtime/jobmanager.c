@@ -35,6 +35,7 @@ typedef struct jm_ckpt {
     int64_t last_id, inflight, completed;
     int flags; /* of the one in flight */
     int acks, any_finished;
+    int64_t bytes, align_us; /* of the one in flight: summed, longest over the acks */
     int64_t next_ns, start_ns, trigger_ms;
     char dir[4096];
     char latest[4096]; /* newest completed checkpoint or savepoint, or the restored one */
@@ -249,9 +250,11 @@ static void ckpt_completed(jm_ctx *jm)
         return;
     }
     double ms = (double)(jm_now_ns() - ck->start_ns) / 1e6;
-    log_info("%s %lld completed in %.1f ms: %s", sp ? "savepoint" : "checkpoint",
-             (long long)ck->inflight, ms, ck->dir);
-    jobstate_ckpt_completed(jm->js, ck->inflight, clock_wall_ms(), ck->dir);
+    log_info("%s %lld completed in %.1f ms (%lld bytes of state, alignment %.1f ms): %s",
+             sp ? "savepoint" : "checkpoint", (long long)ck->inflight, ms, (long long)ck->bytes,
+             (double)ck->align_us / 1e3, ck->dir);
+    jobstate_ckpt_completed(jm->js, ck->inflight, clock_wall_ms(), ck->dir, ck->bytes,
+                            ck->align_us);
     snprintf(ck->latest, sizeof ck->latest, "%s", ck->dir);
     char msg[32];
     snprintf(msg, sizeof msg, "%lld", (long long)ck->inflight);
@@ -275,16 +278,21 @@ static void ckpt_completed(jm_ctx *jm)
 static void ckpt_on_ack(jm_ctx *jm, const char *payload)
 {
     jm_ckpt *ck = &jm->ck;
-    long long id = 0;
+    long long id = 0, bytes = 0, align_us = 0;
     int used = 0;
     if (sscanf(payload, "%lld%n", &id, &used) < 1 || id != ck->inflight || !ck->inflight)
         return; /* a late answer to a declined checkpoint */
-    while (payload[used] == ' ')
-        used++;
-    if (payload[used]) {
-        ckpt_declined(jm, payload + used);
+    if (strncmp(payload + used, " fail ", 6) == 0) {
+        ckpt_declined(jm, payload + used + 6);
         return;
     }
+    if (sscanf(payload + used, " ok %lld %lld", &bytes, &align_us) != 2) {
+        log_warn("malformed checkpoint acknowledgement '%s'", payload);
+        return;
+    }
+    ck->bytes += bytes;
+    if (align_us > ck->align_us)
+        ck->align_us = align_us;
     if (++ck->acks == jm->ntms)
         ckpt_completed(jm);
 }
@@ -333,6 +341,7 @@ static void ckpt_tick(jm_ctx *jm)
     ck->flags = flags;
     ck->sp_req = 0;
     ck->acks = 0;
+    ck->bytes = ck->align_us = 0;
     ck->start_ns = now;
     ck->trigger_ms = clock_wall_ms();
     jobstate_ckpt_triggered(jm->js, id, (flags & CKF_SAVEPOINT) != 0, ck->trigger_ms);

@@ -353,16 +353,20 @@ void jobstate_ckpt_triggered(jobstate *js, int64_t id, int savepoint, int64_t tr
     js_checkpoint *c = &js->ck[js->nck++ % JOBSTATE_CKPT_HISTORY];
     ckpt_free(c);
     *c = (js_checkpoint){.id = id, .status = JS_CK_IN_PROGRESS, .savepoint = savepoint,
-                         .trigger_ms = trigger_ms, .duration_ms = -1, .size_bytes = -1};
+                         .trigger_ms = trigger_ms, .duration_ms = -1, .size_bytes = -1,
+                         .alignment_us = -1};
 }
 
-void jobstate_ckpt_completed(jobstate *js, int64_t id, int64_t now_ms, const char *path)
+void jobstate_ckpt_completed(jobstate *js, int64_t id, int64_t now_ms, const char *path,
+                             int64_t size_bytes, int64_t alignment_us)
 {
     js_checkpoint *c = ckpt_find(js, id);
     if (!c || c->status != JS_CK_IN_PROGRESS)
         return;
     c->status = JS_CK_COMPLETED;
     c->duration_ms = now_ms - c->trigger_ms;
+    c->size_bytes = size_bytes;
+    c->alignment_us = alignment_us;
     c->path = path ? xstrdup(path) : NULL;
     if (c->savepoint)
         js->ck_savepoints++;
@@ -626,8 +630,9 @@ int jobstate_status_line(const jobstate *js, int64_t now_ms, char *buf, size_t n
         PUT(" backpressured_ms_per_s=%.0f (%s)", bp, bp_uid);
     const js_checkpoint *c = jobstate_last_completed(js);
     if (c)
-        PUT(" last_checkpoint=%" PRId64 " age_s=%.1f duration_ms=%" PRId64, c->id,
-            (double)(now_ms - c->trigger_ms - c->duration_ms) / 1e3, c->duration_ms);
+        PUT(" last_checkpoint=%" PRId64 " age_s=%.1f duration_ms=%" PRId64 " size_bytes=%" PRId64
+            " alignment_ms=%.1f", c->id, (double)(now_ms - c->trigger_ms - c->duration_ms) / 1e3,
+            c->duration_ms, c->size_bytes, (double)c->alignment_us / 1e3);
 #undef PUT
     return (int)at;
 }

@@ -97,7 +97,8 @@ typedef struct js_checkpoint {
     int savepoint;
     int64_t trigger_ms;
     int64_t duration_ms; /* until completed or failed; -1 while in progress */
-    int64_t size_bytes;  /* -1: not reported */
+    int64_t size_bytes;  /* state bytes over every TaskManager; -1 while in progress */
+    int64_t alignment_us; /* longest barrier alignment of a subtask; -1 while in progress */
     char *path;          /* completed: its directory */
     char *failure;       /* failed: why */
 } js_checkpoint;
@@ -141,7 +142,8 @@ void jobstate_on_final(jobstate *js, int rank, const char *text, int64_t now_ms)
  * progress failed. TaskManagers, checkpoint history, exceptions stay. */
 void jobstate_new_attempt(jobstate *js, int64_t now_ms);
 void jobstate_ckpt_triggered(jobstate *js, int64_t id, int savepoint, int64_t trigger_ms);
-void jobstate_ckpt_completed(jobstate *js, int64_t id, int64_t now_ms, const char *path);
+void jobstate_ckpt_completed(jobstate *js, int64_t id, int64_t now_ms, const char *path,
+                             int64_t size_bytes, int64_t alignment_us);
 void jobstate_ckpt_failed(jobstate *js, int64_t id, int64_t now_ms, const char *why);
 /* An exception from rank (0: the JobManager): the message as reported;
  * the operator and subtask it names ("operator 'uid'", "subtask i/n")
@@ -196,7 +198,7 @@ const histo *jobstate_histo(const jobstate *js, int which);
 
 /* The status line: "job '<name>' RUNNING for 12.0 s: records_in_per_s=..
  * records_out_per_s=.. wm_lag_ms=.. backpressured_ms_per_s=.. (<uid>)
- * last_checkpoint=<id> age_s=.. duration_ms=.." (parts without data are
+ * last_checkpoint=<id> age_s=.. duration_ms=.. size_bytes=.. alignment_ms=.." (parts without data are
  * left out). Returns the length, as snprintf. */
 int jobstate_status_line(const jobstate *js, int64_t now_ms, char *buf, size_t n);
 

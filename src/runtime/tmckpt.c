@@ -28,6 +28,8 @@ static void snap_drop(tmck_snap *s)
     s->id = 0;
     s->dir[0] = 0;
     s->trigger_ms = 0;
+    s->bytes = 0;
+    s->align_ns = 0;
 }
 
 static void snap_begin(tmck_snap *s, int64_t id)
@@ -80,6 +82,12 @@ snap_writer *tmck_snap_for(tmck *c, int64_t id)
     return &c->collect.w;
 }
 
+void tmck_alignment(tmck *c, int64_t id, int64_t ns)
+{
+    if (c->collect.id == id && ns > c->collect.align_ns)
+        c->collect.align_ns = ns;
+}
+
 void tmck_abort(tmck *c, int64_t id)
 {
     if (id > c->aborted)
@@ -105,7 +113,7 @@ int tmck_progress(tmck *c, int64_t min_snapped, char **ack)
 {
     *ack = NULL;
     if (c->decline_now) {
-        *ack = xasprintf("%lld declined on purpose (debug.inject-failure decline=%lld)",
+        *ack = xasprintf("%lld fail declined on purpose (debug.inject-failure decline=%lld)",
                          (long long)c->decline_now, (long long)c->decline_now);
         c->decline_now = 0;
         return 1;
@@ -125,8 +133,10 @@ int tmck_progress(tmck *c, int64_t min_snapped, char **ack)
             log_warn("checkpoint %lld: %s", (long long)id, c->err.msg);
         int aborted = id <= c->aborted; /* nobody waits for its answer */
         if (!aborted)
-            *ack = c->rc ? xasprintf("%lld %s", (long long)id, c->err.msg)
-                         : xasprintf("%lld", (long long)id);
+            *ack = c->rc ? xasprintf("%lld fail %s", (long long)id, c->err.msg)
+                         : xasprintf("%lld ok %lld %lld", (long long)id,
+                                     (long long)c->write.bytes,
+                                     (long long)(c->write.align_ns / 1000));
         snap_drop(&c->write);
         return !aborted;
     }
@@ -149,7 +159,7 @@ int tmck_progress(tmck *c, int64_t min_snapped, char **ack)
         return 0;
     }
     log_warn("checkpoint %lld: %s", (long long)c->write.id, c->err.msg);
-    *ack = xasprintf("%lld %s", (long long)c->write.id, c->err.msg);
+    *ack = xasprintf("%lld fail %s", (long long)c->write.id, c->err.msg);
     snap_drop(&c->write);
     return 1;
 }
@@ -188,6 +198,7 @@ int tmck_write_hdf5(const tmck *c, tmck_snap *s, mpf_err *e)
         bytes += s->w.v[i].len;
     if (check_space(s->dir, bytes, e))
         return e->code;
+    s->bytes = (int64_t)bytes;
     ckpt_blob *b = xcalloc(s->w.n + 1, sizeof *b);
     for (size_t i = 0; i < s->w.n; i++) {
         const snap_entry *x = &s->w.v[i];

@@ -26,6 +26,8 @@ typedef struct tmck_snap {
     int64_t id; /* 0: none */
     char dir[4096]; /* from the trigger; empty until it arrives */
     int64_t trigger_ms;
+    int64_t bytes;    /* state bytes written (set by the write) */
+    int64_t align_ns; /* longest barrier alignment of a local task */
     snap_writer w;
 } tmck_snap;
 
@@ -64,10 +66,14 @@ int tmck_trigger(tmck *c, int64_t id, const char *dir, int64_t trigger_ms);
 snap_writer *tmck_snap_for(tmck *c, int64_t id);
 /* ABORT id: the JobManager gave up on id and everything older. */
 void tmck_abort(tmck *c, int64_t id);
+/* A local task aligned the barriers of checkpoint id in ns nanoseconds
+ * (the longest of them is reported with the acknowledgement). */
+void tmck_alignment(tmck *c, int64_t id, int64_t ns);
 /* Call every loop with the lowest checkpoint id every local task has
  * snapshotted. Starts the write of a complete collected checkpoint when
  * no write is running; when a write finished, returns 1 with *ack set
- * (malloc'd "<id>" or "<id> <error>", for CTL_ACK), else 0. */
+ * (malloc'd, for CTL_ACK: "<id> ok <state bytes> <alignment us>" or
+ * "<id> fail <why>"), else 0. */
 int tmck_progress(tmck *c, int64_t min_snapped, char **ack);
 /* The writer thread is running (a cancel must let it finish, polling the
  * network meanwhile, before tmck_reset). */

@@ -54,6 +54,13 @@ for tms in 2 3; do
   grep -q "checkpoint [0-9]* completed" "$WORK/err" || { cat "$WORK/err"; fail "no checkpoint completed before the failure"; }
   ls "$WORK/out$tms"/part-* >/dev/null 2>&1 || fail "no part file published by a completed checkpoint"
   cp -r "$WORK/chk" "$WORK/chk-kept" # a finished job deletes its checkpoints
+  # the size the TaskManagers acknowledged for the latest checkpoint: state
+  # bytes, more than nothing and less than its files on disk
+  last=$(ls -d "$WORK/chk/exactly-once"/chk-* | sort -t- -k2 -n | tail -1)
+  bytes=$(sed -n "s/.*checkpoint ${last##*chk-} completed in .* ms (\([0-9]*\) bytes of state.*/\1/p" "$WORK/err")
+  disk=$(cat "$last"/tm-*.h5 | wc -c)
+  [ -n "$bytes" ] && [ "$bytes" -gt 0 ] && [ "$bytes" -le "$disk" ] ||
+    fail "checkpoint ${last##*chk-}: reported '$bytes' bytes of state, files hold $disk"
   # 2. resume from the latest checkpoint on $tms TaskManagers
   mpf_run $((tms + 1)) "$WORK/job$tms.yaml" "${CK[@]}" --restore latest ||
     { cat "$WORK/err"; fail "restore on $tms TaskManagers failed"; }

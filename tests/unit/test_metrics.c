@@ -314,25 +314,27 @@ static void checkpoint_history(void **state)
 {
     fixture *f = *state;
     jobstate_ckpt_triggered(f->js, 1, 0, 10000);
-    jobstate_ckpt_completed(f->js, 1, 10025, "/c/chk-1");
+    jobstate_ckpt_completed(f->js, 1, 10025, "/c/chk-1", 4096, 1500);
     jobstate_ckpt_triggered(f->js, 2, 0, 20000);
     jobstate_ckpt_failed(f->js, 2, 20100, "disk full");
-    jobstate_ckpt_completed(f->js, 2, 20200, "/c/chk-2"); /* too late: stays failed */
+    jobstate_ckpt_completed(f->js, 2, 20200, "/c/chk-2", 0, 0); /* too late: stays failed */
     jobstate_ckpt_triggered(f->js, 3, 1, 30000);
-    jobstate_ckpt_completed(f->js, 3, 30040, "/s/savepoint-3");
+    jobstate_ckpt_completed(f->js, 3, 30040, "/s/savepoint-3", 0, 0);
     jobstate_ckpt_triggered(f->js, 4, 0, 40000);
     assert_int_equal(jobstate_ncheckpoints(f->js), 4);
     const js_checkpoint *c = jobstate_checkpoint(f->js, 0);
     assert_int_equal(c->id, 1);
     assert_int_equal(c->status, JS_CK_COMPLETED);
     assert_int_equal(c->duration_ms, 25);
-    assert_int_equal(c->size_bytes, -1);
+    assert_int_equal(c->size_bytes, 4096);
+    assert_int_equal(c->alignment_us, 1500);
     assert_string_equal(c->path, "/c/chk-1");
     c = jobstate_checkpoint(f->js, 1);
     assert_int_equal(c->status, JS_CK_FAILED);
     assert_string_equal(c->failure, "disk full");
     assert_int_equal(c->duration_ms, 100);
     assert_int_equal(jobstate_checkpoint(f->js, 3)->status, JS_CK_IN_PROGRESS);
+    assert_int_equal(jobstate_checkpoint(f->js, 3)->size_bytes, -1);
     assert_int_equal(jobstate_checkpoint(f->js, 3)->duration_ms, -1);
     c = jobstate_last_completed(f->js);
     assert_int_equal(c->id, 3);
@@ -350,7 +352,7 @@ static void checkpoint_history(void **state)
     /* past the ring: the latest JOBSTATE_CKPT_HISTORY stay, counts go on */
     for (int64_t id = 5; id < 5 + 2 * JOBSTATE_CKPT_HISTORY; id++) {
         jobstate_ckpt_triggered(f->js, id, 0, id * 1000);
-        jobstate_ckpt_completed(f->js, id, id * 1000 + 7, NULL);
+        jobstate_ckpt_completed(f->js, id, id * 1000 + 7, NULL, 0, 0);
     }
     assert_int_equal(jobstate_ncheckpoints(f->js), JOBSTATE_CKPT_HISTORY);
     assert_int_equal(jobstate_checkpoint(f->js, 0)->id, 5 + JOBSTATE_CKPT_HISTORY);
@@ -404,7 +406,7 @@ static void status_line(void **state)
                         "op 1 1 numRecordsInPerSecond=1100.0 "
                         "currentOutputWatermark=-9223372036854775808\n", 12000);
     jobstate_ckpt_triggered(f->js, 7, 0, 11000);
-    jobstate_ckpt_completed(f->js, 7, 11030, "/c/chk-7");
+    jobstate_ckpt_completed(f->js, 7, 11030, "/c/chk-7", 123456, 2500);
     /* in: 1200 + 800; out: 900 + 1100; lag: 15000 - 10500 (the sinks'
      * minimum; a subtask without a watermark yet does not count);
      * checkpoint 7 completed at 11030, 3.97 s before 15000 */
@@ -413,7 +415,7 @@ static void status_line(void **state)
     assert_string_equal(line, "job 't' RUNNING for 5.0 s: records_in_per_s=2000 "
                               "records_out_per_s=2000 records_in=150 wm_lag_ms=4500 "
                               "backpressured_ms_per_s=750 (gen) last_checkpoint=7 age_s=4.0 "
-                              "duration_ms=30");
+                              "duration_ms=30 size_bytes=123456 alignment_ms=2.5");
     /* a short buffer is cut, not overrun; the length is the whole line's */
     char small[16];
     assert_int_equal(jobstate_status_line(f->js, 15000, small, sizeof small), n);

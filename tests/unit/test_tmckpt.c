@@ -31,6 +31,7 @@ static int fake_write(const tmck *c, tmck_snap *s, mpf_err *e)
     written_blobs[nwritten++] = s->w.n;
     if (s->id == fail_id)
         return err_set(e, MPF_EIO, "disk full");
+    s->bytes = 100 * s->id;
     return 0;
 }
 
@@ -85,7 +86,11 @@ static void test_normal(void **state)
     char *ack;
     assert_int_equal(tmck_progress(&c, 0, &ack), 0); /* one task has not snapshotted */
     assert_int_equal(snap(&c, 1, 1), 1);
-    expect_ack(&c, 1, "1");
+    /* the longest alignment of the checkpoint's tasks goes with the ACK */
+    tmck_alignment(&c, 1, 2500000);
+    tmck_alignment(&c, 1, 700000);
+    tmck_alignment(&c, 7, 9000000); /* not the one collecting: ignored */
+    expect_ack(&c, 1, "1 ok 100 2500");
     assert_int_equal(nwritten, 1);
     assert_int_equal(written[0], 1);
     assert_int_equal(written_blobs[0], 2);
@@ -100,11 +105,11 @@ static void test_decline(void **state)
     fail_id = 1;
     tmck_trigger(&c, 1, "/d/chk-1", 1000);
     snap(&c, 1, 0);
-    expect_ack(&c, 1, "1 disk full");
+    expect_ack(&c, 1, "1 fail disk full");
     /* the next one is unaffected */
     tmck_trigger(&c, 2, "/d/chk-2", 2000);
     snap(&c, 2, 0);
-    expect_ack(&c, 2, "2");
+    expect_ack(&c, 2, "2 ok 200 0");
     tmck_fini(&c);
 }
 
@@ -123,7 +128,7 @@ static void test_stale_barrier(void **state)
     assert_int_equal(snap(&c, 2, 0), 1);
     assert_int_equal(snap(&c, 1, 1), 0); /* stale: no snapshot, no reset */
     assert_int_equal(snap(&c, 2, 1), 1);
-    expect_ack(&c, 2, "2");
+    expect_ack(&c, 2, "2 ok 200 0");
     assert_int_equal(nwritten, 1);
     assert_int_equal(written[0], 2);
     assert_int_equal(written_blobs[0], 2); /* both tasks' snapshots of 2 */
@@ -143,7 +148,7 @@ static void test_subsumed(void **state)
     snap(&c, 2, 0);
     assert_int_equal(snap(&c, 1, 1), 0);
     snap(&c, 2, 1);
-    expect_ack(&c, 2, "2");
+    expect_ack(&c, 2, "2 ok 200 0");
     assert_int_equal(nwritten, 1);
     assert_int_equal(written_blobs[0], 2);
     /* a barrier of a newer checkpoint that overtook its trigger */
@@ -151,7 +156,7 @@ static void test_subsumed(void **state)
     char *ack;
     assert_int_equal(tmck_progress(&c, 3, &ack), 0); /* no directory yet */
     tmck_trigger(&c, 3, "/d/chk-3", 3000);
-    expect_ack(&c, 3, "3");
+    expect_ack(&c, 3, "3 ok 300 0");
     assert_int_equal(written_blobs[1], 1);
     tmck_fini(&c);
 }
@@ -174,8 +179,8 @@ static void test_trigger_while_writing(void **state)
     for (int i = 0; i < 100; i++)
         assert_int_equal(tmck_progress(&c, 2, &ack), 0); /* 1 still writing */
     atomic_store(&hold, 0);
-    expect_ack(&c, 2, "1");
-    expect_ack(&c, 2, "2");
+    expect_ack(&c, 2, "1 ok 100 0");
+    expect_ack(&c, 2, "2 ok 200 0");
     assert_int_equal(nwritten, 2);
     assert_int_equal(written[0], 1);
     assert_int_equal(written[1], 2);
