@@ -11,7 +11,6 @@ extern const op_kind op_src_file, op_src_generator, op_src_nexmark, op_src_behav
 
 extern const op_kind op_plugin;
 extern const op_kind op_sink_kafka;
-extern const op_kind op_sink_kafka;
 extern const op_kind op_src_kafka;
 
 static const op_kind *const kinds[] = {
@@ -19,7 +18,6 @@ static const op_kind *const kinds[] = {
     &op_tokenize, &op_keyby, &op_reduce, &op_union, &op_join, &op_window_join, &op_interval_join,
     &op_filter, &op_map, &op_select, &op_window, &op_window_all, &op_topn, &op_sink_file, &op_sink_stdout, &op_sink_blackhole,
     &op_plugin,
-    &op_sink_kafka,
     &op_sink_kafka,
     &op_src_kafka,
 };
