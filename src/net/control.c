@@ -12,9 +12,17 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
+/* The first failure of the control plane (sticky): ctl_failed hands it to
+ * the JobManager's and TaskManagers' loops, which end the MPI world -- a
+ * lost control message leaves the job without coordination. */
+static mpf_err ctl_err;
+static int ctl_bad;
+static int fail_countdown; /* ctl_fail_send_for_test */
+
 /* ctl_send's and ctl_poll's callers only see a code (or nothing), so the
- * message naming the peer, the type and MPI's reason is logged here: a
- * failed control message must not vanish silently. Returns MPF_EMPI. */
+ * message naming the peer, the type and MPI's reason is logged and kept
+ * here: a failed control message must not vanish silently. Returns
+ * MPF_EMPI. */
 static int log_mpi(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int log_mpi(int rc, const char *fmt, ...)
 {
@@ -26,7 +34,21 @@ static int log_mpi(int rc, const char *fmt, ...)
     mpf_err e;
     net_mpi_err(&e, rc, "%s", what);
     log_error("%s", e.msg);
+    if (!ctl_bad++)
+        ctl_err = e;
     return e.code;
+}
+
+int ctl_failed(mpf_err *e)
+{
+    if (ctl_bad && e)
+        *e = ctl_err;
+    return ctl_bad != 0;
+}
+
+void ctl_fail_send_for_test(int n)
+{
+    fail_countdown = n;
 }
 
 const char *ctl_type_name(int type)
@@ -91,7 +113,9 @@ int ctl_send(int dst, int type, const void *payload, size_t len)
     if (len)
         memcpy(buf, payload, len);
     MPI_Request req;
-    int rc = MPI_Isend(buf, (int)len, MPI_BYTE, dst, type, net_ctl_comm, &req);
+    int rc = fail_countdown > 0 && --fail_countdown == 0
+                 ? MPI_ERR_OTHER /* debug.inject-failure control=N */
+                 : MPI_Isend(buf, (int)len, MPI_BYTE, dst, type, net_ctl_comm, &req);
     if (rc != MPI_SUCCESS) {
         free(buf);
         return log_mpi(rc, "sending %s (control message) to rank %d", ctl_type_name(type), dst);
@@ -136,8 +160,7 @@ int ctl_poll(int *src, int *type, char **payload, size_t *len)
     int rc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, net_ctl_comm, &flag, &st);
     if (rc != MPI_SUCCESS) {
         /* Log once: the caller polls in a loop and sees "nothing". */
-        static int logged;
-        if (!logged++)
+        if (!ctl_bad)
             log_mpi(rc, "probing for control messages from any rank");
         return 0;
     }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "util/err.h"
 
 enum ctl_type {
     CTL_DEPLOYED = 1, /* TM -> JM: subtasks opened (payload: "" or error) */
@@ -37,6 +38,13 @@ const char *ctl_type_name(int type);
 /* Send a message without waiting for the receiver (payload is copied).
  * Returns 0 or MPF_EMPI (logged with the peer and type). */
 int ctl_send(int dst, int type, const void *payload, size_t len);
+/* Whether a control message could not be sent or received (an MPI error);
+ * the first failure, naming this rank, the peer and the message type, goes
+ * to e (may be NULL). */
+int ctl_failed(mpf_err *e);
+/* Testing (debug.inject-failure control=N): the n-th ctl_send from now
+ * fails as if MPI had returned an error. */
+void ctl_fail_send_for_test(int n);
 /* Before MPI_Finalize: wait up to timeout_ns for the sends in flight to
  * complete; returns how many never did (logged). */
 int ctl_flush(int64_t timeout_ns);

@@ -94,6 +94,7 @@ static int jm_poll(jm_ctx *jm, int check, int *src, int *t, char **payload, size
         free(*payload);
     }
     hb_send(&jm->hb, now);
+    runtime_check_control();
     int64_t silent;
     int r = check ? hb_check(&jm->hb, now, &silent) : -1;
     if (r >= 0) {

@@ -6,8 +6,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include "net/control.h"
 #include "net/world.h"
 #include "runtime/runtime.h"
+#include "util/log.h"
 
 long runtime_peak_rss_kb(void)
 {
@@ -68,6 +70,16 @@ int runtime_take_savepoint_signal(void)
         return 0;
     savepoint_signals = 0;
     return 1;
+}
+
+void runtime_check_control(void)
+{
+    mpf_err e;
+    if (!ctl_failed(&e))
+        return;
+    log_error("%s: the control plane failed; ending the MPI world so the job can be "
+              "relaunched from its latest checkpoint (mpiflow submit, --restore auto)", e.msg);
+    net_abort(MPF_EXIT_FAILED);
 }
 
 int runtime_run(submission *sub)

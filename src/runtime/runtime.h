@@ -46,5 +46,9 @@ int runtime_take_savepoint_signal(void);
 
 /* Peak resident set size of this process in KiB (VmHWM), or 0. */
 long runtime_peak_rss_kb(void);
+/* A control message could not be sent or received: the job has lost its
+ * coordination, so end the MPI world (exit code failed) for the supervisor
+ * to relaunch from the latest checkpoint, as for a lost heartbeat. */
+void runtime_check_control(void);
 
 #endif

@@ -143,6 +143,7 @@ static int tm_poll(int *src, int *type, char **payload, size_t *len)
         free(*payload);
     }
     hb_send(&tm_hb, now);
+    runtime_check_control();
     int64_t silent;
     if (hb_check(&tm_hb, now, &silent) >= 0) {
         log_error("the JobManager (rank 0) sent nothing for %.1f s (heartbeat.timeout %.1f s): "
@@ -382,20 +383,27 @@ static int tm_run_loop(tm_ctx *tm, char **restart)
 
 /* debug.inject-failure: "rank=R,records=N" makes the subtasks of rank R
  * fail once they have read N records in total; "rank=R,checkpoint=N"
- * kills rank R after it wrote its part of checkpoint N. Only in a first
- * attempt that does not restore, so a restart gets past the failure. */
+ * kills rank R after it wrote its part of checkpoint N; "decline=N"
+ * declines checkpoint N; "control=N" fails rank R's N-th control message
+ * as an MPI error would. Only in a first attempt that does not restore, so
+ * a restart gets past the failure. */
 static int tm_setup_checkpoints(tm_ctx *tm, int restoring, mpf_err *e)
 {
     const char *inject = conf_str(tm->conf, CONF_DEBUG_INJECT_FAILURE);
     int irank = 0;
     unsigned long long irecords = 0;
     long long ickpt = 0, idecline = 0;
+    int icontrol = 0;
     if (inject[0] && sscanf(inject, "rank=%d,records=%llu", &irank, &irecords) != 2 &&
         sscanf(inject, "rank=%d,checkpoint=%lld", &irank, &ickpt) != 2 &&
-        sscanf(inject, "rank=%d,decline=%lld", &irank, &idecline) != 2)
+        sscanf(inject, "rank=%d,decline=%lld", &irank, &idecline) != 2 &&
+        sscanf(inject, "rank=%d,control=%d", &irank, &icontrol) != 2)
         return err_set(e, MPF_ECONFIG, "debug.inject-failure: expected 'rank=R,records=N', "
-                       "'rank=R,checkpoint=N' or 'rank=R,decline=N', got '%s'", inject);
+                       "'rank=R,checkpoint=N', 'rank=R,decline=N' or 'rank=R,control=N', got '%s'",
+                       inject);
     int armed = inject[0] && irank == tm->rank && !restoring && tm->attempt == 0;
+    if (armed && icontrol > 0)
+        ctl_fail_send_for_test(icontrol);
     if (ckpt_lib_init(e))
         return e->code;
     tmck_init(&tm->ck, tm->plan.job->name, tm->rank, tm->plan.max_parallelism);

@@ -3,7 +3,8 @@
 # with SIGSTOP is detected within heartbeat.timeout; the rank that notices
 # ends the MPI world, `mpiflow submit` relaunches with --restore auto, and
 # the job finishes from its latest checkpoint: every generated row is
-# committed exactly once (checked against `seq`).
+# committed exactly once (checked against `seq`). A control message MPI
+# fails to send is handled the same way.
 . "$(dirname "$0")/lib.sh"
 ROWS=120000
 cat >"$WORK/hb.yaml" <<YAML
@@ -56,3 +57,19 @@ stop_rank() {
 }
 stop_rank 1 "TaskManager rank 1" "TaskManager rank 1"
 stop_rank 0 "the JobManager" "the JobManager (rank 0)"
+
+# A control message that MPI fails to send (debug.inject-failure control=N
+# on TaskManager rank 1, about 2 s in: heartbeats alone are 5 a second) is
+# an error naming the ranks, never silence: the rank ends the MPI world
+# and the supervised job resumes from its latest checkpoint, every row once.
+rm -rf "$WORK/chk" "$WORK/out"
+timeout 150 "$MPIFLOW" submit --restart-attempts 2 --restart-delay 100ms -- \
+  mpirun -np 3 --oversubscribe --mca mpi_yield_when_idle 1 \
+  "$MPIFLOW" run "$WORK/hb.yaml" "${CONF[@]}" -D debug.inject-failure=rank=1,control=10 \
+  >"$WORK/o" 2>"$WORK/e" || { cat "$WORK/e"; fail "control failure: the supervised job did not finish"; }
+grep -qE "rank 1: sending [A-Z]+ \(control message\) to rank 0: .*the control plane failed" "$WORK/e" ||
+  { cat "$WORK/e"; fail "control failure: no error naming rank 1, the peer and the message"; }
+grep -q "restoring job 'hb' from checkpoint" "$WORK/e" || { cat "$WORK/e"; fail "control failure: not resumed from a checkpoint"; }
+cat "$WORK/out"/part-* | LC_ALL=C sort -n >"$WORK/got"
+cmp -s "$WORK/want" "$WORK/got" || fail "control failure: output differs from seq 0..$((ROWS - 1))"
+echo "ok: a failed control message ended the world; relaunched, $ROWS rows exactly once"
