@@ -3,8 +3,9 @@
  * are routes that partition records into per-channel batches (forward,
  * hash by key group, rebalance, broadcast). A task step does a bounded
  * amount of work and never blocks: a task whose output channels have a
- * backlog waiting for credit is simply not stepped, which is how
- * backpressure travels upstream. */
+ * backlog waiting for credit produces nothing until they drain, which is
+ * how backpressure travels upstream. The implementation is split by
+ * concern into src/runtime/task*.c (the list is in task_int.h). */
 #ifndef MPF_RUNTIME_TASK_H
 #define MPF_RUNTIME_TASK_H
 
@@ -16,16 +17,17 @@
 
 enum task_state { TASK_RUNNING, TASK_FINISHING, TASK_DRAINING, TASK_DONE };
 
-typedef struct out_route out_route;
-typedef struct chain_link chain_link;
-
-/* Wraps a source's collector to follow the largest event time emitted
- * (for periodic watermarks) and when the source last emitted. */
 typedef struct task_inst task_inst;
+typedef struct out_route out_route;   /* task_int.h */
+typedef struct chain_link chain_link; /* task_int.h */
+
+/* Wraps the collector of a source with a watermark strategy to follow the
+ * largest event time emitted and count the records (for its watermarks
+ * and idleness). */
 typedef struct ts_tracker {
     collector c; /* must stay first */
     collector *inner;
-    task_inst *task; /* per-record watermarks */
+    task_inst *task; /* set with `emit: per-record`: a watermark per new maximum */
     const schema *schema;
     int field;
     int64_t max_ts;
@@ -40,12 +42,16 @@ struct task_inst {
     op_inst *ops;
     chain_link *links; /* between ops[k] and ops[k+1] */
     collector writer;  /* after the last op: into the routes */
+    int has_proc_timers; /* some op has on_proc_time */
+    int has_service;     /* some op has a service hook */
     int nroutes;
     out_route *routes;
     int nin;
     inchan **in;
-    int rr_in, ended_in;
-    int state, finish_op;
+    int rr_in, ended_in; /* next input channel to read; channels ended */
+    int state;           /* enum task_state */
+    int finish_op;       /* finishing: the op whose finish hook runs next */
+    int stop_requested;  /* a source ends its input at its next step */
     int64_t now_ns, oldest_ns; /* oldest unflushed output record */
     int64_t buffer_timeout_ns;
     /* Event time. Per input channel: its watermark and idleness. */
@@ -55,17 +61,14 @@ struct task_inst {
     int64_t wm_pending;  /* being passed through the chain ... */
     int wm_op;           /* ... currently at ops[wm_op]; -1: none */
     int idle_out;        /* told downstream that this task is idle */
-    int has_proc_timers; /* some op has on_proc_time */
-    int has_service;     /* some op has a service hook */
     /* Sources with a watermark strategy. */
     ts_tracker track;
     int64_t wm_interval_ns, next_wm_ns;
-    int64_t last_emit_ns; uint64_t last_seen;
-    int stop_requested;
+    int64_t last_emit_ns; uint64_t last_seen; /* idleness: when track.seen last moved */
     /* Latency: markers (sources emit, sinks record) and the time from a
      * watermark's creation at a source to its arrival here (sinks). */
     int64_t marker_interval_ns, next_marker_ns;
-    int marker_rr;
+    unsigned marker_rr;
     int64_t wm_created_ns;
     histo *lat, *wm_lat; /* sink tasks only */
     /* Checkpoints: the TaskManager's snapshot for a checkpoint id. */
@@ -80,7 +83,7 @@ struct task_inst {
     int64_t halt_id;      /* stop with savepoint: a source halts after this barrier */
     int64_t drain_id;     /* ... with --drain: its barrier follows the final watermark */
     int halted;
-    histo *align_hist;    /* alignment durations */
+    histo *align_hist;    /* alignment durations (set by the owner, freed by task_close) */
     uint64_t inject_after; /* debug.inject-failure: fail after this many records, 0: never */
     uint64_t *inject_count; /* records read on this TaskManager */
     /* Metrics (metrics/registry.h): what the time between steps went to
