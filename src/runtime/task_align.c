@@ -30,7 +30,7 @@ static int snapshot_now(task_inst *t, int64_t id, mpf_err *e)
     if (t->state > TASK_FINISHING) /* END went out already */
         return 0;
     uint8_t payload[8];
-    memcpy(payload, &id, 8);
+    wr_i64(payload, id);
     route_event(t, BATCH_BARRIER, 0, payload, sizeof payload);
     return 0;
 }

@@ -7,7 +7,6 @@
 #include "runtime/task_int.h"
 
 #include <stdlib.h>
-#include <string.h>
 #include "util/clock.h"
 #include "util/xmalloc.h"
 
@@ -33,7 +32,7 @@ void latency_marker(task_inst *t, int64_t created_ns)
         return;
     }
     uint8_t payload[8];
-    memcpy(payload, &created_ns, 8);
+    wr_i64(payload, created_ns);
     route_event_one(t, BATCH_LATENCY, payload, sizeof payload, t->marker_rr++);
 }
 

@@ -6,7 +6,6 @@
 #include "runtime/task_int.h"
 
 #include <stdlib.h>
-#include <string.h>
 #include "util/clock.h"
 #include "util/xmalloc.h"
 
@@ -16,8 +15,8 @@
 static void send_watermark(task_inst *t, int64_t wm, int idle)
 {
     uint8_t payload[16];
-    memcpy(payload, &wm, 8);
-    memcpy(payload + 8, &t->wm_created_ns, 8);
+    wr_i64(payload, wm);
+    wr_i64(payload + 8, t->wm_created_ns);
     route_event(t, BATCH_WATERMARK, idle ? BATCH_WM_IDLE : 0, payload, sizeof payload);
 }
 
