@@ -101,6 +101,7 @@ static int source_step(task_inst *t, int64_t now_ns, int *progress, mpf_err *e)
     op_inst *src = &t->ops[0];
     uint64_t before = src->records_out;
     int rc = 0;
+    e->code = 0; /* stopped: nothing is reported */
     if (!t->stop_requested) {
         const err_ctx *prev = chain_hook_begin(t, 0, e);
         rc = src->spec->kind->poll(src, e);

@@ -36,6 +36,7 @@ int finish_step(task_inst *t, mpf_err *e)
             return progress;
         op_inst *oi = &t->ops[t->finish_op];
         int rc = 0;
+        e->code = 0; /* without the hook nothing is reported */
         if (oi->spec->kind->finish) {
             const err_ctx *prev = chain_hook_begin(t, t->finish_op, e);
             rc = oi->spec->kind->finish(oi, e);

@@ -62,7 +62,8 @@ static inline const err_ctx *chain_hook_begin(task_inst *t, int k, mpf_err *e)
 /* After a hook of ops[k] that may return MPF_EAGAIN (and the restore of
  * the error context): flush what it emitted down the chain. Returns 0
  * when the task goes on (rc 0 or MPF_EAGAIN), else the failure in e,
- * named once. */
+ * named once. e's code must have been cleared before the hook, or where
+ * there was no hook to call, so a stale error is not taken for ops[k]'s. */
 int chain_hook_end(task_inst *t, int k, int rc, mpf_err *e, const char *hook);
 /* ops[k]'s hook failed: rc is what it returned, e what it reported. Makes
  * e a failure with the operator's own message, naming the operator and

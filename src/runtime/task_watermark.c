@@ -36,6 +36,7 @@ int watermark_continue(task_inst *t, mpf_err *e)
         op_inst *oi = &t->ops[t->wm_op];
         oi->watermark = t->wm_pending;
         int rc = 0;
+        e->code = 0; /* without the hook nothing is reported */
         if (oi->spec->kind->on_watermark) {
             const err_ctx *prev = chain_hook_begin(t, t->wm_op, e);
             rc = oi->spec->kind->on_watermark(oi, t->wm_pending, e);

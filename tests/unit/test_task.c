@@ -89,6 +89,9 @@ static const op_kind k_src = {.name = "tsrc", .role = OP_SOURCE, .poll = src_pol
 static const op_kind k_bad = {.name = "tbad", .role = OP_TRANSFORM, .min_inputs = 1,
                               .max_inputs = 1, .process = bad_process, .service = svc,
                               .stateless = 1};
+/* The same without a service hook (whose call clears e every step). */
+static const op_kind k_bad_nosvc = {.name = "tbad", .role = OP_TRANSFORM, .min_inputs = 1,
+                                    .max_inputs = 1, .process = bad_process, .stateless = 1};
 
 /* ---- a one-task plan: gen -> boom, parallelism 2, subtask 1 here ---- */
 
@@ -102,11 +105,11 @@ typedef struct fixture {
     task_inst t;
 } fixture;
 
-static void fx_open(fixture *f)
+static void fx_open_with(fixture *f, const op_kind *transform)
 {
     memset(f, 0, sizeof *f);
     const char *uids[] = {"gen", "boom"};
-    const op_kind *kinds[] = {&k_src, &k_bad};
+    const op_kind *kinds[] = {&k_src, transform};
     for (int i = 0; i < 2; i++) {
         f->ops[i].index = i;
         f->ops[i].uid = (char *)uids[i];
@@ -131,6 +134,11 @@ static void fx_open(fixture *f)
     segpool_init(32768);
     mpf_err e = {0};
     assert_int_equal(task_open(&f->t, &f->p, 0, 1, 1, f->c, &e), 0);
+}
+
+static void fx_open(fixture *f)
+{
+    fx_open_with(f, &k_bad);
 }
 
 static void fx_close(fixture *f)
@@ -226,6 +234,28 @@ static void test_error_not_progress(void **state)
                    "subtask 2/2 of operator 'gen': line 3: bad number");
 }
 
+/* A stale error in e is not taken for the failure of a hook that was not
+ * called: a stopped source does not poll, and an operator without
+ * on_watermark or finish has nothing to call when the task finishes (each
+ * was reported as the operator's failure with the stale message). */
+static void test_stale_error_without_hook(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_open_with(&f, &k_bad_nosvc);
+    mode = OK;
+    task_request_stop(&f.t);
+    for (int i = 0; i < 8 && f.t.state != TASK_DONE; i++) {
+        mpf_err e;
+        err_set(&e, MPF_ENOENT, "stale error from an earlier call");
+        int rc = task_step(&f.t, 1 + i, &e);
+        if (rc < 0)
+            fail_msg("step %d failed: %s", i, e.msg);
+    }
+    assert_int_equal(f.t.state, TASK_DONE);
+    fx_close(&f);
+}
+
 /* err_prefix is called on failure paths: it never reports success. */
 static void test_err_prefix_never_success(void **state)
 {
@@ -250,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_error_not_progress),
         cmocka_unit_test(test_err_prefix_never_success),
         cmocka_unit_test(test_service_hook),
+        cmocka_unit_test(test_stale_error_without_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
