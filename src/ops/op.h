@@ -243,7 +243,8 @@ static inline int op_kind_checkpointable(const op_kind *k)
 char *op_kind_qualified(const op_kind *k);
 const op_kind *op_kind_parse_qualified(const char *q);
 
-/* Common helper: "operator 'uid' (file:line:col)" prefix for messages. */
+/* Common helper: "file:line:col: operator 'uid'" prefix for messages
+ * ("operator 'uid'" for planner-made operators; static storage). */
 const char *op_where(const op_spec *s);
 /* Say in e which operator subtask failed, once, and while doing what
  * (NULL: nothing to add): "[<doing> ]operator '<uid>' subtask <i>/<n>:

@@ -149,8 +149,9 @@ void jobstate_ckpt_failed(jobstate *js, int64_t id, int64_t now_ms, const char *
  * the operator and subtask it names ("operator 'uid'", "subtask i/n")
  * are picked out of it. */
 void jobstate_exception(jobstate *js, int rank, const char *message, int64_t now_ms);
-/* Log the status line when metrics.status.interval has passed since the
- * last one (mono_ns: a monotonic clock; 0 interval: never). */
+/* While RUNNING, log the status line when metrics.status.interval has
+ * passed since the last one (mono_ns: a monotonic clock; 0 interval:
+ * never). */
 void jobstate_tick(jobstate *js, int64_t mono_ns, int64_t now_ms);
 
 /* --- reading (summary, status line, REST) --- */
@@ -197,9 +198,10 @@ const js_exception *jobstate_exception_at(const jobstate *js, size_t i);
 const histo *jobstate_histo(const jobstate *js, int which);
 
 /* The status line: "job '<name>' RUNNING for 12.0 s: records_in_per_s=..
- * records_out_per_s=.. wm_lag_ms=.. backpressured_ms_per_s=.. (<uid>)
- * last_checkpoint=<id> age_s=.. duration_ms=.. size_bytes=.. alignment_ms=.." (parts without data are
- * left out). Returns the length, as snprintf. */
+ * records_out_per_s=.. records_in=.. wm_lag_ms=.. backpressured_ms_per_s=..
+ * (<uid>) last_checkpoint=<id> age_s=.. duration_ms=.. size_bytes=..
+ * alignment_ms=.." (parts without data are left out; " no metrics yet"
+ * after the colon until rates arrive). Returns the length, as snprintf. */
 int jobstate_status_line(const jobstate *js, int64_t now_ms, char *buf, size_t n);
 
 #endif

@@ -281,7 +281,8 @@ struct ks_state {
     char err[sizeof(((mpf_err *)0)->msg)]; /* (mu) */
     int recovered;          /* (mu) recovery done */
     int64_t published, republished, skipped; /* (mu) epochs, for the log */
-    int64_t logged;         /* task thread: published count last logged */
+    int logged;             /* task thread: the recovery was logged */
+    int nrestored;          /* restored epochs this subtask recovers */
     int thread_started;
     pthread_t thread;
     ks_producer *own;       /* the thread's own producer (thread only) */
@@ -770,11 +771,32 @@ static int recover(ks_state *st, mpf_err *e)
     return rc;
 }
 
+/* Learn the leaders of the sink's topic and the progress topic before
+ * the first transaction needs them (the first epoch otherwise waits a
+ * metadata round per topic inside its transaction). Errors do not
+ * matter here: the transaction reports them. */
+static void warm_metadata(ks_state *st)
+{
+    const char *topics[2] = {st->cfg->topic, st->cfg->progress};
+    for (int i = 0; i < 2; i++) {
+        if (!topics[i])
+            continue;
+        rd_kafka_topic_t *t = rd_kafka_topic_new(st->own->rk, topics[i], NULL);
+        const rd_kafka_metadata_t *md = NULL;
+        if (t && !rd_kafka_metadata(st->own->rk, 0, t, &md, 5000))
+            rd_kafka_metadata_destroy(md);
+        if (t)
+            rd_kafka_topic_destroy(t);
+    }
+}
+
 static void *ks_thread(void *arg)
 {
     ks_state *st = arg;
     mpf_err e = {0};
     int rc = recover(st, &e);
+    if (!rc)
+        warm_metadata(st);
     pthread_mutex_lock(&st->mu);
     st->recovered = 1;
     pthread_cond_broadcast(&st->cv);
@@ -1006,7 +1028,7 @@ static int ks_configure(op_spec *s, const conf *c, mpf_err *e)
 {
     ks_cfg *cfg = xcalloc(1, sizeof *cfg);
     const schema *in = s->in_schema[0];
-    const char *topic = NULL, *tfield = NULL, *kfield = NULL, *vfield = NULL, *fmt = "raw",
+    const char *topic = NULL, *tfield = NULL, *kfield = NULL, *vfield = NULL, *fmt = "csv",
                *delim = ",", *guar = "at-least-once", *prefix = NULL, *progress = NULL;
     cfg->topic_field = cfg->key_field = -1;
     if (ynode_get_str(s->node, "topic", 0, &topic, e) ||
@@ -1407,6 +1429,7 @@ static int ks_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
     }
     ep->next = *pp;
     *pp = ep;
+    st->nrestored++;
     if (!ep->next)
         st->tail = ep;
     (void)prev;
@@ -1435,6 +1458,17 @@ static int ks_start(op_inst *oi, mpf_err *e)
     return 0;
 }
 
+/* Log once what the recovery after a restore did (task thread). */
+static void report_recovery(ks_state *st, int64_t rep, int64_t skip)
+{
+    if (st->logged || !st->nrestored)
+        return;
+    st->logged = 1;
+    log_info("operator '%s' subtask %d: recovered %d transactional id(s) with %d pending "
+             "epoch(s): %" PRId64 " republished, %" PRId64 " found committed in '%s'", st->uid,
+             st->subtask, st->nrecover, st->nrestored, rep, skip, st->cfg->progress);
+}
+
 static int ks_service(op_inst *oi, int64_t now_ns, mpf_err *e)
 {
     ks_state *st = oi->st;
@@ -1454,13 +1488,9 @@ static int ks_service(op_inst *oi, int64_t now_ns, mpf_err *e)
     pthread_mutex_unlock(&st->mu);
     if (failed)
         return e->code;
-    if (rec && st->logged == 0 && (rep || skip)) {
-        log_info("operator '%s' subtask %d: recovered %d transactional id(s): republished %"
-                 PRId64 " epoch(s), %" PRId64 " already committed", st->uid, st->subtask,
-                 st->nrecover, rep, skip);
-        st->logged = -1;
-    }
     (void)pub;
+    if (rec)
+        report_recovery(st, rep, skip);
     return 0;
 }
 
@@ -1505,6 +1535,8 @@ static int ks_commit(op_inst *oi, mpf_err *e)
         pthread_cond_timedwait(&st->cv, &st->mu, &ts);
     }
     int rc = 0;
+    if (st->recovered)
+        report_recovery(st, st->republished, st->skipped);
     if (st->failed)
         rc = err_set(e, MPF_EIO, "%s", st->err);
     else if (st->head)
