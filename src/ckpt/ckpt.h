@@ -49,7 +49,7 @@ typedef struct ckpt_op_meta {
     char *uid;
     int parallelism;
     char *schema; /* text, e.g. "word:string, count:i64"; NULL writes "" */
-    char *kind;   /* operator kind name; NULL writes "" */
+    char *kind;   /* "<role>/<name>" (earlier builds: the name); NULL writes "" */
 } ckpt_op_meta;
 
 /* What _metadata.h5 records (and, for job and ids, every TM file). */

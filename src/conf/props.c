@@ -571,7 +571,7 @@ conf *conf_new(void)
         char why[512];
         if (parse_value(&conf_props[i], conf_props[i].defval, &c->v[i], why,
                         sizeof why)) {
-            /* A broken default is a bug in the table above. */
+            /* A broken default is a bug in conf/keys.def. */
             fprintf(stderr, "mpiflow: bad default for %s: %s\n",
                     conf_props[i].name, why);
             abort();

@@ -1,6 +1,6 @@
 /* The configuration property table and typed configuration values (conf
- * layer). One table lists every key with its type, default, range, enum
- * values and description; `mpiflow config --list` and
+ * layer). One table (conf/keys.def) lists every key with its type,
+ * default, range, enum values and description; `mpiflow config --list` and
  * docs/CONFIGURATION.md are generated from it. Precedence is applied by
  * calling conf_set in order: defaults < conf file < job config: < -D. */
 #ifndef MPF_CONF_PROPS_H

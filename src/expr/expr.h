@@ -1,4 +1,4 @@
-/* Expressions over record fields (record layer, used by the filter and
+/* Expressions over record fields (expr layer, used by the filter and
  * map operators). An expression is parsed and type-checked against an
  * input schema at plan time and compiled into a small register program;
  * at run time the program is evaluated over whole batches without

@@ -1,4 +1,4 @@
-/* Expression type checker (record layer). Gives every node of a parsed
+/* Expression type checker (expr layer). Gives every node of a parsed
  * tree its type, inserts the implicit conversions (i64 -> f64 where the
  * other operand is f64, anything -> string inside concat), turns string
  * literals compared with timestamps into timestamp literals and folds

@@ -1,5 +1,5 @@
 /* Expression programs: compile checked syntax trees into register code
- * (record layer). Every node gets its own register, literals are
+ * (expr layer). Every node gets its own register, literals are
  * registers with an initial value, each referenced input field one
  * register loaded once per record; AND, OR and CASE jump, so operands not
  * needed are not evaluated (a division by zero in a branch not taken is

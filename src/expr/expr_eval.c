@@ -1,4 +1,4 @@
-/* Expression evaluation (record layer): loads the referenced fields of a
+/* Expression evaluation (expr layer): loads the referenced fields of a
  * record into registers (fields before the first string at offsets fixed
  * at plan time, the rest in one walk), runs the register code, and
  * applies it to whole batches for filter and map. Strings are slices of

@@ -1,5 +1,5 @@
 /* Internals of the expression module shared by its parser, compiler and
- * evaluator (record layer). Nothing outside src/expr/ includes this. */
+ * evaluator (expr layer). Nothing outside src/expr/ includes this. */
 #ifndef MPF_EXPR_EXPR_INT_H
 #define MPF_EXPR_EXPR_INT_H
 

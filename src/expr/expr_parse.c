@@ -1,4 +1,4 @@
-/* Expression lexer and recursive-descent parser (record layer). Turns the
+/* Expression lexer and recursive-descent parser (expr layer). Turns the
  * text of one expression into a syntax tree whose field references are
  * resolved against the input schema; types are checked afterwards by
  * expr_check. Precedence, lowest first: OR, AND, NOT, comparisons (also

@@ -92,7 +92,8 @@ void dp_link_local(outchan *o, inchan *i);
  * local tasks are open. */
 void dp_link_locals(void);
 
-/* Hand a filled DATA batch to the channel (ownership passes). */
+/* Hand a filled batch to the channel (ownership passes): DATA, or an
+ * event (watermark, latency marker, barrier), which takes a credit too. */
 void dp_send(outchan *o, uint8_t *seg);
 /* Queue end-of-partition after all data. */
 void dp_send_end(outchan *o);

@@ -15,10 +15,10 @@ enum ctl_type {
     CTL_FINISHED,     /* TM -> JM: all subtasks finished (payload: metrics) */
     CTL_FAILED,       /* TM -> JM: a subtask failed (payload: message) */
     CTL_CANCEL,       /* JM -> TM: stop everything, discard uncommitted output */
-    CTL_CANCELED,     /* TM -> JM: canceled and drained */
+    CTL_CANCELED,     /* TM -> JM: canceled and drained (payload: metrics) */
     CTL_COMMIT,       /* JM -> TM: the job succeeded; commit output */
     CTL_COMMITTED,    /* TM -> JM: output committed (payload: "" or error) */
-    CTL_SHUTDOWN,     /* JM -> TM: leave the MPI world */
+    CTL_SHUTDOWN,     /* JM -> TM: leave the MPI world (payload: exit code) */
     CTL_STOP,         /* JM -> TM: end the sources (stop on a signal);
                        * TM -> JM: a signal arrived here, please stop */
     CTL_TRIGGER,      /* JM -> TM: take checkpoint "<id> <flags> <trigger unix ms>

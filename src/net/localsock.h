@@ -16,7 +16,7 @@
 char *localsock_path(const char *configured, const char *job);
 
 /* Listen on path. A stale socket file (nobody accepting) is replaced;
- * MPF_EEXIST when a live job already listens there. Returns 0 and *fd. */
+ * MPF_EIO when a live job already listens there. Returns 0 and *fd. */
 int localsock_listen(const char *path, int *fd, mpf_err *e);
 /* Accept one pending connection and read its request line (at most n-1
  * bytes, without the newline; a client silent for 1 s is dropped).

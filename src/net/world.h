@@ -1,5 +1,5 @@
 /* The MPI world of one job (net layer): start-up, communicators, node
- * topology. Rank 0 is the JobManager, ranks 1..N TaskManagers. Control
+ * topology. Rank 0 is the JobManager, ranks 1..N-1 TaskManagers. Control
  * messages and data batches use separate communicators duplicated from
  * MPI_COMM_WORLD so their tags never mix. Only net/ includes <mpi.h>. */
 #ifndef MPF_NET_WORLD_H

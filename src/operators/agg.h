@@ -5,7 +5,8 @@
  * Accumulator layout: [i64 count][8 bytes per slot]... then, for first or
  * last of a string field, [u32 len][bytes] per such aggregate in order.
  * Fixed-width accumulators are updated in place; string ones change size,
- * so updates go through a scratch buffer (acc_scratch). */
+ * so updates write a new accumulator into the caller's recbuf (acc_add,
+ * acc_merge). */
 #ifndef MPF_OPS_AGG_H
 #define MPF_OPS_AGG_H
 

@@ -1,7 +1,7 @@
 /* `type: filter`: keep the records for which `condition`, a bool
- * expression over the input fields (see expr/expr.h), is true (ops
- * layer). Records pass through unchanged, so the output schema (and its
- * event-time field) is the input's. */
+ * expression over the input fields (see expr/expr.h), is true
+ * (operators layer). Records pass through unchanged, so the output schema
+ * (and its event-time field) is the input's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include "expr/expr.h"

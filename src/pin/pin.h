@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include "util/err.h"
 
-/* Bind this process. desc gets e.g. "core 1 (PUs 1)"; *oversubscribed is
+/* Bind this process. desc gets e.g. "core 1 of 8 (PU 1)"; *oversubscribed is
  * set when count exceeds the cores. Returns 0 or MPF_EIO. */
 int pin_to_core(int index, int count, char *desc, size_t n, int *oversubscribed, mpf_err *e);
 

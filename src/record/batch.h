@@ -7,8 +7,9 @@
  * order: i64/f64/timestamp as 8 little-endian bytes, bool as 1 byte, string
  * as a u32 length and the bytes. The length prefix lets the data plane
  * and partitioners move a record without knowing its schema. Control
- * events (end of partition; later watermarks and barriers) are batches of
- * another kind, so they stay in order with the data of their channel. */
+ * events (end of partition, watermarks, latency markers, checkpoint
+ * barriers) are batches of another kind, so they stay in order with the
+ * data of their channel. */
 #ifndef MPF_RECORD_BATCH_H
 #define MPF_RECORD_BATCH_H
 

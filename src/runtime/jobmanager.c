@@ -173,9 +173,6 @@ static int request_savepoint(jm_ctx *jm, int flags, const char *dir, int client)
     return 0;
 }
 
-/* A savepoint did not complete: tell whoever asked. A stop whose
- * savepoint failed has halted its sources: the job fails (and restarts
- * from its latest checkpoint if the strategy allows). */
 /* Tell every TaskManager that checkpoint id will never complete, so they
  * drop what they collected for it and ignore its late barriers. */
 static void ckpt_abort(jm_ctx *jm, int64_t id)
@@ -185,6 +182,9 @@ static void ckpt_abort(jm_ctx *jm, int64_t id)
     broadcast(jm, CTL_ABORT, msg);
 }
 
+/* A savepoint did not complete: tell whoever asked. A stop (without
+ * drain) whose savepoint failed has halted its sources: the job fails (and
+ * restarts from its latest checkpoint if the strategy allows). */
 static void savepoint_failed(jm_ctx *jm, const char *why)
 {
     jm_ckpt *ck = &jm->ck;

@@ -383,10 +383,11 @@ static int tm_run_loop(tm_ctx *tm, char **restart)
 
 /* debug.inject-failure: "rank=R,records=N" makes the subtasks of rank R
  * fail once they have read N records in total; "rank=R,checkpoint=N"
- * kills rank R after it wrote its part of checkpoint N; "decline=N"
- * declines checkpoint N; "control=N" fails rank R's N-th control message
- * as an MPI error would. Only in a first attempt that does not restore, so
- * a restart gets past the failure. */
+ * kills rank R after it wrote its part of checkpoint N;
+ * "rank=R,decline=N" makes rank R decline checkpoint N;
+ * "rank=R,control=N" fails rank R's N-th control send as an MPI error
+ * would. Only in a first attempt that does not restore, so a restart gets
+ * past the failure. */
 static int tm_setup_checkpoints(tm_ctx *tm, int restoring, mpf_err *e)
 {
     const char *inject = conf_str(tm->conf, CONF_DEBUG_INJECT_FAILURE);

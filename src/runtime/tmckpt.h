@@ -59,7 +59,8 @@ void tmck_init(tmck *c, const char *job, int rank, int maxp);
 void tmck_fini(tmck *c);
 
 /* TRIGGER id: returns 1 when the tasks should take it, 0 when it is stale
- * (at or below one aborted or below one already seen). */
+ * (at or below one aborted or the one being written, or below one
+ * already seen). */
 int tmck_trigger(tmck *c, int64_t id, const char *dir, int64_t trigger_ms);
 /* The snapshot collecting checkpoint id, or NULL when id is subsumed or
  * aborted (the task then passes the barrier on without a snapshot). */
@@ -71,9 +72,10 @@ void tmck_abort(tmck *c, int64_t id);
 void tmck_alignment(tmck *c, int64_t id, int64_t ns);
 /* Call every loop with the lowest checkpoint id every local task has
  * snapshotted. Starts the write of a complete collected checkpoint when
- * no write is running; when a write finished, returns 1 with *ack set
- * (malloc'd, for CTL_ACK: "<id> ok <state bytes> <alignment us>" or
- * "<id> fail <why>"), else 0. */
+ * no write is running. Returns 1 with *ack set (malloc'd, for CTL_ACK:
+ * "<id> ok <state bytes> <alignment us>" or "<id> fail <why>") when a
+ * write finished whose checkpoint was not aborted meanwhile, when the
+ * writer thread could not start, or for an injected decline; else 0. */
 int tmck_progress(tmck *c, int64_t min_snapped, char **ack);
 /* The writer thread is running (a cancel must let it finish, polling the
  * network meanwhile, before tmck_reset). */

@@ -1,6 +1,7 @@
 /* One logger for every rank. Each line carries a timestamp, the level and
  * the role tag ("jm", "tm-2", "cli"); the level is checked before any
- * formatting happens. Writes to stderr; safe from one thread per process. */
+ * formatting happens. Writes each line to stderr with one fputs, so lines
+ * stay whole, from any thread once log_init has run. */
 #ifndef MPF_UTIL_LOG_H
 #define MPF_UTIL_LOG_H
 
