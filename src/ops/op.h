@@ -146,6 +146,13 @@ typedef struct op_kind {
      * position, a sink's staged parts), for `mpiflow inspect`; the blob
      * may be malformed. Optional. */
     void (*describe_state)(const snap_blob *b, char *buf, size_t n);
+    /* Sources that keep event time per split (the Kafka source keeps it
+     * per partition): the watermark to emit now under the source's
+     * `watermark:` strategy, instead of the task's own (largest event
+     * time seen - out-of-orderness - 1). Returns 1 with *wm set (WM_MIN:
+     * none yet), or 0 when every split is idle. Called every
+     * pipeline.auto-watermark-interval. Optional. */
+    int (*split_watermark)(op_inst *oi, int64_t now_ns, int64_t *wm);
     int stateless;
     /* The job succeeded everywhere: make output visible. */
     int (*commit)(op_inst *oi, mpf_err *e);

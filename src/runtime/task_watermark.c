@@ -127,16 +127,23 @@ int watermark_source_tick(task_inst *t, mpf_err *e)
     if (src->wm_field < 0 || t->now_ns < t->next_wm_ns)
         return 0;
     t->next_wm_ns = t->now_ns + t->wm_interval_ns;
-    if (t->track.seen != t->last_seen) {
+    int64_t wm = WM_MIN;
+    if (src->kind->split_watermark) { /* the source keeps it per split */
+        if (!src->kind->split_watermark(&t->ops[0], t->now_ns, &wm)) {
+            send_idle(t);
+            return 0;
+        }
+    } else if (t->track.seen != t->last_seen) {
         t->last_seen = t->track.seen;
         t->last_emit_ns = t->now_ns;
     } else if (src->wm_idle_ns && t->now_ns - t->last_emit_ns >= src->wm_idle_ns) {
         send_idle(t);
         return 0;
     }
-    if (t->track.max_ts == WM_MIN)
+    if (!src->kind->split_watermark && t->track.max_ts != WM_MIN)
+        wm = t->track.max_ts - src->wm_delay_ms - 1;
+    if (wm == WM_MIN)
         return 0;
-    int64_t wm = t->track.max_ts - src->wm_delay_ms - 1;
     t->wm_created_ns = clock_wall_ns();
     if (wm > t->wm)
         return watermark_advance(t, wm, e);

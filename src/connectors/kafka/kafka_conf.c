@@ -105,11 +105,12 @@ fail:
     return e->code;
 }
 
-/* librdkafka's syslog levels onto the logger's; called on librdkafka's
+/* librdkafka's syslog levels onto the logger's (its errors are mostly a
+ * broker that cannot be reached, which it retries: warnings); called on librdkafka's
  * threads (log_write keeps each line whole). */
 static void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    int lvl = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    int lvl = level <= 2 ? LOG_ERROR : level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
     LOG_(lvl, "kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 

@@ -966,6 +966,31 @@ static int ksrc_poll(op_inst *oi, mpf_err *e)
     return MPF_EAGAIN;
 }
 
+/* The minimum over the partitions being read of their largest event time
+ * less out-of-orderness (Flink's per-split watermarks); with idleness,
+ * partitions without records for that long are left out. A subtask that
+ * reads no partition is idle (as Flink's Kafka source marks it). */
+static int ksrc_split_watermark(op_inst *oi, int64_t now_ns, int64_t *wm)
+{
+    const op_spec *s = oi->spec;
+    ksrc_state *st = oi->st;
+    int active = 0;
+    int64_t m = WM_MAX;
+    for (int i = 0; i < st->nparts; i++) {
+        const kpart *p = &st->parts[i];
+        if (p->done || (s->wm_idle_ns && now_ns - p->last_ns >= s->wm_idle_ns))
+            continue;
+        active = 1;
+        int64_t w = p->max_ts == WM_MIN ? WM_MIN : p->max_ts - s->wm_delay_ms - 1;
+        if (w < m)
+            m = w;
+    }
+    if (!active)
+        return !st->ready ? (*wm = WM_MIN, 1) : 0;
+    *wm = m;
+    return 1;
+}
+
 /* ---- checkpoints ---- */
 
 static rd_kafka_topic_partition_list_t *positions(const ksrc_state *st)
@@ -1199,5 +1224,6 @@ const op_kind op_src_kafka = {
     .checkpoint_complete = ksrc_checkpoint_complete,
     .checkpoint_aborted = ksrc_checkpoint_aborted,
     .describe_state = ksrc_describe_state,
+    .split_watermark = ksrc_split_watermark,
     .close = ksrc_close,
 };

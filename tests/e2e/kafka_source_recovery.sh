@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The Kafka source's offsets in checkpoints: (1) a TaskManager SIGKILLed
+# mid-run under `mpiflow submit` -- the relaunch restores the offsets and
+# the file sink's committed output holds every record kcat produced
+# exactly once; (2) stop with a savepoint on 3 TaskManagers, resume on 2,
+# stop, resume on 3 (union state: every subtask takes the partitions the
+# assignment formula gives it at the new parallelism), records produced
+# while the job was down read exactly once.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/kafka_lib.sh"
+
+kafka_mock_start --brokers 1 --topic rec:4 --topic rs:5
+CK=(-D execution.checkpointing.interval=300ms -D state.checkpoints.dir="$WORK/chk"
+    -D state.savepoints.dir="$WORK/sp")
+job() { # job NAME TOPIC: kafka (one subtask per TaskManager) -> file sink
+  cat <<YAML
+name: $1
+operators:
+  - uid: k
+    source: kafka
+    bootstrap-servers: "$KAFKA_BS"
+    topics: [$2]
+  - {uid: out, sink: file, path: "$WORK/$1"}
+YAML
+}
+wait_lines() { # wait_lines DIR N: committed part files reach N lines
+  for _ in $(seq 400); do
+    [ "$(cat "$1"/part-* 2>/dev/null | wc -l)" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  cat "$WORK/err"; fail "$1: $(cat "$1"/part-* 2>/dev/null | wc -l) lines, expected $2"
+}
+produce() { # produce TOPIC PREFIX FROM TO: lines PREFIX<i>, keys spread them over partitions
+  seq "$3" "$4" | awk -v p="$2" '{print "k" $1 ":" p $1}' | kafka_produce "$1" -K:
+  seq "$3" "$4" | sed "s/^/$2/" >>"$WORK/want_$1"
+}
+check() { # check NAME TOPIC WHAT: output equals what was produced, once each
+  LC_ALL=C sort "$WORK/want_$2" >"$WORK/want"
+  cat "$WORK/$1"/part-* | LC_ALL=C sort >"$WORK/got"
+  diff "$WORK/want" "$WORK/got" >"$WORK/diff" ||
+    { head "$WORK/diff"; fail "$3: output differs from what was produced"; }
+  echo "ok: $3: $(wc -l <"$WORK/got") records exactly once"
+}
+
+# 1. SIGKILL of a TaskManager while records flow, supervised.
+job rec rec >"$WORK/rec.yaml"
+produce rec a 1 5000
+timeout 150 "$MPIFLOW" submit --restart-attempts 3 --restart-delay 100ms -- \
+  mpirun -np 3 --oversubscribe --mca mpi_yield_when_idle 1 \
+  "$MPIFLOW" run "$WORK/rec.yaml" "${CK[@]}" >"$WORK/out" 2>"$WORK/err" &
+SUP=$!
+wait_lines "$WORK/rec" 5000
+produce rec b 1 5000
+victims=($(pgrep -f "^$MPIFLOW run $WORK/rec.yaml" | sort -n || true))
+[ "${#victims[@]}" -eq 3 ] || { cat "$WORK/err"; fail "expected 3 ranks, found ${#victims[@]}"; }
+kill -KILL "${victims[1]}"
+produce rec c 1 5000
+wait_lines "$WORK/rec" 15000
+grep -q "restart 1" "$WORK/err" || { cat "$WORK/err"; fail "no relaunch after the SIGKILL"; }
+for _ in $(seq 100); do [ -S "$WORK/mpiflow-rec.sock" ] && break; sleep 0.1; done
+sleep 0.5
+"$MPIFLOW" stop rec >/dev/null || { cat "$WORK/err"; fail "stop the relaunched job"; }
+rc=0; wait "$SUP" || rc=$?
+[ "$rc" -eq 4 ] || { cat "$WORK/err"; fail "supervised job: exit $rc, not 4 (stopped)"; }
+check rec rec "TaskManager SIGKILLed, relaunched from the latest checkpoint"
+
+# 2. Rescaling from savepoints: 3 -> 2 -> 3 TaskManagers.
+job rs rs >"$WORK/rs.yaml"
+start() { # start NP ARGS...
+  local np=$1; shift
+  rm -f "$WORK/mpiflow-rs.sock"
+  timeout 120 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
+    "$MPIFLOW" run "$WORK/rs.yaml" "$@" >"$WORK/out" 2>"$WORK/err" &
+  RUN=$!
+  for _ in $(seq 150); do [ -S "$WORK/mpiflow-rs.sock" ] && return 0; sleep 0.1; done
+  cat "$WORK/err"; fail "the job did not open its control socket"
+}
+stop() { # stop WHAT
+  sleep 0.5
+  "$MPIFLOW" stop rs >/dev/null || { cat "$WORK/err"; fail "$1: stop"; }
+  local rc=0; wait "$RUN" || rc=$?
+  [ "$rc" -eq 4 ] || { cat "$WORK/err"; fail "$1: exit $rc, not 4 (stopped)"; }
+}
+produce rs a 1 4000
+start 4 "${CK[@]}"
+wait_lines "$WORK/rs" 4000
+stop "3 TaskManagers"
+produce rs b 1 4000
+start 3 "${CK[@]}" --restore latest
+expect_err "restoring job 'rs' from savepoint"
+wait_lines "$WORK/rs" 8000
+stop "resumed on 2 TaskManagers"
+sp=$(ls -d "$WORK/sp/rs"/savepoint-* | sort -t- -k2n | tail -1)
+"$MPIFLOW" inspect "$sp" >"$WORK/inspect" || fail "inspect the savepoint"
+grep -qE "rs/[0-4] next [0-9]+" "$WORK/inspect" ||
+  { cat "$WORK/inspect"; fail "inspect does not show the Kafka offsets"; }
+produce rs c 1 4000
+start 4 "${CK[@]}" --restore latest
+wait_lines "$WORK/rs" 12000
+stop "resumed on 3 TaskManagers"
+check rs rs "5 partitions at 3 -> 2 -> 3 TaskManagers from savepoints"
