@@ -437,6 +437,11 @@ const char *jobstate_job_name(const jobstate *js)
     return js->plan->job->name;
 }
 
+const plan *jobstate_plan(const jobstate *js)
+{
+    return js->plan;
+}
+
 int jobstate_status(const jobstate *js)
 {
     return js->status;

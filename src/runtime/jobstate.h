@@ -157,6 +157,8 @@ void jobstate_tick(jobstate *js, int64_t mono_ns, int64_t now_ms);
 /* --- reading (summary, status line, REST) --- */
 
 const char *jobstate_job_name(const jobstate *js);
+/* The plan the model was made for (its tasks name the operator chains). */
+const plan *jobstate_plan(const jobstate *js);
 int jobstate_status(const jobstate *js);
 /* Status changes, oldest first: i in [0, jobstate_nhistory). */
 size_t jobstate_nhistory(const jobstate *js);
