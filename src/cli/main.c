@@ -1,12 +1,14 @@
 /* The `mpiflow` command (cli layer): argument parsing and subcommands.
- *   mpiflow run JOB.yaml [--conf F] [-D k=v]... [-p N] [--PARAM V]...
+ *   mpiflow run JOB.yaml [--conf F] [-D k=v]... [-p N] [--restore X]
+ *               [--allow-non-restored-state] [--PARAM V]...
  *   mpiflow validate JOB.yaml [same options] [--taskmanagers N]
  *   mpiflow config --list | --markdown
  *   mpiflow inspect CHECKPOINT_DIR
  *   mpiflow kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...
  *   mpiflow submit [--restart-attempts N] [--restart-delay D] -- LAUNCHER...
  *   mpiflow savepoint JOB [DIR] | stop JOB [--savepointPath DIR] [--drain] | cancel JOB
- * Exit codes: 0 success, 1 the job failed or was rejected, 2 usage. */
+ * Exit codes: 0 success, 1 the job failed or was rejected, 2 usage; run
+ * and submit also 3 cancelled and 4 stopped (enum mpf_exit). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -97,7 +97,7 @@ static uint32_t main_key(plugin_state *ps, const pstate_scope *sc, int id)
     return 4 + sc->klen;
 }
 
-/* [id | MAP_ENTRY][len K][K][user key]. */
+/* [id | PSTATE_MAP_ENTRY][len K][K][user key]. */
 static uint32_t entry_key(plugin_state *ps, const pstate_scope *sc, int id, const void *uk,
                           uint32_t uklen)
 {
@@ -437,7 +437,7 @@ void plugin_state_write_entries(kstore *ks, const pstate_decl *decl, int ndecl, 
             kgbuf_u32(b, rd_u32(v + 4));
             for (uint32_t off = 8; off < used; off += 4 + n) {
                 n = rd_u32(v + off);
-                /* the entry's key: [id | MAP_ENTRY][len K][K][user key] */
+                /* the entry's key: [id | PSTATE_MAP_ENTRY][len K][K][user key] */
                 size_t el = 8 + (size_t)klen + n;
                 if (el > ecap) {
                     ecap = el * 2;

@@ -4,7 +4,8 @@
  * Output: user_id i64, item_id i64, category_id i64, behavior string
  * (pv|cart|fav|buy), ts timestamp. Event r depends only on (seed, r), so
  * the data are the same at any parallelism; subtask i makes events i,
- * i+p, ... Users are uniform in [1, users]. Item popularity is Zipf-like:
+ * i+p, ... (until a restore at another parallelism splits the rest anew,
+ * see seqsplit.h). Users are uniform in [1, users]. Item popularity is Zipf-like:
  * item k in [1, items] is drawn with probability proportional to
  * 1/k^skew (item 1 is the most popular; skew 0 is uniform), sampled by
  * Hoermann and Derflinger's rejection-inversion (O(1) memory and expected

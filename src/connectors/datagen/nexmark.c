@@ -47,8 +47,9 @@
  * `first-event.rate`), base-time (default 2015-07-15 00:00:00, Beam's
  * NexmarkUtils.BASE_TIME), extra (false: empty `extra` strings).
  *
- * Subtask i of p walks event numbers i, i+p, ... and emits those of its
- * stream; three nexmark operators with the same options therefore see the
+ * Subtask i of p walks event numbers i, i+p, ... (until a restore at
+ * another parallelism splits the rest anew, see seqsplit.h) and emits
+ * those of its stream; three nexmark operators with the same options therefore see the
  * same global sequence, together produce every event exactly once, and
  * advance through event time at the same pace. Counters: records_in =
  * events of the sequence walked (all kinds), records_out = events emitted.
@@ -185,8 +186,6 @@ static int64_t nx_price(srcrng *r)
     return llround(pow(10.0, srcrng_double(r) * 6.0) * 100.0);
 }
 
-/* 3..maxlen-1 characters, letters with a space 1 time in 13 (replaced by
- * `space`), trimmed. Returns the length; buf has room for maxlen. */
 /* n random lower-case letters, eight per 64-bit draw (each byte scaled
  * to 0..25; the bias of 256 % 26 is irrelevant for padding text). */
 static void nx_letters(srcrng *r, char *buf, int n)
@@ -198,6 +197,8 @@ static void nx_letters(srcrng *r, char *buf, int n)
     }
 }
 
+/* 3..maxlen-1 characters, letters with a space 1 time in 13 (replaced by
+ * `space`), trimmed. Returns the length; buf has room for maxlen. */
 static int nx_string(srcrng *r, int maxlen, char space, char *buf)
 {
     int len = 3 + (int)srcrng_below(r, maxlen - 3), n = 0;

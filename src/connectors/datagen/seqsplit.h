@@ -17,7 +17,7 @@
  * leftovers, and the rows from M on are dealt afresh, {M + k, p', limit}
  * to subtask k; leftovers go round-robin. Every subtask so gets an equal
  * share of the future and the leftovers (at most a few batches per old
- * subtask) first. See docs/CHECKPOINTS.md for the blob format. */
+ * subtask) first. The blob format is described in seqsplit.c. */
 #ifndef MPF_OPS_SEQSPLIT_H
 #define MPF_OPS_SEQSPLIT_H
 
@@ -72,7 +72,8 @@ int seqsplit_restore_end(seqsplit *s, const op_inst *oi, mpf_err *e);
 int seqsplit_op_snapshot(op_inst *oi, snap_writer *w, mpf_err *e);
 int seqsplit_op_restore(op_inst *oi, const snap_blob *b, mpf_err *e);
 int seqsplit_op_restore_end(op_inst *oi, mpf_err *e);
-/* describe_state: "rows 12, 15, ... (stride 3)" per range. */
+/* describe_state: "next row 12 (every 3[, below 90])" per range, joined
+ * by "; " ("no rows left" when none). */
 void seqsplit_describe(const snap_blob *b, char *buf, size_t n);
 
 #endif

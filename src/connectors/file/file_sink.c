@@ -25,8 +25,9 @@
  * restore commits them where they were written, even when the job now
  * writes elsewhere; a restore whose staged parts are gone is refused
  * before anything runs. Restored commits and the removal of what the
- * restored checkpoint does not cover wait for the first call after the
- * job starts, when every TaskManager has restored without an error.
+ * restored checkpoint does not cover wait for the start hook
+ * (sink_start), called when every TaskManager has restored without an
+ * error.
  * `sink: stdout` prints the same lines on the TaskManager's standard
  * output, written in whole lines of at most PIPE_BUF bytes so mpirun does
  * not interleave ranks mid-line. `sink: blackhole` discards records,
@@ -57,7 +58,7 @@ typedef struct pending_part {
     int64_t n; /* part number */
 } pending_part;
 
-/* Work a restore leaves for the first call after the job starts: commit
+/* Work a restore leaves for sink_start, when the job starts: commit
  * a restored staged part (to NULL: only check it was committed), or
  * remove what subtask `sub` wrote after the restored checkpoint. */
 typedef struct restore_todo {
@@ -772,7 +773,8 @@ static int sink_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
         }
     }
     /* What it staged or had in progress after the checkpoint, where it
-     * wrote (sink_restore_end removes the rest from this directory). */
+     * wrote, goes when the job starts (sink_start); sink_restore_end
+     * schedules the same for this directory. */
     char *real = realpath(dir, NULL);
     if (!rc && strcmp(real ? real : dir, st->dir) != 0) {
         restore_todo *t = todo_add(st);
@@ -787,9 +789,9 @@ static int sink_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
 }
 
 /* After the last blob: this subtask continues after its index's restored
- * part number, and removes from this directory every part that an index
- * it now stands for (i mod parallelism = its own) wrote from that index's
- * restored number on: the checkpoint does not cover them (staged or in
+ * part number, and has sink_start remove from this directory every part
+ * that an index it now stands for (i mod parallelism = its own) wrote
+ * from that index's restored number on: the checkpoint does not cover them (staged or in
  * progress when the job failed, or published at the end of a job that
  * then failed while committing, which the replay writes again), and no
  * part the checkpoint covers has such a number. */
