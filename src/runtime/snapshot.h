@@ -40,7 +40,7 @@ void snapw_fini(snap_writer *w);
 /* Run the deferred parts; returns 0 or an error. Called on the
  * checkpoint writer's thread, it first lowers that thread's scheduling
  * priority (SCHED_BATCH, nice 10) so the task threads on the same cores
- * keep theirs. */
+ * keep theirs; on the main thread (tests) the priority stays. */
 int snapw_run_deferred(snap_writer *w, mpf_err *e);
 /* Snapshot every operator of a chain into w (sets uid/subtask for each). */
 int snapw_ops(snap_writer *w, op_inst *ops, int nops, mpf_err *e);
