@@ -1,4 +1,4 @@
-/* Helpers shared by the generated sources (connectors layer); see srcutil.h. */
+/* Helpers shared by the sources (connectors layer); see srcutil.h. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

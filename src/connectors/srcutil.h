@@ -1,4 +1,4 @@
-/* Helpers shared by the generated sources (connectors layer): counter-based
+/* Helpers shared by the sources (connectors layer): counter-based
  * random numbers, so a row's values depend only on (seed, row) and not on
  * which subtask makes it; event-time positions with bounded,
  * deterministic out-of-orderness; a wall-clock rate limiter; getters
