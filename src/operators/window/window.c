@@ -8,6 +8,8 @@
  *                                                      count trigger)
  *   time: event | processing   (default: event when the input has an
  *                               event-time field, else processing)
+ *   time-field: NAME           (event time from this timestamp or i64
+ *                               field instead of the input's)
  *   allowed-lateness: 1min     (event time; default 0)
  *   late-output: NAME          (side output of dropped late records)
  *   aggregates: [{function: count|sum|min|max|avg|first|last, field, as}]
