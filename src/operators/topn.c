@@ -10,7 +10,8 @@
  * window results is window_time = window_end - 1, so the ranking fires on
  * the same watermark that fired the window). When it fires, the rows are
  * sorted by `order-by` (`order: desc` by default), the first n are emitted
- * with a `rank` field (1-based) and the key's rows are dropped.
+ * with a rank field (1-based; named by `rank-field`, default "rank") and
+ * the key's rows are dropped.
  * `with-ties: true` also emits rows equal to the n-th. */
 #include <stdlib.h>
 #include <string.h>
