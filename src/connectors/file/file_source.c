@@ -21,9 +21,9 @@
  * same files spelled another way restore; version 1 hashed the names as
  * spelled and is still read), the split it is
  * reading, the byte offset in that split's file of the next line (-1:
- * the split is not begun) and that line's number (0: unknown). Sources
- * keep their parallelism across a restore, so a subtask gets back its own
- * splits and resumes at the next line. */
+ * the split is not begun) and that line's number (0: unknown). A file
+ * source keeps its parallelism across a restore (no union state), so a
+ * subtask gets back its own splits and resumes at the next line. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
