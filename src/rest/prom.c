@@ -114,6 +114,7 @@ typedef struct plabels {
     int subtask_index; /* -1: none */
     int tm_id;         /* -1: none */
     const char *host;
+    const char *quantile; /* summaries */
 } plabels;
 
 static void pb_labels(pbuf *b, const plabels *l)
@@ -129,6 +130,7 @@ static void pb_labels(pbuf *b, const plabels *l)
         {"subtask_index", NULL},
         {"tm_id", NULL},
         {"host", l->host},
+        {"quantile", l->quantile},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         const char *v = kv[i].value;
@@ -152,7 +154,7 @@ static void pb_labels(pbuf *b, const plabels *l)
 
 /* --- families --- */
 
-enum ptype { PT_COUNTER, PT_GAUGE };
+enum ptype { PT_COUNTER, PT_GAUGE, PT_SUMMARY };
 
 /* One metric family being written: its samples collect in body and the
  * family is printed (HELP, TYPE, samples) only when it has some, so every
@@ -174,43 +176,51 @@ static void fam_begin(family *f, const char *name, int type, const char *help)
         f->body.s[0] = 0;
 }
 
-static void fam_sample_i64(family *f, const plabels *l, int64_t v)
+/* A sample of the family: its name, suffix ("_count" of a summary, or
+ * NULL), labels and value. */
+static void fam_sample_i64(family *f, const char *suffix, const plabels *l, int64_t v)
 {
     pb_puts(&f->body, f->name);
+    if (suffix)
+        pb_puts(&f->body, suffix);
     pb_labels(&f->body, l);
     pb_printf(&f->body, " %" PRId64 "\n", v);
 }
 
-static void fam_sample_f64(family *f, const plabels *l, double v)
+static void fam_sample_f64(family *f, const char *suffix, const plabels *l, double v)
 {
     if (!isfinite(v))
         return;
     pb_puts(&f->body, f->name);
+    if (suffix)
+        pb_puts(&f->body, suffix);
     pb_labels(&f->body, l);
     pb_printf(&f->body, " %.15g\n", v);
 }
 
 /* A metric of the model: integers exact, rates as decimals. */
-static void fam_sample_metric(family *f, const plabels *l, const js_metric *m)
+static void fam_sample_metric(family *f, const char *suffix, const plabels *l,
+                              const js_metric *m)
 {
     if (m->is_real)
-        fam_sample_f64(f, l, m->d);
+        fam_sample_f64(f, suffix, l, m->d);
     else
-        fam_sample_i64(f, l, m->i);
+        fam_sample_i64(f, suffix, l, m->i);
 }
 
 static void fam_end(pbuf *out, family *f)
 {
     if (!f->body.n)
         return;
+    static const char *const type_names[] = {"counter", "gauge", "summary"};
     pb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
-              f->type == PT_COUNTER ? "counter" : "gauge");
+              type_names[f->type]);
     pb_put(out, f->body.s, f->body.n);
 }
 
 /* --- what is rendered --- */
 
-enum { SRC_ANY, SRC_WATERMARK };
+enum { SRC_ANY, SRC_WATERMARK, SRC_HISTOGRAM };
 
 /* An operator subtask's metric: Flink's name after the scope, the name
  * the TaskManager reports it under (metrics/registry.h), its type. */
@@ -218,7 +228,8 @@ typedef struct op_metric {
     const char *name;
     const char *src;
     int type;
-    int kind; /* SRC_*: watermarks leave out "none yet" and "end of input" */
+    int kind; /* SRC_*: watermarks leave out "none yet" and "end of input";
+               * histograms are reported as <src>_count, <src>_p50_ms, ... */
     const char *help;
 } op_metric;
 
@@ -245,31 +256,15 @@ static const op_metric operator_metrics[] = {
      "Bytes of state the operator subtask holds (mpiflow)."},
     {OPS "statePeakBytes", "statePeakBytes", PT_GAUGE, SRC_ANY,
      "Peak bytes of state the operator subtask held in this attempt (mpiflow)."},
-    {OPS "latency_count", "latency_count", PT_COUNTER, SRC_ANY,
-     "Latency markers this sink task received (mpiflow)."},
-    {OPS "latency_p50_ms", "latency_p50_ms", PT_GAUGE, SRC_ANY,
-     "Median latency of markers from the sources to this sink task, ms (mpiflow)."},
-    {OPS "latency_p99_ms", "latency_p99_ms", PT_GAUGE, SRC_ANY,
-     "99th percentile latency of markers from the sources to this sink task, ms (mpiflow)."},
-    {OPS "latency_max_ms", "latency_max_ms", PT_GAUGE, SRC_ANY,
-     "Largest latency of markers from the sources to this sink task, ms (mpiflow)."},
-    {OPS "watermarkLatency_count", "watermarkLatency_count", PT_COUNTER, SRC_ANY,
-     "Watermarks this sink task received (mpiflow)."},
-    {OPS "watermarkLatency_p50_ms", "watermarkLatency_p50_ms", PT_GAUGE, SRC_ANY,
-     "Median wall-clock time from a watermark's source to this sink task, ms (mpiflow)."},
-    {OPS "watermarkLatency_p99_ms", "watermarkLatency_p99_ms", PT_GAUGE, SRC_ANY,
-     "99th percentile wall-clock time from a watermark's source to this sink task, ms "
-     "(mpiflow)."},
-    {OPS "watermarkLatency_max_ms", "watermarkLatency_max_ms", PT_GAUGE, SRC_ANY,
-     "Largest wall-clock time from a watermark's source to this sink task, ms (mpiflow)."},
-    {OPS "checkpointAlignmentTime_count", "checkpointAlignmentTime_count", PT_COUNTER, SRC_ANY,
-     "Barrier alignments of this task (mpiflow)."},
-    {OPS "checkpointAlignmentTime_p50_ms", "checkpointAlignmentTime_p50_ms", PT_GAUGE, SRC_ANY,
-     "Median barrier alignment time of this task, ms (mpiflow)."},
-    {OPS "checkpointAlignmentTime_p99_ms", "checkpointAlignmentTime_p99_ms", PT_GAUGE, SRC_ANY,
-     "99th percentile barrier alignment time of this task, ms (mpiflow)."},
-    {OPS "checkpointAlignmentTime_max_ms", "checkpointAlignmentTime_max_ms", PT_GAUGE, SRC_ANY,
-     "Longest barrier alignment of this task, ms (mpiflow)."},
+    {OPS "latency", "latency", PT_SUMMARY, SRC_HISTOGRAM,
+     "Latency of markers from the sources to this sink task over the attempt, ms: quantiles "
+     "0.5, 0.99 and 1 (the largest) (mpiflow)."},
+    {OPS "watermarkLatency", "watermarkLatency", PT_SUMMARY, SRC_HISTOGRAM,
+     "Wall-clock time from a watermark's source to this sink task over the attempt, ms: "
+     "quantiles 0.5, 0.99 and 1 (the largest) (mpiflow)."},
+    {OPS "checkpointAlignmentTime", "checkpointAlignmentTime", PT_SUMMARY, SRC_HISTOGRAM,
+     "Barrier alignment time of this task over the attempt, ms: quantiles 0.5, 0.99 and 1 "
+     "(the longest) (mpiflow)."},
 };
 #undef OPS
 
@@ -399,6 +394,33 @@ static const char *tm_host(const jobstate *js, int rank)
     return tm ? tm->host : NULL;
 }
 
+/* A histogram the TaskManager summarised as <src>_count, <src>_p50_ms,
+ * <src>_p99_ms and <src>_max_ms: a summary with quantiles 0.5, 0.99 and 1
+ * and its _count (no _sum: the TaskManager does not report one). Without
+ * observations the quantiles are left out, as Prometheus' own summaries
+ * would show NaN. */
+static void sample_histogram(family *f, plabels *l, const js_metrics *m, const char *src)
+{
+    static const struct {
+        const char *quantile, *suffix;
+    } q[] = {{"0.5", "_p50_ms"}, {"0.99", "_p99_ms"}, {"1", "_max_ms"}};
+    char name[64];
+    snprintf(name, sizeof name, "%s_count", src);
+    const js_metric *count = js_metrics_get(m, name);
+    if (!count || count->is_real)
+        return;
+    for (size_t i = 0; count->i > 0 && i < sizeof q / sizeof q[0]; i++) {
+        snprintf(name, sizeof name, "%s%s", src, q[i].suffix);
+        const js_metric *x = js_metrics_get(m, name);
+        if (!x)
+            continue;
+        l->quantile = q[i].quantile;
+        fam_sample_metric(f, NULL, l, x);
+    }
+    l->quantile = NULL;
+    fam_sample_i64(f, "_count", l, count->i);
+}
+
 static void render_operators(pbuf *out, family *f, const jobstate *js, const chains *c)
 {
     for (size_t d = 0; d < sizeof operator_metrics / sizeof operator_metrics[0]; d++) {
@@ -408,15 +430,19 @@ static void render_operators(pbuf *out, family *f, const jobstate *js, const cha
             const js_vertex *v = jobstate_vertex(js, i);
             for (int k = 0; k < v->parallelism; k++) {
                 const js_subtask *st = &v->subtasks[k];
+                plabels l = {jobstate_job_name(js), c->name[i], v->uid, st->index, st->rank,
+                             tm_host(js, st->rank), NULL};
+                if (om->kind == SRC_HISTOGRAM) {
+                    sample_histogram(f, &l, &st->m, om->src);
+                    continue;
+                }
                 const js_metric *m = js_metrics_get(&st->m, om->src);
                 if (!m)
                     continue;
                 if (om->kind == SRC_WATERMARK &&
                     (m->is_real || m->i == WM_MIN || m->i == WM_MAX))
                     continue;
-                plabels l = {jobstate_job_name(js), c->name[i], v->uid, st->index, st->rank,
-                             tm_host(js, st->rank)};
-                fam_sample_metric(f, &l, m);
+                fam_sample_metric(f, NULL, &l, m);
             }
         }
         fam_end(out, f);
@@ -438,8 +464,8 @@ static void render_tasks(pbuf *out, family *f, const jobstate *js, const chains 
                 if (!m)
                     continue;
                 plabels l = {jobstate_job_name(js), c->name[i], NULL, st->index, st->rank,
-                             tm_host(js, st->rank)};
-                fam_sample_metric(f, &l, m);
+                             tm_host(js, st->rank), NULL};
+                fam_sample_metric(f, NULL, &l, m);
             }
         }
         fam_end(out, f);
@@ -456,8 +482,8 @@ static void render_tms(pbuf *out, family *f, const jobstate *js)
             const js_metric *m = js_metrics_get(&tm->m, tmd->src);
             if (!m)
                 continue;
-            plabels l = {NULL, NULL, NULL, -1, r, tm->host};
-            fam_sample_metric(f, &l, m);
+            plabels l = {NULL, NULL, NULL, -1, r, tm->host, NULL};
+            fam_sample_metric(f, NULL, &l, m);
         }
         fam_end(out, f);
     }
@@ -468,7 +494,7 @@ static void render_one(pbuf *out, family *f, const char *name, int type, const c
                        const plabels *l, int64_t v)
 {
     fam_begin(f, name, type, help);
-    fam_sample_i64(f, l, v);
+    fam_sample_i64(f, NULL, l, v);
     fam_end(out, f);
 }
 
@@ -504,8 +530,8 @@ static void render_job(pbuf *out, family *f, const jobstate *js, const prom_ctx 
 {
     const char *host = ctx ? ctx->host : NULL;
     int64_t now = ctx ? ctx->now_ms : 0;
-    plabels jm = {NULL, NULL, NULL, -1, -1, host};
-    plabels jl = {jobstate_job_name(js), NULL, NULL, -1, -1, host};
+    plabels jm = {NULL, NULL, NULL, -1, -1, host, NULL};
+    plabels jl = {jobstate_job_name(js), NULL, NULL, -1, -1, host, NULL};
     int status = jobstate_status(js);
     int terminal = js_status_terminal(status);
 
