@@ -73,8 +73,8 @@ typedef struct ks_cfg {
     int64_t txn_timeout_ms;
     int64_t ckpt_timeout_ns; /* at-least-once: longest wait for deliveries */
     int inj_rank;
-    unsigned inj_points; /* bit per enum ks_point */
-    int64_t inj_at;
+    unsigned inj_points;       /* bit per enum ks_point */
+    int64_t inj_at[KP_COUNT];  /* fire at the N-th time there */
     char *inj_dir;
 } ks_cfg;
 
@@ -295,16 +295,17 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* debug.inject-failure "rank=R,kafka=POINT[,at=N]": the process of rank R
- * exits (as a crash would end it) the N-th time (default 1) it reaches
- * POINT, once per job run: a marker file in state.checkpoints.dir
- * remembers that it fired, so the relaunched job gets past it. */
+/* debug.inject-failure "rank=R,kafka=POINT[@N][+POINT[@N]...][,at=N]": the
+ * process of rank R exits (as a crash would end it) the N-th time
+ * (default at=, else 1) it reaches POINT, once per point and job run: a
+ * marker file in state.checkpoints.dir remembers that it fired, so the
+ * relaunched job gets past it. */
 static void ks_inject(const ks_cfg *cfg, const char *uid, int point)
 {
     static atomic_long hits[KP_COUNT];
     if (!(cfg->inj_points & (1u << point)) || net_rank() != cfg->inj_rank)
         return;
-    if (atomic_fetch_add(&hits[point], 1) + 1 != cfg->inj_at)
+    if (atomic_fetch_add(&hits[point], 1) + 1 != cfg->inj_at[point])
         return;
     char *marker = xasprintf("%s/.kafka-inject-%s-%s.fired", cfg->inj_dir, uid,
                              ks_point_names[point]);
@@ -348,6 +349,25 @@ static void producer_destroy(ks_producer *p)
     free(p);
 }
 
+/* Learn the leaders of the sink's topic and the progress topic before
+ * the first transaction needs them (the first epoch otherwise waits a
+ * metadata round per topic inside its transaction). Errors do not
+ * matter here: the transaction reports them. */
+static void warm_metadata(const ks_cfg *cfg, rd_kafka_t *rk)
+{
+    const char *topics[2] = {cfg->topic, cfg->progress};
+    for (int i = 0; i < 2; i++) {
+        if (!topics[i])
+            continue;
+        rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topics[i], NULL);
+        const rd_kafka_metadata_t *md = NULL;
+        if (t && !rd_kafka_metadata(rk, 0, t, &md, 5000))
+            rd_kafka_metadata_destroy(md);
+        if (t)
+            rd_kafka_topic_destroy(t);
+    }
+}
+
 /* A transactional producer for txid, with its transactions initialised
  * (on a real broker that fences earlier instances and aborts their open
  * transaction). Retries retriable errors until deadline. */
@@ -379,8 +399,10 @@ static ks_producer *producer_open_txn(ks_state *st, const char *txid, int64_t de
     }
     for (;;) {
         rd_kafka_error_t *er = rd_kafka_init_transactions(p->rk, 2000);
-        if (!er)
+        if (!er) {
+            warm_metadata(cfg, p->rk);
             return p;
+        }
         int retry = rd_kafka_error_is_retriable(er) && mono_ns() < deadline && !ks_late(st);
         if (!retry) {
             rd_kafka_resp_err_t code = rd_kafka_error_code(er);
@@ -771,32 +793,11 @@ static int recover(ks_state *st, mpf_err *e)
     return rc;
 }
 
-/* Learn the leaders of the sink's topic and the progress topic before
- * the first transaction needs them (the first epoch otherwise waits a
- * metadata round per topic inside its transaction). Errors do not
- * matter here: the transaction reports them. */
-static void warm_metadata(ks_state *st)
-{
-    const char *topics[2] = {st->cfg->topic, st->cfg->progress};
-    for (int i = 0; i < 2; i++) {
-        if (!topics[i])
-            continue;
-        rd_kafka_topic_t *t = rd_kafka_topic_new(st->own->rk, topics[i], NULL);
-        const rd_kafka_metadata_t *md = NULL;
-        if (t && !rd_kafka_metadata(st->own->rk, 0, t, &md, 5000))
-            rd_kafka_metadata_destroy(md);
-        if (t)
-            rd_kafka_topic_destroy(t);
-    }
-}
-
 static void *ks_thread(void *arg)
 {
     ks_state *st = arg;
     mpf_err e = {0};
     int rc = recover(st, &e);
-    if (!rc)
-        warm_metadata(st);
     pthread_mutex_lock(&st->mu);
     st->recovered = 1;
     pthread_cond_broadcast(&st->cv);
@@ -963,8 +964,9 @@ static int64_t restart_longest_delay_ns(const conf *c)
     return d;
 }
 
-/* debug.inject-failure, the parts this sink reads: rank=R, kafka=POINT,
- * at=N (other parts belong to the TaskManager). */
+/* debug.inject-failure, the parts this sink reads: rank=R,
+ * kafka=POINT[@N][+POINT[@N]...] and at=N (the default N; other parts
+ * belong to the TaskManager). */
 static int parse_inject(ks_cfg *cfg, const op_spec *s, const conf *c, mpf_err *e)
 {
     const char *v = conf_str(c, CONF_DEBUG_INJECT_FAILURE);
@@ -975,11 +977,24 @@ static int parse_inject(ks_cfg *cfg, const op_spec *s, const conf *c, mpf_err *e
     if (!r || sscanf(r, "rank=%d", &cfg->inj_rank) != 1)
         return err_set(e, MPF_ECONFIG, "%s: debug.inject-failure '%s': kafka=POINT needs "
                        "rank=R", op_where(s), v);
+    long long at = 1;
+    const char *a = strstr(v, ",at=");
+    if (a && (sscanf(a, ",at=%lld", &at) != 1 || at < 1))
+        return err_set(e, MPF_ECONFIG, "%s: debug.inject-failure: at=N needs N >= 1",
+                       op_where(s));
     char list[200] = {0};
-    sscanf(k, "kafka=%199[a-z+-]", list);
+    sscanf(k, "kafka=%199[a-z0-9@+-]", list);
     for (char *save = NULL, *name = strtok_r(list, "+", &save); name;
          name = strtok_r(NULL, "+", &save)) {
         int found = 0;
+        long long n = at;
+        char *nth = strchr(name, '@');
+        if (nth) {
+            *nth++ = '\0';
+            if (sscanf(nth, "%lld", &n) != 1 || n < 1)
+                return err_set(e, MPF_ECONFIG, "%s: debug.inject-failure: '%s@%s' needs a "
+                               "count >= 1 after '@'", op_where(s), name, nth);
+        }
         for (int i = 1; i < KP_COUNT; i++)
             if (strcmp(name, ks_point_names[i]) == 0)
                 found = i;
@@ -989,13 +1004,8 @@ static int parse_inject(ks_cfg *cfg, const op_spec *s, const conf *c, mpf_err *e
                            "after-commit, during-recovery; several joined by '+')",
                            op_where(s), name);
         cfg->inj_points |= 1u << found;
+        cfg->inj_at[found] = n;
     }
-    long long at = 1;
-    const char *a = strstr(v, "at=");
-    if (a && (sscanf(a, "at=%lld", &at) != 1 || at < 1))
-        return err_set(e, MPF_ECONFIG, "%s: debug.inject-failure: at=N needs N >= 1",
-                       op_where(s));
-    cfg->inj_at = at;
     cfg->inj_dir = xstrdup(conf_str(c, CONF_STATE_CHECKPOINTS_DIR));
     return 0;
 }
