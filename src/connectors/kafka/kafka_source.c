@@ -401,11 +401,18 @@ static rd_kafka_t *consumer_new(const ksrc_cfg *cfg, void *st, mpf_err *e)
      * assigned by hand; without group-id it gets one that is never
      * committed to. */
     char *group = cfg->group ? xstrdup(cfg->group) : xasprintf("mpiflow-%s", cfg->props.uid);
+    /* librdkafka prefetches up to 64 MiB per consumer by default; 16 MiB
+     * keeps a backpressured subtask's memory smaller unless the user
+     * chose (queued.max.messages.kbytes under properties). */
+    int user_queue = 0;
+    for (int i = 0; i < cfg->props.n; i++)
+        user_queue |= strcmp(cfg->props.key[i], "queued.max.messages.kbytes") == 0;
     const char *extra[] = {"group.id", group,
                            "enable.auto.commit", "false",
                            "enable.auto.offset.store", "false",
                            "enable.partition.eof", "true",
                            "auto.offset.reset", cfg->reset_latest ? "latest" : "earliest",
+                           user_queue ? NULL : "queued.max.messages.kbytes", "16384",
                            NULL};
     rd_kafka_conf_t *kc = kafka_conf_build(&cfg->props, extra, e);
     free(group);
@@ -436,19 +443,32 @@ static int topic_wanted(const ksrc_cfg *cfg, const char *name)
     return 0;
 }
 
-/* The cluster's metadata, retried until deadline_ns (monotonic). With
+static int disc_stopping(kdisc *d)
+{
+    pthread_mutex_lock(&d->mu);
+    int stop = d->stop;
+    pthread_mutex_unlock(&d->mu);
+    return stop;
+}
+
+/* The cluster's metadata, retried until deadline_ns (monotonic) or until
+ * the thread of d (NULL on the JobManager) is told to stop. With
  * must_exist, every listed topic must be there. */
 static int fetch_metadata(rd_kafka_t *rk, const ksrc_cfg *cfg, int64_t deadline_ns,
-                          int must_exist, const struct rd_kafka_metadata **out, mpf_err *e)
+                          int must_exist, kdisc *d, const struct rd_kafka_metadata **out,
+                          mpf_err *e)
 {
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
     for (;;) {
         int64_t left_ms = (deadline_ns - clock_mono_ns()) / 1000000;
         if (left_ms < 100)
             left_ms = 100;
-        err = rd_kafka_metadata(rk, 1, NULL, out, (int)(left_ms < 5000 ? left_ms : 5000));
+        /* Short attempts, so that closing the source never waits long. */
+        err = rd_kafka_metadata(rk, 1, NULL, out, (int)(left_ms < 1000 ? left_ms : 1000));
         if (!err)
             break;
+        if (d && disc_stopping(d))
+            return err_set(e, MPF_ECANCELED, "operator '%s': closed", cfg->props.uid);
         if (clock_mono_ns() >= deadline_ns)
             return err_set(e, MPF_EIO, "operator '%s': no Kafka broker at %s answered within "
                            "%.1f s (startup-timeout): %s", cfg->props.uid, cfg->props.bootstrap,
@@ -482,7 +502,7 @@ static int ksrc_global_init(const op_spec *s, mpf_err *e)
     if (!rk)
         return e->code;
     const struct rd_kafka_metadata *md = NULL;
-    int rc = fetch_metadata(rk, cfg, clock_mono_ns() + cfg->startup_ns, 1, &md, e);
+    int rc = fetch_metadata(rk, cfg, clock_mono_ns() + cfg->startup_ns, 1, NULL, &md, e);
     if (md)
         rd_kafka_metadata_destroy(md);
     rd_kafka_destroy(rk);
@@ -608,7 +628,7 @@ static int discover(ksrc_state *st, int first, mpf_err *e)
     int par = st->oi->spec->parallelism, me = st->oi->subtask;
     int64_t deadline = clock_mono_ns() + (first ? cfg->startup_ns : 10 * 1000000000LL);
     const struct rd_kafka_metadata *md = NULL;
-    if (fetch_metadata(st->rk, cfg, deadline, first, &md, e))
+    if (fetch_metadata(st->rk, cfg, deadline, first, d, &md, e))
         return e->code;
     kpart *np = NULL;
     int n = 0, cap = 0;
@@ -658,7 +678,10 @@ static int discover(ksrc_state *st, int first, mpf_err *e)
                                     cfg->props.uid)) < 0)
             rc = e->code;
     }
-    if (!first && n)
+    if (first && !rc)
+        log_info("operator '%s' subtask %d/%d: reading %d Kafka partition(s)%s", cfg->props.uid,
+                 me + 1, par, n, n ? "" : " (idle)");
+    else if (!first && n)
         log_info("operator '%s' subtask %d: %d new partition(s) found, read from the earliest "
                  "offset (first: topic '%s' partition %d)", cfg->props.uid, me + 1, n,
                  np[0].topic, np[0].partition);
@@ -1191,8 +1214,22 @@ static void ksrc_close(op_inst *oi)
     for (int i = 0; i < st->npend; i++)
         rd_kafka_topic_partition_list_destroy(st->pend[i].offsets);
     if (st->rk) {
-        rd_kafka_consumer_close(st->rk);
-        rd_kafka_destroy(st->rk);
+        /* Close the consumer (its pending offset commits go out) but wait
+         * at most 2 s: a cancel must not hang on brokers that are gone. */
+        rd_kafka_queue_t *q = rd_kafka_queue_new(st->rk);
+        rd_kafka_error_t *err = rd_kafka_consumer_close_queue(st->rk, q);
+        if (err) {
+            rd_kafka_error_destroy(err);
+        } else {
+            int64_t until = clock_mono_ns() + 2000000000LL;
+            while (!rd_kafka_consumer_closed(st->rk) && clock_mono_ns() < until) {
+                rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 20);
+                if (ev)
+                    rd_kafka_event_destroy(ev);
+            }
+        }
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy_flags(st->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     }
     for (int i = 0; i < st->nparts; i++)
         free(st->parts[i].topic);
