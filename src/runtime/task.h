@@ -79,6 +79,7 @@ struct task_inst {
     int64_t align_id;     /* barrier being aligned */
     uint8_t *in_barrier;  /* per input channel: delivered align_id */
     int64_t align_start_ns;
+    int64_t aligned_id, aligned_ns; /* the last alignment completed and how long it took */
     int64_t snapped_id;   /* newest checkpoint this task has snapshotted */
     int64_t halt_id;      /* stop with savepoint: a source halts after this barrier */
     int64_t drain_id;     /* ... with --drain: its barrier follows the final watermark */

@@ -87,8 +87,10 @@ int align_check(task_inst *t, mpf_err *e)
     for (int c = 0; c < t->nin; c++)
         if (!t->in_barrier[c] && !t->in[c]->ended)
             return 0;
+    t->aligned_id = t->align_id;
+    t->aligned_ns = t->now_ns - t->align_start_ns;
     if (t->align_hist)
-        histo_add_us(t->align_hist, (t->now_ns - t->align_start_ns) / 1000);
+        histo_add_us(t->align_hist, t->aligned_ns / 1000);
     memset(t->in_barrier, 0, (size_t)t->nin);
     return snapshot_now(t, t->align_id, e);
 }

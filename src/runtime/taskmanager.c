@@ -53,9 +53,13 @@ static snap_writer *tm_snap_for(void *ctx, int64_t id)
 static void ckpt_progress(tm_ctx *tm)
 {
     int64_t min_snapped = INT64_MAX;
-    for (int i = 0; i < tm->ntasks; i++)
-        if (tm->tasks[i].snapped_id < min_snapped)
-            min_snapped = tm->tasks[i].snapped_id;
+    for (int i = 0; i < tm->ntasks; i++) {
+        const task_inst *t = &tm->tasks[i];
+        if (t->snapped_id < min_snapped)
+            min_snapped = t->snapped_id;
+        if (t->aligned_id)
+            tmck_alignment(&tm->ck, t->aligned_id, t->aligned_ns);
+    }
     char *ack;
     if (tmck_progress(&tm->ck, min_snapped, &ack)) {
         ctl_send(0, CTL_ACK, ack, strlen(ack) + 1);
