@@ -156,3 +156,17 @@ grep -q "recovered 2 transactional id(s)" "$WORK/err" ||
 start 4 --restore "$SP"
 wait "$RUN" || { cat "$WORK/err"; fail "2 -> 3 TaskManagers: the job failed"; }
 exactly_once $name "rescaled 3 -> 2 -> 3 TaskManagers through savepoints"
+
+# 4. The (only) broker down for 3 s mid-run and back: transactions wait
+#    and retry; the job finishes with every record exactly once.
+name=down
+job $name 2 $N 10000 >"$WORK/$name.yaml"
+rm -rf "$WORK/chk"
+timeout 200 "${MPIRUN[@]}" "$MPIFLOW" run "$WORK/$name.yaml" "${CK[@]}" >"$WORK/out" 2>"$WORK/err" &
+RUN=$!
+sleep 1.5
+kafka_mock_cmd "down 1"
+sleep 3
+kafka_mock_cmd "up 1"
+wait "$RUN" || { cat "$WORK/err"; fail "broker down/up: the job failed"; }
+exactly_once $name "broker down for 3 s mid-run"
