@@ -1,5 +1,5 @@
 /* Latency histograms (metrics layer): log-linear buckets, 16 per power of
- * two of microseconds (about 4% wide), so histograms from every
+ * two of microseconds (3.1% to 6.25% wide), so histograms from every
  * TaskManager merge exactly and percentiles need no samples. */
 #ifndef MPF_METRICS_HISTO_H
 #define MPF_METRICS_HISTO_H

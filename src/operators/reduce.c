@@ -153,9 +153,7 @@ static void emit_entry(op_inst *oi, red_state *st, const kvtable *t, const kv_en
     } else if (out->f[0].type == FT_BOOL) {
         recbuf_bool(&st->rb, kvtable_key(t, en)[0]);
     } else {
-        int64_t k;
-        memcpy(&k, kvtable_key(t, en), 8);
-        recbuf_i64(&st->rb, k);
+        recbuf_i64(&st->rb, rd_i64(kvtable_key(t, en)));
     }
     if (cfg->vtype == FT_F64)
         recbuf_f64(&st->rb, en->val.f);
@@ -329,7 +327,7 @@ static int red_snapshot(op_inst *oi, snap_writer *w, mpf_err *e)
             uint32_t klen = en->klen_p1 - 1;
             kgbuf_u32(&b, klen);
             kgbuf_put(&b, kvtable_key(t, en), klen);
-            kgbuf_put(&b, &en->val, 8);
+            kgbuf_i64(&b, en->val.i); /* the value's 8 bytes, f64 or i64 */
         }
         snap_put(w, SNAP_KEYED, st->kg.start + i, b.p, b.len);
         recbuf_fini(&b);
@@ -353,7 +351,7 @@ static int red_restore(op_inst *oi, const snap_blob *sb, mpf_err *e)
             break;
         int created;
         kv_entry *en = kvtable_upsert(t, key, klen, key_hash(key, klen), &created);
-        memcpy(&en->val, val, 8);
+        en->val.i = rd_i64(val);
     }
     return r.bad ? blobrd_error(oi, sb, e) : 0;
 }

@@ -288,7 +288,9 @@ static void ckpt_on_ack(jm_ctx *jm, const char *payload)
         return;
     }
     if (sscanf(payload + used, " ok %lld %lld", &bytes, &align_us) != 2) {
-        log_warn("malformed checkpoint acknowledgement '%s'", payload);
+        char why[160];
+        snprintf(why, sizeof why, "malformed acknowledgement '%.100s'", payload);
+        ckpt_declined(jm, why); /* not waiting for the timeout */
         return;
     }
     ck->bytes += bytes;
