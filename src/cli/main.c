@@ -6,7 +6,8 @@
  *   mpiflow inspect CHECKPOINT_DIR
  *   mpiflow kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...
  *   mpiflow submit [--restart-attempts N] [--restart-delay D] -- LAUNCHER...
- *   mpiflow savepoint JOB [DIR] | stop JOB [--savepointPath DIR] [--drain] | cancel JOB
+ *   mpiflow list | savepoint JOB [DIR] | stop JOB [--savepointPath DIR] [--drain] |
+ *           cancel JOB | checkpoints JOB | metrics JOB   (over the job's REST API)
  * Exit codes: 0 success, 1 the job failed or was rejected, 2 usage; run
  * and submit also 3 cancelled and 4 stopped (enum mpf_exit). */
 #include <limits.h>
@@ -15,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "ckpt/ckpt.h"
+#include "cli/jobctl.h"
 #include "cli/submit.h"
 #include "connectors/kafka/kafka_mock.h"
-#include "net/localsock.h"
 #include "conf/props.h"
 #include "net/world.h"
 #include "ops/op.h"
@@ -40,11 +41,16 @@ static void usage(FILE *f)
             "  mpiflow submit [--restart-attempts N] [--restart-delay D] -- LAUNCHER...\n"
             "                             supervise a job, relaunching it from its latest\n"
             "                             checkpoint after a lost process\n"
+            "  mpiflow list               the jobs running on this node\n"
             "  mpiflow savepoint JOB [DIR]  take a savepoint of running job JOB\n"
             "  mpiflow stop JOB [--savepointPath DIR] [--drain]  stop JOB with a savepoint\n"
             "  mpiflow cancel JOB         cancel running job JOB (no savepoint)\n"
-            "                             (these three take --socket PATH when the job sets\n"
-            "                             jobmanager.control-socket)\n"
+            "  mpiflow checkpoints JOB [--json]  JOB's checkpoint statistics and history\n"
+            "  mpiflow metrics JOB [--json]      JOB's operators: records, rates, busy time\n"
+            "                             (JOB: its name or id; these talk to the job's REST\n"
+            "                             API, found through $MPIFLOW_RUN_DIR/jobs or\n"
+            "                             /tmp/mpiflow-UID/jobs, or at --jobmanager HOST:PORT;\n"
+            "                             --token T or $MPIFLOW_REST_TOKEN when it needs one)\n"
             "  mpiflow kafka-mock [--brokers N] [--topic NAME[:P]]...  a mock Kafka cluster\n"
             "                             for trying Kafka jobs (not a real broker)\n"
             "  mpiflow --help | --version\n"
@@ -322,57 +328,6 @@ static int cmd_inspect(int argc, char **argv)
     return 0;
 }
 
-/* savepoint / stop / cancel: one request to the job's control socket.
- * Prints the answer (a savepoint's path) and exits 0, or 1 on error. */
-static int cmd_control(const char *cmd, int argc, char **argv)
-{
-    const char *jobname = NULL, *dir = NULL, *sock = NULL;
-    int drain = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--socket") == 0 && val) {
-            sock = val;
-            i++;
-        } else if (strcmp(cmd, "stop") == 0 && strcmp(a, "--drain") == 0) {
-            drain = 1;
-        } else if (strcmp(cmd, "stop") == 0 && (strcmp(a, "--savepointPath") == 0 ||
-                                                 strcmp(a, "-p") == 0) && val) {
-            dir = val;
-            i++;
-        } else if (a[0] == '-' || (jobname && (dir || strcmp(cmd, "savepoint") != 0))) {
-            fprintf(stderr, "mpiflow: error: usage: mpiflow savepoint JOB [DIR] | stop JOB "
-                    "[--savepointPath DIR] [--drain] | cancel JOB  [--socket PATH]\n");
-            return 2;
-        } else if (!jobname) {
-            jobname = a;
-        } else {
-            dir = a;
-        }
-    }
-    if (!jobname) {
-        fprintf(stderr, "mpiflow: error: %s needs the job's name (its `name:`)\n", cmd);
-        return 2;
-    }
-    char *path = localsock_path(sock, jobname);
-    char *req = xasprintf("%s%s%s%s", cmd, drain ? " --drain" : "", dir ? " " : "",
-                          dir ? dir : "");
-    char resp[4608];
-    mpf_err e = {0};
-    int rc = localsock_request(path, req, resp, sizeof resp, &e);
-    free(req);
-    free(path);
-    if (rc) {
-        fprintf(stderr, "mpiflow: error: %s\n", e.msg);
-        return 1;
-    }
-    if (strncmp(resp, "ok", 2) == 0) {
-        printf("%s\n", resp[2] == ' ' ? resp + 3 : resp + 2);
-        return 0;
-    }
-    fprintf(stderr, "mpiflow: error: %s\n", strncmp(resp, "error ", 6) == 0 ? resp + 6 : resp);
-    return 1;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -400,10 +355,9 @@ int main(int argc, char **argv)
         return kafka_mock_main(argc - 1, argv + 1);
     if (strcmp(cmd, "submit") == 0)
         return cmd_submit(argc - 2, argv + 2);
-    if (strcmp(cmd, "savepoint") == 0 || strcmp(cmd, "stop") == 0 || strcmp(cmd, "cancel") == 0)
-        return cmd_control(cmd, argc - 2, argv + 2);
-    fprintf(stderr, "mpiflow: error: unknown command '%s' (run, validate, config, inspect, submit, savepoint, "
-            "stop, cancel; see --help)\n",
-            cmd);
+    if (jobctl_is_command(cmd))
+        return cmd_jobctl(cmd, argc - 2, argv + 2);
+    fprintf(stderr, "mpiflow: error: unknown command '%s' (run, validate, config, inspect, submit, "
+            "list, savepoint, stop, cancel, checkpoints, metrics; see --help)\n", cmd);
     return 2;
 }

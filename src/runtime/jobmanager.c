@@ -16,10 +16,10 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 #include "util/clock.h"
-#include "net/localsock.h"
 #include "runtime/heartbeat.h"
 #include "runtime/jobstate.h"
 #include "runtime/restart.h"
+#include "rest/rest.h"
 
 /* Flags of a checkpoint (also sent in TRIGGER). */
 enum { CKF_SAVEPOINT = 1, /* a savepoint: user-triggered, kept by retention */
@@ -39,11 +39,11 @@ typedef struct jm_ckpt {
     int64_t next_ns, start_ns, trigger_ms;
     char dir[4096];
     char latest[4096]; /* newest completed checkpoint or savepoint, or the restored one */
-    /* A requested savepoint (taken when nothing is in flight) and who
-     * waits for its answer on the control socket. */
+    /* A requested savepoint (taken when nothing is in flight) and the
+     * REST request that waits for its outcome. */
     int sp_req;      /* CKF_* flags; 0: none */
     char *sp_target; /* NULL: state.savepoints.dir */
-    int sp_client;   /* -1: nobody */
+    int sp_client;   /* REST ticket; -1: nobody */
     char *fail;      /* set when the job must fail (too many failed checkpoints) */
     int stopped;     /* a stop with savepoint completed */
 } jm_ckpt;
@@ -65,9 +65,9 @@ typedef struct jm_ctx {
     int restarts;
     const char *no_savepoint; /* why this job cannot take savepoints, or NULL */
     char no_savepoint_buf[256];
-    int lfd;                  /* control socket; -1: none */
-    char *sock_path;
-    int cancel_req, cancel_client;
+    rest_server *rest;        /* the REST API; NULL: none */
+    int restored_savepoint;   /* --restore took a savepoint */
+    int cancel_req;
     double t_fail; /* when the last failure was seen */
 } jm_ctx;
 
@@ -133,8 +133,11 @@ static int64_t jm_now_ns(void)
     return (int64_t)(net_wtime() * 1e9);
 }
 
-static void reply(int *client, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void reply(int *client, const char *fmt, ...)
+/* Tell the REST request waiting on *client (a ticket; -1: none) how its
+ * savepoint or stop ended: ok with the location, or why not. */
+static void reply(jm_ctx *jm, int *client, int ok, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void reply(jm_ctx *jm, int *client, int ok, const char *fmt, ...)
 {
     if (*client < 0)
         return;
@@ -143,7 +146,7 @@ static void reply(int *client, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    localsock_reply(*client, line);
+    rest_done(jm->rest, *client, ok, line);
     *client = -1;
 }
 
@@ -159,7 +162,7 @@ static int request_savepoint(jm_ctx *jm, int flags, const char *dir, int client)
         why = "the job is already ending";
     if (why) {
         log_warn("savepoint refused: %s", why);
-        reply(&client, "error savepoint refused: %s", why);
+        reply(jm, &client, 0, "savepoint refused: %s", why);
         return -1;
     }
     ck->sp_req = flags | CKF_SAVEPOINT;
@@ -191,7 +194,7 @@ static void savepoint_failed(jm_ctx *jm, const char *why)
     log_warn("savepoint %lld failed: %s", (long long)ck->inflight, why);
     jobstate_ckpt_failed(jm->js, ck->inflight, clock_wall_ms(), why);
     ckpt_abort(jm, ck->inflight);
-    reply(&ck->sp_client, "error savepoint %lld failed: %s", (long long)ck->inflight, why);
+    reply(jm, &ck->sp_client, 0, "savepoint %lld failed: %s", (long long)ck->inflight, why);
     if ((ck->flags & CKF_STOP) && !(ck->flags & CKF_DRAIN) && !ck->fail)
         ck->fail = xasprintf("stop with savepoint failed: %s", why);
     ck->inflight = 0;
@@ -262,7 +265,7 @@ static void ckpt_completed(jm_ctx *jm)
     broadcast(jm, CTL_COMPLETE, msg);
     ck->inflight = 0;
     if (sp) {
-        reply(&ck->sp_client, "ok %s", ck->dir);
+        reply(jm, &ck->sp_client, 1, "%s", ck->dir);
         ck->stopped = (ck->flags & CKF_STOP) && !(ck->flags & CKF_DRAIN);
         ck->flags = 0;
         return;
@@ -313,7 +316,7 @@ static void ckpt_tick(jm_ctx *jm)
     if (jm->stopping || ck->any_finished || ck->stopped) {
         if (ck->sp_req) {
             ck->sp_req = 0;
-            reply(&ck->sp_client, "error savepoint refused: the job is already ending");
+            reply(jm, &ck->sp_client, 0, "savepoint refused: the job is already ending");
         }
         return;
     }
@@ -336,7 +339,7 @@ static void ckpt_tick(jm_ctx *jm)
         ck->next_ns = now + ck->interval_ns;
         if (flags) {
             ck->sp_req = 0;
-            reply(&ck->sp_client, "error %s", e.msg);
+            reply(jm, &ck->sp_client, 0, "%s", e.msg);
         }
         return;
     }
@@ -403,40 +406,21 @@ static void on_stop_signal(jm_ctx *jm, int rank, int sig)
     jm->cancel_req = 1;
 }
 
-/* Control-socket requests: savepoint [DIR], stop [--drain] [DIR], cancel. */
-static void handle_request(jm_ctx *jm, int client, char *req)
+/* A request from the REST API: savepoint, stop [drain], cancel. */
+static void handle_rest(jm_ctx *jm, rest_request *r)
 {
-    char *save = NULL, *cmd = strtok_r(req, " \t", &save);
-    if (!cmd) {
-        reply(&client, "error empty request");
-        return;
-    }
-    if (strcmp(cmd, "cancel") == 0) {
-        if (jm->cancel_req) {
-            reply(&client, "error the job is already being cancelled");
-            return;
-        }
-        log_info("cancel requested");
+    if (r->op == REST_OP_CANCEL) {
+        if (!jm->cancel_req)
+            log_info("cancel requested");
         jm->cancel_req = 1;
-        jm->cancel_client = client;
-        return;
+    } else {
+        int flags = r->op == REST_OP_STOP ? CKF_STOP | (r->drain ? CKF_DRAIN : 0) : 0;
+        request_savepoint(jm, flags, r->dir, r->ticket);
     }
-    if (strcmp(cmd, "savepoint") == 0 || strcmp(cmd, "stop") == 0) {
-        int flags = strcmp(cmd, "stop") == 0 ? CKF_STOP : 0;
-        const char *dir = NULL;
-        for (char *a; (a = strtok_r(NULL, " \t", &save));) {
-            if (flags && strcmp(a, "--drain") == 0)
-                flags |= CKF_DRAIN;
-            else
-                dir = a;
-        }
-        request_savepoint(jm, flags, dir, client);
-        return;
-    }
-    reply(&client, "error unknown request '%s' (savepoint, stop, cancel)", cmd);
+    free(r->dir);
 }
 
-/* Signals and control-socket requests, between control messages. */
+/* Signals and REST requests, between control messages. */
 static void jm_events(jm_ctx *jm)
 {
     for (int n = runtime_take_stop_signals(); n > 0; n--)
@@ -445,10 +429,9 @@ static void jm_events(jm_ctx *jm)
         log_info("SIGUSR1: taking a savepoint");
         request_savepoint(jm, 0, NULL, -1);
     }
-    int client;
-    char req[4096];
-    while (localsock_accept(jm->lfd, &client, req, sizeof req))
-        handle_request(jm, client, req);
+    rest_request r;
+    while (rest_take(jm->rest, &r))
+        handle_rest(jm, &r);
 }
 
 /* Collect one message of `type` from every TM (DEPLOYED, COMMITTED);
@@ -613,15 +596,13 @@ static int restart_wait(jm_ctx *jm, int64_t delay_ns)
                      src);
             free(payload);
         }
-        int client;
-        char req[4096];
-        while (localsock_accept(jm->lfd, &client, req, sizeof req)) {
-            if (strncmp(req, "cancel", 6) == 0) {
+        rest_request r;
+        while (rest_take(jm->rest, &r)) {
+            if (r.op == REST_OP_CANCEL)
                 jm->cancel_req = 1;
-                jm->cancel_client = client;
-            } else {
-                reply(&client, "error the job is restarting after a failure");
-            }
+            else
+                reply(jm, &r.ticket, 0, "the job is restarting after a failure");
+            free(r.dir);
         }
         if (runtime_stop_signal() || jm->cancel_req)
             return -1;
@@ -643,6 +624,12 @@ static int prepare_restart(jm_ctx *jm, mpf_err *e)
 {
     jm_ckpt *ck = &jm->ck;
     jobstate_new_attempt(jm->js, clock_wall_ms());
+    const js_checkpoint *lc = jobstate_last_completed(jm->js);
+    const js_restore *lr = jobstate_last_restore(jm->js, NULL);
+    if (lc)
+        jobstate_restored(jm->js, lc->id, lc->savepoint, lc->path, clock_wall_ms());
+    else if (lr)
+        jobstate_restored(jm->js, lr->id, lr->savepoint, lr->path, clock_wall_ms());
     ck->inflight = 0;
     ck->flags = 0;
     ck->any_finished = 0;
@@ -697,7 +684,6 @@ static void cancelled_job(jm_ctx *jm)
              !jm->ck.periodic ? "it has no checkpoints"
              : strcmp(keep, "DELETE_ON_CANCELLATION") == 0 ? "its checkpoints are deleted"
                                                           : "its checkpoints are kept");
-    reply(&jm->cancel_client, "ok cancelled");
 }
 
 /* Why savepoints are impossible for this job, or NULL (into buf). */
@@ -860,6 +846,7 @@ static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
     }
     if (!rc) {
         jm->ck.last_id = m->checkpoint_id;
+        jm->restored_savepoint = m->is_savepoint;
         snprintf(jm->ck.latest, sizeof jm->ck.latest, "%s", sub->restore);
         log_info("restoring job '%s' from %s %lld (%s)", j->name,
                  m->is_savepoint ? "savepoint" : "checkpoint", (long long)m->checkpoint_id,
@@ -869,7 +856,7 @@ static int jm_resolve_restore(jm_ctx *jm, submission *sub, mpf_err *e)
     return rc;
 }
 
-/* Read the coordinator's settings; open the control socket. */
+/* Read the coordinator's settings; start the REST API. */
 static void jm_setup(jm_ctx *jm)
 {
     jm_ckpt *ck = &jm->ck;
@@ -884,7 +871,6 @@ static void jm_setup(jm_ctx *jm)
     ck->sp_root = conf_str(c, CONF_STATE_SAVEPOINTS_DIR);
     ck->next_ns = jm_now_ns() + ck->interval_ns;
     ck->sp_client = -1;
-    jm->cancel_client = -1;
     jm->no_savepoint = savepoint_obstacle(&jm->plan, jm->no_savepoint_buf,
                                           sizeof jm->no_savepoint_buf);
     restart_init(&jm->rs, c);
@@ -892,23 +878,21 @@ static void jm_setup(jm_ctx *jm)
         log_info("checkpoints every %.3f s into %s/%s (%s); restart strategy %s",
                  (double)ck->interval_ns / 1e9, ck->root, jm->plan.job->name,
                  conf_str(c, CONF_EXECUTION_CHECKPOINTING_MODE), restart_name(&jm->rs));
-    jm->sock_path = localsock_path(conf_str(c, CONF_JOBMANAGER_CONTROL_SOCKET), jm->plan.job->name);
+    rest_job_info ji = {c, jm->no_savepoint, jm->plan.batch_mode, jm->plan.max_parallelism,
+                        jm->plan.slots_per_tm};
     mpf_err e = {0};
-    if (localsock_listen(jm->sock_path, &jm->lfd, &e)) {
-        log_warn("no control socket (mpiflow savepoint/stop/cancel will not reach this job): %s",
-                 e.msg);
-        jm->lfd = -1;
-    } else {
-        log_info("control socket %s (mpiflow %s %s)", jm->sock_path,
-                 jm->no_savepoint ? "cancel" : "savepoint|stop|cancel", jm->plan.job->name);
-    }
+    if (rest_start(&jm->rest, jm->js, &ji, &e))
+        log_warn("no REST API (mpiflow savepoint/stop/cancel will not reach this job): %s", e.msg);
+    else if (jm->rest)
+        log_info("REST API at %s, job id %s (mpiflow %s %s)", rest_url(jm->rest),
+                 jobstate_job_id(jm->js), jm->no_savepoint ? "cancel" : "savepoint|stop|cancel",
+                 jm->plan.job->name);
 }
 
 int jm_main(submission *sub)
 {
     jm_ctx jm = {0};
     mpf_err e = {0};
-    jm.lfd = -1;
     log_init("jm", LOG_INFO);
     jm.ntms = net_size() - 1;
     jm.max_sleep_ns = 1000000;
@@ -963,6 +947,9 @@ int jm_main(submission *sub)
     log_init("jm", log_level_parse(conf_str(jm.conf, CONF_LOG_LEVEL)));
     jm.max_sleep_ns = conf_duration_ns(jm.conf, CONF_TASKMANAGER_NETWORK_POLL_MAX_SLEEP);
     jm.js = jobstate_new(&jm.plan, jm.ntms, jm.conf, clock_wall_ms());
+    if (sub->restore)
+        jobstate_restored(jm.js, jm.ck.last_id, jm.restored_savepoint, sub->restore,
+                          clock_wall_ms());
     log_info("job '%s': %d operator(s) in %d task(s) on %d TaskManager(s), %s mode",
              jm.plan.job->name, jm.plan.job->nops, jm.plan.ntasks, jm.ntms,
              jm.plan.batch_mode ? "BATCH" : "STREAMING");
@@ -1034,7 +1021,7 @@ int jm_main(submission *sub)
         free(err);
         log_warn("job '%s' failed; restarting (%s) from %s", jm.plan.job->name, why,
                  jm.ck.latest[0] ? jm.ck.latest : "the beginning (no completed checkpoint)");
-        reply(&jm.ck.sp_client, "error the job failed before the savepoint completed");
+        reply(&jm, &jm.ck.sp_client, 0, "the job failed before the savepoint completed");
         jm.ck.sp_req = 0;
         jobstate_set_status(jm.js, JS_RESTARTING, clock_wall_ms());
         if (restart_wait(&jm, delay)) {
@@ -1067,8 +1054,7 @@ int jm_main(submission *sub)
 out:
     restart_fini(&jm.rs);
     hb_fini(&jm.hb);
-    localsock_close(jm.lfd, jm.sock_path);
-    free(jm.sock_path);
+    rest_stop(jm.rest);
     free(jm.ck.fail);
     free(jm.ck.sp_target);
     jobstate_destroy(jm.js);

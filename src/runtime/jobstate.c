@@ -4,14 +4,20 @@
 #include "runtime/jobstate.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 #include "record/batch.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
 struct jobstate {
+    pthread_mutex_t mu; /* recursive: the writers, and readers on other threads */
+    char jid[33];
     const plan *plan;
     int status;
     js_transition *hist;
@@ -32,7 +38,41 @@ struct jobstate {
     int event_time; /* some source has a watermark strategy */
     int64_t status_interval_ns, next_status_ns;
     int64_t start_ms; /* when the job last went RUNNING */
+    js_restore restore; /* the latest; restores counts them */
+    int64_t restores;
 };
+
+#define LOCK(js) pthread_mutex_lock(&(js)->mu)
+#define UNLOCK(js) pthread_mutex_unlock(&(js)->mu)
+
+void jobstate_lock(const jobstate *js)
+{
+    pthread_mutex_lock(&((jobstate *)js)->mu);
+}
+
+void jobstate_unlock(const jobstate *js)
+{
+    pthread_mutex_unlock(&((jobstate *)js)->mu);
+}
+
+/* 128 random bits as 32 hex digits; the clock and pid when the kernel
+ * has no entropy to give (ids only need to differ between runs). */
+static void make_job_id(char out[33])
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, GRND_NONBLOCK) != (ssize_t)sizeof b) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t x = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        uint64_t y = ((uint64_t)getpid() << 32) ^ (uint64_t)clock();
+        for (int i = 0; i < 8; i++) {
+            b[i] = (unsigned char)(x >> (8 * i));
+            b[8 + i] = (unsigned char)(y >> (8 * i));
+        }
+    }
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
 
 static const char *const status_names[] = {"CREATED",   "RUNNING",  "FAILING",  "RESTARTING",
                                            "CANCELLING", "CANCELED", "FINISHED", "FAILED"};
@@ -138,6 +178,12 @@ static void metrics_fini(js_metrics *m)
 jobstate *jobstate_new(const plan *p, int ntms, const conf *c, int64_t now_ms)
 {
     jobstate *js = xcalloc(1, sizeof *js);
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&js->mu, &ma);
+    pthread_mutexattr_destroy(&ma);
+    make_job_id(js->jid);
     js->plan = p;
     js->status = -1;
     const job *j = p->job;
@@ -201,6 +247,8 @@ void jobstate_destroy(jobstate *js)
     }
     free(js->exc);
     free(js->hist);
+    free(js->restore.path);
+    pthread_mutex_destroy(&js->mu);
     free(js);
 }
 
@@ -226,7 +274,7 @@ static void ckpt_abandon(jobstate *js, int64_t now_ms, const char *why)
     }
 }
 
-void jobstate_set_status(jobstate *js, int status, int64_t now_ms)
+static void set_status_locked(jobstate *js, int status, int64_t now_ms)
 {
     if (status == js->status)
         return;
@@ -247,10 +295,20 @@ void jobstate_set_status(jobstate *js, int status, int64_t now_ms)
     }
 }
 
+void jobstate_set_status(jobstate *js, int status, int64_t now_ms)
+{
+    LOCK(js);
+    set_status_locked(js, status, now_ms);
+    UNLOCK(js);
+}
+
 void jobstate_tm_seen(jobstate *js, int rank, int64_t now_ms)
 {
-    if (js && rank >= 1 && rank <= js->ntms)
-        js->tms[rank].last_heartbeat_ms = now_ms;
+    if (!js || rank < 1 || rank > js->ntms)
+        return;
+    LOCK(js);
+    js->tms[rank].last_heartbeat_ms = now_ms;
+    UNLOCK(js);
 }
 
 static js_subtask *subtask_at(jobstate *js, long op, long sub)
@@ -268,7 +326,7 @@ static void set_line(char **dst, const char *p)
     *dst = xstrndup(p, nl ? (size_t)(nl - p) : strlen(p));
 }
 
-int jobstate_on_metrics(jobstate *js, int rank, const char *text, int64_t now_ms)
+static int on_metrics_locked(jobstate *js, int rank, const char *text, int64_t now_ms)
 {
     int version = 0, used = 0;
     if (rank < 1 || rank > js->ntms || sscanf(text, "mpiflow-metrics %d%n", &version, &used) < 1 ||
@@ -297,7 +355,15 @@ int jobstate_on_metrics(jobstate *js, int rank, const char *text, int64_t now_ms
     return 0;
 }
 
-void jobstate_on_final(jobstate *js, int rank, const char *text, int64_t now_ms)
+int jobstate_on_metrics(jobstate *js, int rank, const char *text, int64_t now_ms)
+{
+    LOCK(js);
+    int rc = on_metrics_locked(js, rank, text, now_ms);
+    UNLOCK(js);
+    return rc;
+}
+
+static void on_final_locked(jobstate *js, int rank, const char *text, int64_t now_ms)
 {
     for (const char *line = text; line && *line;) {
         int op, sub;
@@ -337,7 +403,14 @@ void jobstate_on_final(jobstate *js, int rank, const char *text, int64_t now_ms)
     }
 }
 
-void jobstate_new_attempt(jobstate *js, int64_t now_ms)
+void jobstate_on_final(jobstate *js, int rank, const char *text, int64_t now_ms)
+{
+    LOCK(js);
+    on_final_locked(js, rank, text, now_ms);
+    UNLOCK(js);
+}
+
+static void new_attempt_locked(jobstate *js, int64_t now_ms)
 {
     for (int i = 0; i < js->nv; i++)
         for (int k = 0; k < js->v[i].parallelism; k++) {
@@ -348,7 +421,14 @@ void jobstate_new_attempt(jobstate *js, int64_t now_ms)
     ckpt_abandon(js, now_ms, "abandoned: the job restarts");
 }
 
-void jobstate_ckpt_triggered(jobstate *js, int64_t id, int savepoint, int64_t trigger_ms)
+void jobstate_new_attempt(jobstate *js, int64_t now_ms)
+{
+    LOCK(js);
+    new_attempt_locked(js, now_ms);
+    UNLOCK(js);
+}
+
+static void ckpt_triggered_locked(jobstate *js, int64_t id, int savepoint, int64_t trigger_ms)
 {
     js_checkpoint *c = &js->ck[js->nck++ % JOBSTATE_CKPT_HISTORY];
     ckpt_free(c);
@@ -357,7 +437,14 @@ void jobstate_ckpt_triggered(jobstate *js, int64_t id, int savepoint, int64_t tr
                          .alignment_us = -1};
 }
 
-void jobstate_ckpt_completed(jobstate *js, int64_t id, int64_t now_ms, const char *path,
+void jobstate_ckpt_triggered(jobstate *js, int64_t id, int savepoint, int64_t trigger_ms)
+{
+    LOCK(js);
+    ckpt_triggered_locked(js, id, savepoint, trigger_ms);
+    UNLOCK(js);
+}
+
+static void ckpt_completed_locked(jobstate *js, int64_t id, int64_t now_ms, const char *path,
                              int64_t size_bytes, int64_t alignment_us)
 {
     js_checkpoint *c = ckpt_find(js, id);
@@ -379,7 +466,15 @@ void jobstate_ckpt_completed(jobstate *js, int64_t id, int64_t now_ms, const cha
     js->have_last = 1;
 }
 
-void jobstate_ckpt_failed(jobstate *js, int64_t id, int64_t now_ms, const char *why)
+void jobstate_ckpt_completed(jobstate *js, int64_t id, int64_t now_ms, const char *path,
+                             int64_t size_bytes, int64_t alignment_us)
+{
+    LOCK(js);
+    ckpt_completed_locked(js, id, now_ms, path, size_bytes, alignment_us);
+    UNLOCK(js);
+}
+
+static void ckpt_failed_locked(jobstate *js, int64_t id, int64_t now_ms, const char *why)
 {
     js_checkpoint *c = ckpt_find(js, id);
     if (!c || c->status != JS_CK_IN_PROGRESS)
@@ -390,7 +485,24 @@ void jobstate_ckpt_failed(jobstate *js, int64_t id, int64_t now_ms, const char *
     js->ck_failed++;
 }
 
-void jobstate_exception(jobstate *js, int rank, const char *message, int64_t now_ms)
+void jobstate_ckpt_failed(jobstate *js, int64_t id, int64_t now_ms, const char *why)
+{
+    LOCK(js);
+    ckpt_failed_locked(js, id, now_ms, why);
+    UNLOCK(js);
+}
+
+void jobstate_restored(jobstate *js, int64_t id, int savepoint, const char *path, int64_t now_ms)
+{
+    char *copy = xstrdup(path ? path : ""); /* path may be the old restore's */
+    LOCK(js);
+    free(js->restore.path);
+    js->restore = (js_restore){id, savepoint, now_ms, copy};
+    js->restores++;
+    UNLOCK(js);
+}
+
+static void exception_locked(jobstate *js, int rank, const char *message, int64_t now_ms)
 {
     if (js->nexc == js->capexc) {
         js->capexc = js->capexc ? 2 * js->capexc : 4;
@@ -414,6 +526,13 @@ void jobstate_exception(jobstate *js, int rank, const char *message, int64_t now
         x->subtask = i - 1;
 }
 
+void jobstate_exception(jobstate *js, int rank, const char *message, int64_t now_ms)
+{
+    LOCK(js);
+    exception_locked(js, rank, message, now_ms);
+    UNLOCK(js);
+}
+
 void jobstate_tick(jobstate *js, int64_t mono_ns, int64_t now_ms)
 {
     if (js->status_interval_ns <= 0 || js->status != JS_RUNNING)
@@ -431,6 +550,18 @@ void jobstate_tick(jobstate *js, int64_t mono_ns, int64_t now_ms)
 }
 
 /* --- reading --- */
+
+const char *jobstate_job_id(const jobstate *js)
+{
+    return js->jid;
+}
+
+const js_restore *jobstate_last_restore(const jobstate *js, int64_t *restores)
+{
+    if (restores)
+        *restores = js->restores;
+    return js->restores ? &js->restore : NULL;
+}
 
 const char *jobstate_job_name(const jobstate *js)
 {

@@ -15,9 +15,11 @@
  * update the same per-subtask table, by Flink's metric names.
  *
  * Times: *_ms are wall-clock milliseconds since the epoch (the
- * JobManager's clock). All functions run on the JobManager's thread; the
- * read API returns pointers into the model that stay valid until the next
- * write. */
+ * JobManager's clock). The JobManager's thread writes and reads it; the
+ * writers take the model's lock themselves, so other threads (the REST
+ * server) read it between jobstate_lock and jobstate_unlock. The read API
+ * returns pointers into the model that stay valid until the next write
+ * (for other threads: until jobstate_unlock). */
 #ifndef MPF_RUNTIME_JOBSTATE_H
 #define MPF_RUNTIME_JOBSTATE_H
 
@@ -154,7 +156,30 @@ void jobstate_exception(jobstate *js, int rank, const char *message, int64_t now
  * never). */
 void jobstate_tick(jobstate *js, int64_t mono_ns, int64_t now_ms);
 
+/* The job was restored from checkpoint or savepoint id at path (at the
+ * start, or by a restart in the same MPI world). */
+void jobstate_restored(jobstate *js, int64_t id, int savepoint, const char *path, int64_t now_ms);
+
 /* --- reading (summary, status line, REST) --- */
+
+/* Hold off the writers while another thread reads (recursive; the
+ * JobManager's thread needs no lock to read). Hold it briefly: the
+ * control loop waits for it. */
+void jobstate_lock(const jobstate *js);
+void jobstate_unlock(const jobstate *js);
+
+/* This run's job id, 32 lower-case hex digits as Flink's JobID: random
+ * per run of the JobManager, kept across restarts in its MPI world. */
+const char *jobstate_job_id(const jobstate *js);
+/* The latest restore (at the start or by a restart), or NULL; restores
+ * counts them. */
+typedef struct js_restore {
+    int64_t id;
+    int savepoint;
+    int64_t time_ms;
+    char *path;
+} js_restore;
+const js_restore *jobstate_last_restore(const jobstate *js, int64_t *restores);
 
 const char *jobstate_job_name(const jobstate *js);
 /* The plan the model was made for (its tasks name the operator chains). */

@@ -132,14 +132,14 @@ done
 name=rescale
 job $name 1 $N 6000 >"$WORK/$name.yaml"
 rm -rf "$WORK/chk" "$WORK/sp"
-start() { # start NP ARGS...: run in the background, wait for the control socket
+start() { # start NP ARGS...: run in the background, wait for its REST API
   local np=$1; shift
-  rm -f "$WORK/mpiflow-$name.sock"
+  rm -f "$WORK/jobs/$name.json"
   timeout 120 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
     "$MPIFLOW" run "$WORK/$name.yaml" "${CK[@]}" "$@" >"$WORK/out" 2>"$WORK/err" &
   RUN=$!
-  for _ in $(seq 100); do [ -S "$WORK/mpiflow-$name.sock" ] && return 0; sleep 0.1; done
-  cat "$WORK/err"; fail "rescale: no control socket"
+  for _ in $(seq 100); do [ -f "$WORK/jobs/$name.json" ] && return 0; sleep 0.1; done
+  cat "$WORK/err"; fail "rescale: no REST API"
 }
 stop() { # stop WHAT: stop with a savepoint, its directory -> $SP
   sleep 1.5

@@ -169,15 +169,15 @@ err_job "topics: [words]" "bootstrap-servers: x"
 ! "$MPIFLOW" validate "$WORK/err.yaml" >"$WORK/out" 2>"$WORK/err" || fail "two bootstrap keys accepted"
 echo "ok: missing topic, unknown property and owned properties are errors naming the operator"
 
-# Runs JOB in the background until its control socket is up.
+# Runs JOB in the background until its REST API is up.
 start_job() { # start_job NAME NP ARGS...
   local name=$1 np=$2; shift 2
-  rm -f "$WORK/mpiflow-$name.sock"
+  rm -f "$WORK/jobs/$name.json"
   timeout 120 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
     "$MPIFLOW" run "$WORK/$name.yaml" "$@" >"$WORK/out" 2>"$WORK/err" &
   RUN=$!
-  for _ in $(seq 150); do [ -S "$WORK/mpiflow-$name.sock" ] && return 0; sleep 0.1; done
-  cat "$WORK/err"; fail "$name did not open its control socket"
+  for _ in $(seq 150); do [ -f "$WORK/jobs/$name.json" ] && return 0; sleep 0.1; done
+  cat "$WORK/err"; fail "$name did not start its REST API"
 }
 stop_job() { # stop_job NAME: stop with a savepoint
   "$MPIFLOW" stop "$1" >/dev/null || { cat "$WORK/err"; fail "$1: stop"; }

@@ -58,7 +58,7 @@ kill -KILL "${victims[1]}"
 produce rec c 1 5000
 wait_lines "$WORK/rec" 15000
 grep -q "restart 1" "$WORK/err" || { cat "$WORK/err"; fail "no relaunch after the SIGKILL"; }
-for _ in $(seq 100); do [ -S "$WORK/mpiflow-rec.sock" ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ -f "$WORK/jobs/rec.json" ] && break; sleep 0.1; done
 sleep 0.5
 "$MPIFLOW" stop rec >/dev/null || { cat "$WORK/err"; fail "stop the relaunched job"; }
 rc=0; wait "$SUP" || rc=$?
@@ -69,12 +69,12 @@ check rec rec "TaskManager SIGKILLed, relaunched from the latest checkpoint"
 job rs rs >"$WORK/rs.yaml"
 start() { # start NP ARGS...
   local np=$1; shift
-  rm -f "$WORK/mpiflow-rs.sock"
+  rm -f "$WORK/jobs/rs.json"
   timeout 120 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
     "$MPIFLOW" run "$WORK/rs.yaml" "$@" >"$WORK/out" 2>"$WORK/err" &
   RUN=$!
-  for _ in $(seq 150); do [ -S "$WORK/mpiflow-rs.sock" ] && return 0; sleep 0.1; done
-  cat "$WORK/err"; fail "the job did not open its control socket"
+  for _ in $(seq 150); do [ -f "$WORK/jobs/rs.json" ] && return 0; sleep 0.1; done
+  cat "$WORK/err"; fail "the job did not start its REST API"
 }
 stop() { # stop WHAT
   sleep 0.5

@@ -41,15 +41,15 @@ mpf_run 2 "$WORK/raw.yaml" || { cat "$WORK/err"; fail "raw rows"; }
 awk -F, '{s[$1] += $2; print $1 "," s[$1]}' "$WORK/raw/part-0-0" | LC_ALL=C sort >"$WORK/want"
 [ "$(wc -l <"$WORK/want")" -eq 200000 ] || fail "reference has $(wc -l <"$WORK/want") lines"
 
-# start NP NAME ARGS...: run the job in the background, wait for its socket
+# start NP NAME ARGS...: run the job in the background, wait for its REST API
 start() {
   local np=$1 name=$2; shift 2
-  rm -f "$WORK/mpiflow-$name.sock"
+  rm -f "$WORK/jobs/$name.json"
   timeout 120 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
     "$MPIFLOW" run "$WORK/$name.yaml" "$@" >"$WORK/out" 2>"$WORK/err" &
   RUN=$!
-  for _ in $(seq 100); do [ -S "$WORK/mpiflow-$name.sock" ] && return 0; sleep 0.1; done
-  cat "$WORK/err"; fail "job $name did not open its control socket"
+  for _ in $(seq 100); do [ -f "$WORK/jobs/$name.json" ] && return 0; sleep 0.1; done
+  cat "$WORK/err"; fail "job $name did not start its REST API"
 }
 # stop NAME WHAT: stop the running job with a savepoint; its directory -> $SP
 stop() {

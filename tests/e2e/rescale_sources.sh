@@ -38,14 +38,14 @@ python3 "$SRC/tests/e2e/window_ref.py" "$WORK/rows" tumbling size=10000 fns=coun
   LC_ALL=C sort >"$WORK/want"
 
 job gen >"$WORK/gen.yaml"
-start() { # start NP ARGS...: run in the background until the control socket is up
+start() { # start NP ARGS...: run in the background until its REST API is up
   local np=$1; shift
-  rm -f "$WORK/mpiflow-gen.sock"
+  rm -f "$WORK/jobs/gen.json"
   timeout 120 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
     "$MPIFLOW" run "$WORK/gen.yaml" "$@" >"$WORK/out" 2>"$WORK/err" &
   RUN=$!
-  for _ in $(seq 100); do [ -S "$WORK/mpiflow-gen.sock" ] && return 0; sleep 0.1; done
-  cat "$WORK/err"; fail "the job did not open its control socket"
+  for _ in $(seq 100); do [ -f "$WORK/jobs/gen.json" ] && return 0; sleep 0.1; done
+  cat "$WORK/err"; fail "the job did not start its REST API"
 }
 stop() { # stop WHAT: stop with a savepoint after about a second of running
   for _ in $(seq 100); do grep -q "checkpoint [0-9]* completed" "$WORK/err" && break; sleep 0.1; done

@@ -39,7 +39,7 @@ python3 "$SRC/tests/e2e/window_ref.py" "$WORK/raw/part-0-0" tumbling size=10000 
   LC_ALL=C sort >"$WORK/want"
 [ "$(wc -l <"$WORK/want")" -gt 1000 ] || fail "reference too small"
 
-# start NP NAME ARGS...: run the job in the background, wait for its socket
+# start NP NAME ARGS...: run the job in the background, wait for its REST API
 start() {
   local np=$1 name=$2; shift 2
   timeout 120 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
@@ -47,8 +47,8 @@ start() {
   RUN=$!
   MPIRUN=""
   for _ in $(seq 50); do MPIRUN=$(pgrep -P "$RUN" mpirun) && break; sleep 0.05; done
-  for _ in $(seq 100); do [ -S "$WORK/mpiflow-$name.sock" ] && return 0; sleep 0.1; done
-  cat "$WORK/err"; fail "job $name did not open its control socket"
+  for _ in $(seq 100); do [ -f "$WORK/jobs/$name.json" ] && return 0; sleep 0.1; done
+  cat "$WORK/err"; fail "job $name did not start its REST API"
 }
 same() { # same NAME WHAT: the committed output of job NAME equals the reference
   ! ls -a "$WORK/$1" | grep -qE '\.(pending|inprogress)$' || fail "$2: leftover staged files"
@@ -137,7 +137,7 @@ done
 
 # 5. Refusals, with the reason.
 "$MPIFLOW" savepoint no-such-job 2>"$WORK/err" && fail "a savepoint of a job that is not running"
-expect_err "no running job listens on"
+expect_err "no running job 'no-such-job'"
 cat >"$WORK/batch.yaml" <<YAML
 name: batch
 operators:
