@@ -42,6 +42,7 @@
 #include "connectors/kafka/kafka_encode.h"
 #include "net/world.h"
 #include "ops/op.h"
+#include "util/bytes.h"
 #include "runtime/restart.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -80,6 +81,7 @@ typedef struct ks_cfg {
 
 /* ---------------------------------------------------------------------
  * Epochs: the records of one subtask between two barriers, as one blob
+ * (integers little-endian)
  * (the checkpoint's copy too: snap_put_ref hands it over without a copy).
  *   [magic u32 "KSE1"][txidx i32][seq i64][token 16][nrec u32]
  *   [txid len u16][txid] then per record
@@ -94,6 +96,32 @@ typedef struct ks_cfg {
 #define KS_EH_NREC 32
 #define KS_EH_TXLEN 36
 #define KS_EH_SIZE 38
+
+/* Blob integers are little-endian (util/bytes.h); 16-bit ones here. */
+static inline uint16_t rd_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline void wr_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static void put_le16(kbuf *b, uint16_t v)
+{
+    uint8_t x[2];
+    wr_u16(x, v);
+    kbuf_put(b, x, 2);
+}
+static void put_le32(kbuf *b, uint32_t v)
+{
+    uint8_t x[4];
+    wr_u32(x, v);
+    kbuf_put(b, x, 4);
+}
+static void put_le64(kbuf *b, uint64_t v)
+{
+    uint8_t x[8];
+    wr_u64(x, v);
+    kbuf_put(b, x, 8);
+}
 
 typedef struct ks_epoch {
     struct ks_epoch *next;
@@ -125,13 +153,12 @@ static ks_epoch *epoch_new(const char *txid, int txidx)
     atomic_init(&ep->refs, 1);
     ep->txid = xstrdup(txid);
     ep->txidx = txidx;
-    uint32_t magic = KS_EPOCH_MAGIC;
     uint16_t tl = (uint16_t)strlen(txid);
     uint8_t zero[KS_EH_SIZE] = {0};
     kbuf_put(&ep->b, zero, KS_EH_SIZE);
-    memcpy(ep->b.p, &magic, 4);
-    memcpy(ep->b.p + KS_EH_TXIDX, &txidx, 4);
-    memcpy(ep->b.p + KS_EH_TXLEN, &tl, 2);
+    wr_u32(ep->b.p, KS_EPOCH_MAGIC);
+    wr_u32(ep->b.p + KS_EH_TXIDX, (uint32_t)txidx);
+    wr_u16(ep->b.p + KS_EH_TXLEN, tl);
     kbuf_put(&ep->b, txid, tl);
     return ep;
 }
@@ -171,9 +198,9 @@ static void epoch_seal(ks_epoch *ep, int64_t seq)
 {
     random_bytes(ep->token, 16);
     ep->seq = seq;
-    memcpy(ep->b.p + KS_EH_SEQ, &seq, 8);
+    wr_i64(ep->b.p + KS_EH_SEQ, seq);
     memcpy(ep->b.p + KS_EH_TOKEN, ep->token, 16);
-    memcpy(ep->b.p + KS_EH_NREC, &ep->nrec, 4);
+    wr_u32(ep->b.p + KS_EH_NREC, ep->nrec);
 }
 
 /* One record of an epoch blob; returns the offset after it, 0 if malformed. */
@@ -190,13 +217,13 @@ static size_t epoch_rec(const uint8_t *b, size_t len, size_t at, ks_rec *r)
 {
     if (len - at < 2)
         return 0;
-    memcpy(&r->tlen, b + at, 2);
+    r->tlen = rd_u16(b + at);
     at += 2;
     if (len - at < (size_t)r->tlen + 4)
         return 0;
     r->topic = (const char *)b + at;
     at += r->tlen;
-    memcpy(&r->klen, b + at, 4);
+    r->klen = (int32_t)rd_u32(b + at);
     at += 4;
     if (r->klen < -1 || (r->klen > 0 && len - at < (size_t)r->klen))
         return 0;
@@ -205,7 +232,7 @@ static size_t epoch_rec(const uint8_t *b, size_t len, size_t at, ks_rec *r)
         at += (size_t)r->klen;
     if (len - at < 4)
         return 0;
-    memcpy(&r->vlen, b + at, 4);
+    r->vlen = rd_u32(b + at);
     at += 4;
     if (len - at < r->vlen)
         return 0;
@@ -220,12 +247,12 @@ static int epoch_parse(const uint8_t *b, size_t len, ks_epoch *hdr, size_t *firs
     uint16_t tl;
     if (len < KS_EH_SIZE)
         return -1;
-    memcpy(&magic, b, 4);
-    memcpy(&hdr->txidx, b + KS_EH_TXIDX, 4);
-    memcpy(&hdr->seq, b + KS_EH_SEQ, 8);
+    magic = rd_u32(b);
+    hdr->txidx = (int32_t)rd_u32(b + KS_EH_TXIDX);
+    hdr->seq = rd_i64(b + KS_EH_SEQ);
     memcpy(hdr->token, b + KS_EH_TOKEN, 16);
-    memcpy(&hdr->nrec, b + KS_EH_NREC, 4);
-    memcpy(&tl, b + KS_EH_TXLEN, 2);
+    hdr->nrec = rd_u32(b + KS_EH_NREC);
+    tl = rd_u16(b + KS_EH_TXLEN);
     if (magic != KS_EPOCH_MAGIC || hdr->txidx < 0 || tl == 0 || len < KS_EH_SIZE + (size_t)tl)
         return -1;
     *first = KS_EH_SIZE + tl;
@@ -1226,12 +1253,12 @@ static int ks_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
             uint16_t tl = (uint16_t)(st->topic.len ? st->topic.len - 1 : 0);
             int32_t kl = cfg->key_field >= 0 ? (int32_t)st->key.len : -1;
             uint32_t vl = (uint32_t)st->val.len;
-            kbuf_put(b, &tl, 2);
+            put_le16(b, tl);
             kbuf_put(b, st->topic.p, tl);
-            kbuf_put(b, &kl, 4);
+            put_le32(b, (uint32_t)kl);
             if (kl > 0)
                 kbuf_put(b, st->key.p, (size_t)kl);
-            kbuf_put(b, &vl, 4);
+            put_le32(b, vl);
             kbuf_put(b, st->val.p, vl);
             st->cur->nrec++;
             continue;
@@ -1266,30 +1293,27 @@ static int ks_process(op_inst *oi, int input, const uint8_t *batch, mpf_err *e)
     return 0;
 }
 
-static void put_u32(kbuf *b, uint32_t v) { kbuf_put(b, &v, 4); }
-
 /* The subtask blob: [magic u32 "KSS1"][subtask i32][next seq i64][n u32]
  * then n times [index i32][txid len u16][txid]: every transactional id
  * this job's state has named, its own included. */
 static void put_subtask_blob(ks_state *st, snap_writer *w)
 {
     kbuf b = {0};
-    put_u32(&b, KS_SUB_MAGIC);
-    int32_t sub = st->subtask;
-    kbuf_put(&b, &sub, 4);
-    kbuf_put(&b, &st->next_seq, 8);
+    put_le32(&b, KS_SUB_MAGIC);
+    put_le32(&b, (uint32_t)st->subtask);
+    put_le64(&b, (uint64_t)st->next_seq);
     int own = 0;
     for (int i = 0; i < st->nknown; i++)
         own |= strcmp(st->known[i].txid, st->txid) == 0;
-    put_u32(&b, (uint32_t)(st->nknown + !own));
+    put_le32(&b, (uint32_t)(st->nknown + !own));
     for (int i = 0; i <= st->nknown; i++) {
         const char *t = i < st->nknown ? st->known[i].txid : own ? NULL : st->txid;
         int32_t idx = i < st->nknown ? st->known[i].idx : st->subtask;
         if (!t)
             continue;
         uint16_t tl = (uint16_t)strlen(t);
-        kbuf_put(&b, &idx, 4);
-        kbuf_put(&b, &tl, 2);
+        put_le32(&b, (uint32_t)idx);
+        put_le16(&b, tl);
         kbuf_put(&b, t, tl);
     }
     snap_put(w, SNAP_OPERATOR, -1, b.p, b.len);
@@ -1381,20 +1405,18 @@ static int ks_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
         return 0; /* an earlier run's state of another guarantee: nothing to publish */
     uint32_t magic = 0;
     if (b->len >= 4)
-        memcpy(&magic, b->data, 4);
+        magic = rd_u32(b->data);
     if (magic == KS_SUB_MAGIC && b->len >= 20) {
-        int64_t seq;
-        uint32_t n;
-        memcpy(&seq, b->data + 8, 8);
-        memcpy(&n, b->data + 16, 4);
+        int64_t seq = rd_i64(b->data + 8);
+        uint32_t n = rd_u32(b->data + 16);
         size_t at = 20;
         for (uint32_t i = 0; i < n; i++) {
             int32_t idx;
             uint16_t tl;
             if (b->len - at < 6)
                 goto bad;
-            memcpy(&idx, b->data + at, 4);
-            memcpy(&tl, b->data + at + 4, 2);
+            idx = (int32_t)rd_u32(b->data + at);
+            tl = rd_u16(b->data + at + 4);
             at += 6;
             if (idx < 0 || tl == 0 || b->len - at < tl)
                 goto bad;
@@ -1600,12 +1622,11 @@ static void ks_describe_state(const snap_blob *b, char *buf, size_t n)
 {
     uint32_t magic = 0;
     if (b->len >= 4)
-        memcpy(&magic, b->data, 4);
+        magic = rd_u32(b->data);
     ks_epoch h = {0};
     size_t first;
     if (magic == KS_SUB_MAGIC && b->len >= 20) {
-        uint32_t k;
-        memcpy(&k, b->data + 16, 4);
+        uint32_t k = rd_u32(b->data + 16);
         snprintf(buf, n, "Kafka sink: %u transactional id(s) known", k);
     } else if (magic == KS_EPOCH_MAGIC && epoch_parse(b->data, b->len, &h, &first) == 0) {
         char tok[33];
