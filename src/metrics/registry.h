@@ -13,7 +13,7 @@
  *   <scope> <name>=<value> <name>=<value> ...
  *
  * <scope> is what the group was created with ("tm", "op <index>
- * <subtask>"); values are decimal integers, or decimals with a '.' for
+ * <subtask>", "peer <rank>" for the traffic to one rank); values are decimal integers, or decimals with a '.' for
  * rates; a histogram is <name>_count, <name>_p50_ms, <name>_p99_ms and
  * <name>_max_ms. Readers skip lines and names they do not know, so the
  * format grows by adding names; a change of meaning bumps the version.

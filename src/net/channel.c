@@ -11,6 +11,7 @@
 #include "net/world.h"
 #include "record/batch.h"
 #include "record/segpool.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -41,6 +42,8 @@ static struct {
     mpf_err err;
     size_t abandoned; /* requests given up after an error */
     dp_stats st;
+    dp_peer_stats *peers; /* by destination rank */
+    int npeers;
 } dp;
 
 /* Keep the first error; later ones are usually its consequences. */
@@ -211,6 +214,7 @@ int dp_fini(void)
     free(dp.slots);
     free(dp.done_idx);
     free(dp.statuses);
+    free(dp.peers);
     memset(&dp, 0, sizeof dp);
     return (int)lost;
 }
@@ -222,6 +226,13 @@ outchan *dp_outchan_open(chan_id id, int dst_rank)
     o->dst_rank = dst_rank;
     o->credits = dp.credits;
     dp.out[id.v] = o;
+    if (dst_rank >= dp.npeers) {
+        int n = dst_rank + 1 > net_size() ? dst_rank + 1 : net_size();
+        dp.peers = xrealloc(dp.peers, (size_t)n * sizeof *dp.peers);
+        memset(dp.peers + dp.npeers, 0, (size_t)(n - dp.npeers) * sizeof *dp.peers);
+        dp.npeers = n;
+    }
+    dp.peers[dst_rank].channels++;
     return o;
 }
 
@@ -266,16 +277,21 @@ static void track(MPI_Request req, uint8_t *seg, inchan *grant, uint32_t channel
 
 static void post_send(outchan *o, uint8_t *seg)
 {
+    size_t n = batch_wire_size(seg);
+    dp_peer_stats *peer = &dp.peers[o->dst_rank];
+    peer->batches_sent++;
+    peer->bytes_sent += n;
     if (o->local) {
         segq_push(&o->local->queue, seg);
     } else {
-        size_t n = batch_wire_size(seg);
         MPI_Request req;
         int rc = MPI_Isend(seg, (int)n, MPI_BYTE, o->dst_rank, TAG_BATCH, net_data_comm, &req);
         if (rc != MPI_SUCCESS) {
             dp_fail_mpi(rc, "sending a %zu-byte batch on channel %u to rank %d", n, o->id.v,
                         o->dst_rank);
             segpool_put(seg); /* MPI did not take it */
+            peer->batches_sent--;
+            peer->bytes_sent -= n;
             return;
         }
         track(req, seg, NULL, o->id.v, o->dst_rank);
@@ -297,13 +313,21 @@ static void drain_backlog(outchan *o)
             o->credits--;
         post_send(o, seg);
     }
+    if (o->wait_since_ns) { /* the batches that waited have gone */
+        dp.peers[o->dst_rank].credit_wait_ns += clock_mono_ns() - o->wait_since_ns;
+        o->wait_since_ns = 0;
+    }
 }
 
 void dp_send(outchan *o, uint8_t *seg)
 {
     batch_header(seg)->channel = o->id.v;
-    if (o->credits <= 0)
+    if (o->credits <= 0) {
         dp.st.credit_waits++;
+        dp.peers[o->dst_rank].credit_waits++;
+        if (!o->wait_since_ns)
+            o->wait_since_ns = clock_mono_ns();
+    }
     segq_push(&o->backlog, seg);
     drain_backlog(o);
 }
@@ -637,3 +661,16 @@ size_t dp_pending_sends(void)
 
 void dp_set_discard(int on) { dp.discard = on; }
 dp_stats dp_get_stats(void) { return dp.st; }
+int dp_npeers(void) { return dp.npeers; }
+const dp_peer_stats *dp_peers(void) { return dp.peers; }
+
+void dp_peers_flush_waits(int64_t now_ns)
+{
+    for (uint32_t c = 0; c < dp.nchannels; c++) {
+        outchan *o = dp.out[c];
+        if (o && o->wait_since_ns && now_ns > o->wait_since_ns) {
+            dp.peers[o->dst_rank].credit_wait_ns += now_ns - o->wait_since_ns;
+            o->wait_since_ns = now_ns;
+        }
+    }
+}

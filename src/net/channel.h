@@ -47,6 +47,7 @@ typedef struct outchan {
     int credits;
     segq backlog;
     int end_sent;
+    int64_t wait_since_ns; /* a batch waits for credit since then; 0: none */
 } outchan;
 
 struct inchan {
@@ -74,6 +75,19 @@ typedef struct dp_stats {
     uint64_t credits_granted;  /* credits they carried */
     uint64_t credits_received; /* credits that came back from receivers */
 } dp_stats;
+
+/* Traffic from this rank to one destination rank, over all the
+ * channels to it (local ones too: the destination is this rank), for
+ * the rank x rank network matrix. Counted once per batch, never per
+ * record. */
+typedef struct dp_peer_stats {
+    uint32_t channels;      /* output channels to that rank */
+    uint64_t batches_sent;  /* batches handed to MPI or the local reader */
+    uint64_t bytes_sent;    /* their wire size: header and records */
+    uint64_t credit_waits;  /* batches that found no credit */
+    int64_t credit_wait_ns; /* time a channel to that rank held a batch
+                             * waiting for credit, summed over channels */
+} dp_peer_stats;
 
 /* Set up for channel ids in [0, nchannels); credits per channel. */
 void dp_init(uint32_t nchannels, int credits);
@@ -120,6 +134,15 @@ size_t dp_pending_sends(void);
  * everyone can leave MPI cleanly). */
 void dp_set_discard(int on);
 dp_stats dp_get_stats(void);
+/* Per destination rank: [0, dp_npeers()) (ranks no channel goes to are
+ * zero). Valid until dp_fini; the pointer stays the same until then once
+ * every channel is open. */
+int dp_npeers(void);
+const dp_peer_stats *dp_peers(void);
+/* Add the time of the credit waits still going on to credit_wait_ns (as
+ * if they ended at now_ns and began again), so a snapshot also sees a
+ * channel that has waited since before the last one. */
+void dp_peers_flush_waits(int64_t now_ns);
 
 void segq_push(segq *q, uint8_t *s);
 uint8_t *segq_pop(segq *q);

@@ -236,6 +236,9 @@ void jobstate_destroy(jobstate *js)
         free(js->tms[r].binding);
         free(js->tms[r].summary);
         metrics_fini(&js->tms[r].m);
+        for (int d = 0; js->tms[r].peers && d <= js->ntms; d++)
+            metrics_fini(&js->tms[r].peers[d]);
+        free(js->tms[r].peers);
     }
     free(js->tms);
     for (size_t i = 0; i < JOBSTATE_CKPT_HISTORY; i++)
@@ -346,6 +349,14 @@ static int on_metrics_locked(jobstate *js, int rank, const char *text, int64_t n
             }
         } else if (strncmp(line, "tm ", 3) == 0) {
             metrics_parse(&tm->m, line + 3);
+        } else if (strncmp(line, "peer ", 5) == 0) { /* a row of the network matrix */
+            char *end;
+            long dst = strtol(line + 5, &end, 10);
+            if (dst >= 1 && dst <= js->ntms) {
+                if (!tm->peers)
+                    tm->peers = xcalloc((size_t)js->ntms + 1, sizeof *tm->peers);
+                metrics_parse(&tm->peers[dst], end);
+            }
         } else if (strncmp(line, "host ", 5) == 0) {
             set_line(&tm->host, line + 5);
         } else if (strncmp(line, "binding ", 8) == 0) {
@@ -417,6 +428,9 @@ static void new_attempt_locked(jobstate *js, int64_t now_ms)
             js->v[i].subtasks[k].m.n = 0;
             js->v[i].subtasks[k].updated_ms = 0;
         }
+    for (int r = 1; r <= js->ntms; r++) /* the new data plane counts from 0 */
+        for (int d = 0; js->tms[r].peers && d <= js->ntms; d++)
+            js->tms[r].peers[d].n = 0;
     memset(js->h, 0, sizeof js->h);
     ckpt_abandon(js, now_ms, "abandoned: the job restarts");
 }
@@ -623,6 +637,14 @@ void jobstate_vertex_totals(const jobstate *js, int i, js_totals *t)
     t->state_bytes = (uint64_t)jobstate_vertex_sum(js, i, "stateSizeBytes");
     t->state_peak = (uint64_t)jobstate_vertex_sum(js, i, "statePeakBytes");
     t->late = (uint64_t)jobstate_vertex_sum(js, i, "numLateRecordsDropped");
+}
+
+const js_metrics *jobstate_peer(const jobstate *js, int src, int dst)
+{
+    if (src < 1 || src > js->ntms || dst < 1 || dst > js->ntms || !js->tms[src].peers)
+        return NULL;
+    const js_metrics *m = &js->tms[src].peers[dst];
+    return m->n ? m : NULL;
 }
 
 int jobstate_ntms(const jobstate *js)

@@ -89,6 +89,8 @@ typedef struct js_tm {
     int64_t updated_ms;      /* latest metrics */
     js_metrics m;            /* usedMemorySegments, numBytesOut, ... */
     char *summary;           /* its final line ("peak_rss_kb=... ..."), or NULL */
+    js_metrics *peers;       /* [ntms + 1] by destination rank: bytesSent,
+                              * creditWaitTimeNs, ... ("peer" lines); or NULL */
 } js_tm;
 
 enum js_ckpt_status { JS_CK_IN_PROGRESS, JS_CK_COMPLETED, JS_CK_FAILED };
@@ -204,6 +206,13 @@ const js_metric *js_metrics_get(const js_metrics *m, const char *name);
 /* TaskManagers: rank in [1, jobstate_ntms]. */
 int jobstate_ntms(const jobstate *js);
 const js_tm *jobstate_tm(const jobstate *js, int rank);
+
+/* The traffic of TaskManager src to TaskManager dst (src itself: its
+ * local channels) as src last reported it: bytesSent,
+ * bytesSentPerSecond, batchesSent, creditWaits, creditWaitTimeNs,
+ * creditWaitTimeMsPerSecond; NULL when src reported no channel to dst
+ * in this attempt. A row of the network matrix (GET /jobs/:id/network). */
+const js_metrics *jobstate_peer(const jobstate *js, int src, int dst);
 
 /* Checkpoints and savepoints, oldest first, the latest
  * JOBSTATE_CKPT_HISTORY of them: i in [0, jobstate_ncheckpoints). The

@@ -87,6 +87,28 @@ static void add_op(mreg *r, task_inst *t, int k)
         mreg_histogram(g, "checkpointAlignmentTime", t->align_hist);
 }
 
+/* One group per rank this TaskManager has output channels to ("peer
+ * <rank>", itself included for local channels): a row of the network
+ * matrix. The counters are the data plane's, which stay put until
+ * dp_fini (after tmmetrics_destroy). */
+static void add_peers(mreg *r)
+{
+    const dp_peer_stats *p = dp_peers();
+    for (int rank = 0; rank < dp_npeers(); rank++) {
+        if (!p[rank].channels)
+            continue;
+        char scope[32];
+        snprintf(scope, sizeof scope, "peer %d", rank);
+        mgroup *g = mreg_group(r, scope);
+        mreg_counter(g, "bytesSent", &p[rank].bytes_sent);
+        mreg_meter(g, "bytesSentPerSecond", &p[rank].bytes_sent);
+        mreg_counter(g, "batchesSent", &p[rank].batches_sent);
+        mreg_counter(g, "creditWaits", &p[rank].credit_waits);
+        mreg_gauge_i64(g, "creditWaitTimeNs", &p[rank].credit_wait_ns);
+        mreg_time_meter(g, "creditWaitTimeMsPerSecond", &p[rank].credit_wait_ns);
+    }
+}
+
 tmmetrics *tmmetrics_new(task_inst *tasks, int ntasks, const conf *c, const char *binding)
 {
     tmmetrics *m = xcalloc(1, sizeof *m);
@@ -103,6 +125,7 @@ tmmetrics *tmmetrics_new(task_inst *tasks, int ntasks, const conf *c, const char
         for (int k = 0; k < tasks[i].nops; k++)
             if (tasks[i].ops[k].spec)
                 add_op(m->reg, &tasks[i], k);
+    add_peers(m->reg);
     return m;
 }
 
@@ -118,6 +141,7 @@ void tmmetrics_destroy(tmmetrics *m)
 char *tmmetrics_snapshot(tmmetrics *m, int64_t now_ns, size_t *len)
 {
     size_t n;
+    dp_peers_flush_waits(now_ns);
     char *text = mreg_snapshot(m->reg, now_ns, clock_wall_ms(), &n);
     if (!m->sent++) {
         char *more = xasprintf("%shost %s\nbinding %s\n", text, net_hostname(), m->binding);
