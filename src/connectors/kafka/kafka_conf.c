@@ -24,19 +24,6 @@ void kafka_props_fini(kafka_props *p)
     memset(p, 0, sizeof *p);
 }
 
-void kafka_props_copy(kafka_props *dst, const kafka_props *src)
-{
-    dst->uid = xstrdup(src->uid);
-    dst->bootstrap = xstrdup(src->bootstrap);
-    dst->n = src->n;
-    dst->key = xcalloc((size_t)src->n + 1, sizeof *dst->key);
-    dst->val = xcalloc((size_t)src->n + 1, sizeof *dst->val);
-    for (int i = 0; i < src->n; i++) {
-        dst->key[i] = xstrdup(src->key[i]);
-        dst->val[i] = xstrdup(src->val[i]);
-    }
-}
-
 int kafka_props_parse(const ynode *node, const char *uid, const kafka_owned_prop *owned,
                       kafka_props *p, mpf_err *e)
 {

@@ -36,9 +36,6 @@ typedef struct kafka_props {
 int kafka_props_parse(const ynode *node, const char *uid, const kafka_owned_prop *owned,
                       kafka_props *p, mpf_err *e);
 void kafka_props_fini(kafka_props *p);
-/* A deep copy (for operator instances that outlive nothing but want
- * their own). */
-void kafka_props_copy(kafka_props *dst, const kafka_props *src);
 
 /* Run time: a new librdkafka configuration with bootstrap.servers, the
  * user's properties, then `extra` (NULL-terminated key, value pairs the

@@ -240,6 +240,16 @@ static int parse_specific(ksrc_cfg *cfg, const ynode *m, mpf_err *e)
     return 0;
 }
 
+static int topic_wanted(const ksrc_cfg *cfg, const char *name)
+{
+    if (cfg->has_re)
+        return regexec(&cfg->re, name, 0, NULL, 0) == 0;
+    for (int i = 0; i < cfg->ntopics; i++)
+        if (strcmp(cfg->topics[i], name) == 0)
+            return 1;
+    return 0;
+}
+
 static int ksrc_configure(op_spec *s, const conf *c, mpf_err *e)
 {
     (void)c;
@@ -322,6 +332,12 @@ static int ksrc_configure(op_spec *s, const conf *c, mpf_err *e)
         cfg->start = KSTART_SPECIFIC;
         if (parse_specific(cfg, so, e))
             goto fail;
+        for (int i = 0; i < cfg->nspecific; i++)
+            if (!topic_wanted(cfg, cfg->specific[i].topic)) {
+                err_set(e, MPF_EJOB, "%s: starting-offsets names topic '%s', which is not "
+                        "among the topics read", ynode_pos(so), cfg->specific[i].topic);
+                goto fail;
+            }
     } else if (so && so->kind == YNODE_SCALAR) {
         static const char *const names[] = {"earliest", "latest", "committed", "timestamp"};
         int k = -1;
@@ -412,6 +428,7 @@ static rd_kafka_t *consumer_new(const ksrc_cfg *cfg, void *st, mpf_err *e)
                            "enable.auto.offset.store", "false",
                            "enable.partition.eof", "true",
                            "auto.offset.reset", cfg->reset_latest ? "latest" : "earliest",
+                           /* (a NULL key ends the list early) */
                            user_queue ? NULL : "queued.max.messages.kbytes", "16384",
                            NULL};
     rd_kafka_conf_t *kc = kafka_conf_build(&cfg->props, extra, e);
@@ -433,15 +450,6 @@ static rd_kafka_t *consumer_new(const ksrc_cfg *cfg, void *st, mpf_err *e)
     return rk;
 }
 
-static int topic_wanted(const ksrc_cfg *cfg, const char *name)
-{
-    if (cfg->has_re)
-        return regexec(&cfg->re, name, 0, NULL, 0) == 0;
-    for (int i = 0; i < cfg->ntopics; i++)
-        if (strcmp(cfg->topics[i], name) == 0)
-            return 1;
-    return 0;
-}
 
 static int disc_stopping(kdisc *d)
 {
