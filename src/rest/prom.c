@@ -8,9 +8,12 @@
  *    counter and rate()/increase() apply. Names keep Flink's spelling
  *    (no _total suffix, camelCase), so `promtool check metrics` reports
  *    lint about style, never a parse error.
- *  - Labels: no job_id, task_id, operator_id, task_attempt_id or
- *    task_attempt_num. mpiflow runs one job per world, and attempt labels
- *    would start new series on every restart (unbounded cardinality).
+ *  - Labels: job_id is the JobManager's per-run id (kept across restarts
+ *    in its MPI world; a relaunch by the supervisor is a new run, as a
+ *    resubmission is in Flink). No task_id, operator_id (task_name and
+ *    operator_name are unique in a job), task_attempt_id or
+ *    task_attempt_num: attempt labels would start new series on every
+ *    restart, without bound.
  *  - Values the model does not have are left out, not printed as 0:
  *    subtasks that have not reported yet, NaN and infinite rates, and the
  *    watermarks "none yet" and "end of input" (Long.MIN_VALUE and
@@ -108,6 +111,7 @@ static void pb_label_value(pbuf *b, const char *v)
 /* The labels of one sample, in the order they are printed. NULL values
  * are left out (an empty value is the same as no label to Prometheus). */
 typedef struct plabels {
+    const char *job_id;
     const char *job_name;
     const char *task_name;
     const char *operator_name;
@@ -124,6 +128,7 @@ static void pb_labels(pbuf *b, const plabels *l)
     const struct {
         const char *name, *value;
     } kv[] = {
+        {"job_id", l->job_id},
         {"job_name", l->job_name},
         {"task_name", l->task_name},
         {"operator_name", l->operator_name},
@@ -134,10 +139,10 @@ static void pb_labels(pbuf *b, const plabels *l)
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         const char *v = kv[i].value;
-        if (i == 3 && l->subtask_index >= 0) {
+        if (i == 4 && l->subtask_index >= 0) {
             snprintf(num, sizeof num, "%d", l->subtask_index);
             v = num;
-        } else if (i == 4 && l->tm_id >= 0) {
+        } else if (i == 5 && l->tm_id >= 0) {
             snprintf(num, sizeof num, "%d", l->tm_id);
             v = num;
         }
@@ -430,8 +435,10 @@ static void render_operators(pbuf *out, family *f, const jobstate *js, const cha
             const js_vertex *v = jobstate_vertex(js, i);
             for (int k = 0; k < v->parallelism; k++) {
                 const js_subtask *st = &v->subtasks[k];
-                plabels l = {jobstate_job_name(js), c->name[i], v->uid, st->index, st->rank,
-                             tm_host(js, st->rank), NULL};
+                plabels l = {.job_id = jobstate_job_id(js), .job_name = jobstate_job_name(js),
+                             .task_name = c->name[i], .operator_name = v->uid,
+                             .subtask_index = st->index, .tm_id = st->rank,
+                             .host = tm_host(js, st->rank)};
                 if (om->kind == SRC_HISTOGRAM) {
                     sample_histogram(f, &l, &st->m, om->src);
                     continue;
@@ -463,8 +470,9 @@ static void render_tasks(pbuf *out, family *f, const jobstate *js, const chains 
                 const js_metric *m = js_metrics_get(&st->m, tmd->src);
                 if (!m)
                     continue;
-                plabels l = {jobstate_job_name(js), c->name[i], NULL, st->index, st->rank,
-                             tm_host(js, st->rank), NULL};
+                plabels l = {.job_id = jobstate_job_id(js), .job_name = jobstate_job_name(js),
+                             .task_name = c->name[i], .subtask_index = st->index,
+                             .tm_id = st->rank, .host = tm_host(js, st->rank)};
                 fam_sample_metric(f, NULL, &l, m);
             }
         }
@@ -482,7 +490,7 @@ static void render_tms(pbuf *out, family *f, const jobstate *js)
             const js_metric *m = js_metrics_get(&tm->m, tmd->src);
             if (!m)
                 continue;
-            plabels l = {NULL, NULL, NULL, -1, r, tm->host, NULL};
+            plabels l = {.subtask_index = -1, .tm_id = r, .host = tm->host};
             fam_sample_metric(f, NULL, &l, m);
         }
         fam_end(out, f);
@@ -530,8 +538,9 @@ static void render_job(pbuf *out, family *f, const jobstate *js, const prom_ctx 
 {
     const char *host = ctx ? ctx->host : NULL;
     int64_t now = ctx ? ctx->now_ms : 0;
-    plabels jm = {NULL, NULL, NULL, -1, -1, host, NULL};
-    plabels jl = {jobstate_job_name(js), NULL, NULL, -1, -1, host, NULL};
+    plabels jm = {.subtask_index = -1, .tm_id = -1, .host = host};
+    plabels jl = {.job_id = jobstate_job_id(js), .job_name = jobstate_job_name(js),
+                  .subtask_index = -1, .tm_id = -1, .host = host};
     int status = jobstate_status(js);
     int terminal = js_status_terminal(status);
 
@@ -598,6 +607,11 @@ static void render_job(pbuf *out, family *f, const jobstate *js, const prom_ctx 
         render_one(out, f, "flink_jobmanager_job_lastCompletedCheckpointId", PT_GAUGE,
                    "Id of the last completed checkpoint or savepoint.", &jl, last->id);
     }
+    const js_restore *rs = jobstate_last_restore(js, NULL);
+    if (rs)
+        render_one(out, f, "flink_jobmanager_job_lastCheckpointRestoreTimestamp", PT_GAUGE,
+                   "When the job was last restored from a checkpoint or savepoint, ms since "
+                   "the epoch.", &jl, rs->time_ms);
 }
 
 char *prom_render(const jobstate *js, const prom_ctx *ctx, size_t *len)

@@ -6,9 +6,10 @@
  *
  * Names: Flink's scope and metric name joined with '_' and every
  * character outside [a-zA-Z0-9_:] replaced by '_':
- * flink_taskmanager_job_task_operator_numRecordsIn{job_name, task_name,
- * operator_name, subtask_index, tm_id, host}, flink_jobmanager_job_*
- * {job_name, host}, flink_taskmanager_Status_* {tm_id, host}. No label
+ * flink_taskmanager_job_task_operator_numRecordsIn{job_id, job_name,
+ * task_name, operator_name, subtask_index, tm_id, host},
+ * flink_jobmanager_job_* {job_id, job_name, host},
+ * flink_taskmanager_Status_* {tm_id, host}. No label
  * names an attempt, so a restarted attempt's series replace the old ones
  * (its counters start over from 0, a counter reset Prometheus' rate()
  * handles). docs/USER-GUIDE.md lists every metric. */

@@ -29,11 +29,14 @@
 #include "rest/prom.h"
 #include "runtime/jobstate.h"
 
-/* The job name and host, and their escaped forms in label values. */
+/* The job name and host, and their escaped forms in label values; @JID@
+ * in an expected line stands for the job id (random per jobstate). */
 #define JOB_NAME "wc \"v2\" \\ a\nb"
-#define JOB_LABEL "job_name=\"wc \\\"v2\\\" \\\\ a\\nb\""
+#define JOB_LABEL "job_id=\"@JID@\",job_name=\"wc \\\"v2\\\" \\\\ a\\nb\""
 #define HOST2 "node\"2"
 #define HOST2_LABEL "host=\"node\\\"2\""
+
+static const char *jid; /* the fixture's job id */
 
 typedef struct fixture {
     op_spec ops[3];
@@ -66,6 +69,8 @@ static int setup(void **state)
                   .tasks = f->tasks};
     f->c = conf_new();
     f->js = jobstate_new(&f->p, 2, f->c, 1000);
+    jid = jobstate_job_id(f->js);
+    assert_int_equal(strlen(jid), 32);
     *state = f;
     return 0;
 }
@@ -264,8 +269,25 @@ static char *render(fixture *f, int64_t now_ms)
     return page;
 }
 
-static void assert_line(const char *page, const char *line)
+/* want with @JID@ replaced by the job id. */
+static void expand(const char *want, char *out, size_t cap)
 {
+    size_t n = 0;
+    for (const char *p = want; *p && n + 33 < cap;) {
+        if (strncmp(p, "@JID@", 5) == 0) {
+            n += (size_t)snprintf(out + n, cap - n, "%s", jid);
+            p += 5;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = 0;
+}
+
+static void assert_line(const char *page, const char *want)
+{
+    char line[1024];
+    expand(want, line, sizeof line);
     size_t n = strlen(line);
     for (const char *p = page; (p = strstr(p, line)) != NULL; p++)
         if ((p == page || p[-1] == '\n') && p[n] == '\n')
@@ -273,8 +295,10 @@ static void assert_line(const char *page, const char *line)
     fail_msg("line not on the page: %s\n--- page ---\n%s", line, page);
 }
 
-static void assert_no_line_with(const char *page, const char *part)
+static void assert_no_line_with(const char *page, const char *want)
 {
+    char part[1024];
+    expand(want, part, sizeof part);
     const char *p = strstr(page, part);
     if (p)
         fail_msg("unexpected on the page: %s", part);
@@ -513,6 +537,13 @@ static void restart_replaces_series(void **state)
     assert_line(page, JOBM "numberOfInProgressCheckpoints" JOB_LABELS " 0");
     assert_line(page, "flink_taskmanager_Status_Shuffle_Netty_UsedMemorySegments{tm_id=\"1\","
                       "host=\"node1\"} 12");
+    assert_no_line_with(page, "lastCheckpointRestoreTimestamp");
+    free(page);
+    /* the restart restored checkpoint 1 */
+    jobstate_restored(f->js, 1, 0, "/c/chk-1", 9200);
+    page = render(f, 9300);
+    assert_line(page, "# TYPE " JOBM "lastCheckpointRestoreTimestamp gauge");
+    assert_line(page, JOBM "lastCheckpointRestoreTimestamp" JOB_LABELS " 9200");
     free(page);
     /* the new attempt's series have the same labels; counters start over */
     jobstate_set_status(f->js, JS_RUNNING, 9500);

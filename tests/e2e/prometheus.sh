@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Prometheus scrapes a running job. A generator limited to $rate rows/s
+# ($rows rows, ~10 s) feeds a sink on 2 TaskManagers with checkpoints every
+# second; a real Prometheus server (Debian's prometheus) scrapes the REST
+# API's GET /metrics every second. While the job runs, a page fetched with
+# curl passes `promtool check metrics` (only lint about Flink's camelCase
+# names and unsuffixed counters). After the job, Prometheus' HTTP API must
+# hold what the job did: records out of the generator and into the sink
+# growing towards $rows and never past it, a generator rate within a
+# factor of 2 of $rate, busy/idle times within 0..1000 ms/s, completed
+# checkpoints with a size, a registered TaskManager count of 2, the job
+# RUNNING, and the target up. Skips (exit 77) when prometheus is not
+# installed (scripts/debian-packages.txt installs it).
+. "$(dirname "$0")/lib.sh"
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  echo "SKIP: prometheus/promtool not installed (Debian package prometheus)"
+  exit 77
+fi
+command -v curl >/dev/null 2>&1 || fail "curl is needed"
+np=3
+rows=20000 rate=2000
+job=prom_e2e
+
+# a free loopback port (the kernel's choice; a race with other tests is
+# unlikely, and the REST server moves up by itself when its port is taken)
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+rport=$(free_port)
+pport=$(free_port)
+
+write_config() { # write_config PORT: scrape 127.0.0.1:PORT/metrics every second
+  cat >"$WORK/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+scrape_configs:
+  - job_name: mpiflow
+    metrics_path: /metrics
+    static_configs:
+      - targets: ['127.0.0.1:$1']
+YAML
+}
+write_config "$rport"
+
+prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
+  --web.listen-address="127.0.0.1:$pport" --web.enable-lifecycle --log.level=warn \
+  >"$WORK/prometheus.log" 2>&1 &
+ppid=$!
+cleanup() {
+  kill "$ppid" 2>/dev/null && wait "$ppid" 2>/dev/null
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+api="http://127.0.0.1:$pport"
+for _ in $(seq 100); do
+  curl -sf "$api/-/ready" >/dev/null 2>&1 && break
+  kill -0 "$ppid" 2>/dev/null || { cat "$WORK/prometheus.log" >&2; fail "prometheus did not start"; }
+  sleep 0.1
+done
+curl -sf "$api/-/ready" >/dev/null || { cat "$WORK/prometheus.log" >&2; fail "prometheus not ready"; }
+
+cat >"$WORK/job.yaml" <<YAML
+name: $job
+operators:
+  - uid: gen
+    source: generator
+    number-of-rows: $rows
+    rows-per-second: $rate
+    fields:
+      - {name: id, type: i64, kind: sequence}
+      - {name: ts, type: timestamp, kind: sequence, start: $(date +%s)000}
+    watermark: {field: ts, out-of-orderness: 10ms}
+  - {uid: out, sink: blackhole, partition: rebalance}
+YAML
+mpf_run $np "$WORK/job.yaml" -D rest.port="$rport" -D metrics.reporter.interval=300ms \
+  -D execution.checkpointing.interval=1s -D state.checkpoints.dir="$WORK/chk" &
+jobpid=$!
+
+# the REST port the job took (its discovery file); if not ours, rescrape
+disc="$WORK/jobs/$job.json"
+for _ in $(seq 100); do
+  [ -s "$disc" ] && break
+  kill -0 "$jobpid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -s "$disc" ] || { wait "$jobpid" || true; cat "$WORK/err" >&2; fail "no discovery file $disc"; }
+port=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["port"])' "$disc")
+if [ "$port" != "$rport" ]; then
+  write_config "$port"
+  curl -sf -X POST "$api/-/reload" >/dev/null || fail "prometheus did not reload its config"
+fi
+
+# while it runs: the page as the REST API serves it, checked by promtool
+sleep 3
+curl -sf -D "$WORK/headers" "http://127.0.0.1:$port/metrics" >"$WORK/page" ||
+  fail "GET /metrics failed"
+grep -qi '^content-type: text/plain; version=0.0.4' "$WORK/headers" ||
+  { cat "$WORK/headers" >&2; fail "GET /metrics: not the 0.0.4 text format"; }
+grep -q '^flink_taskmanager_job_task_operator_numRecordsOut{' "$WORK/page" ||
+  { cat "$WORK/page" >&2; fail "the page has no numRecordsOut while the job runs"; }
+rc=0
+promtool check metrics <"$WORK/page" >"$WORK/lint" 2>&1 || rc=$?
+[ $rc -eq 0 ] || [ $rc -eq 3 ] || { cat "$WORK/lint" >&2; fail "promtool check metrics exited $rc"; }
+if grep -v -e "should be written in 'snake_case' not 'camelCase'" \
+  -e 'counter metrics should have "_total" suffix' "$WORK/lint" >&2; then
+  fail "promtool check metrics found problems beyond the style of Flink's names"
+fi
+
+wait "$jobpid" || { cat "$WORK/err" >&2; fail "the job failed"; }
+grep -qE "\[jm\]   out +2 +$rows +0  \(sink\)\$" "$WORK/err" || fail "summary: out did not get $rows"
+sleep 1.5 # one more scrape interval: the last scrape's samples are in
+
+# q PROMQL: the value of a query's single result (empty when none)
+q() {
+  curl -sf -G "$api/api/v1/query" --data-urlencode "query=$1" |
+    python3 -c 'import json, sys
+r = json.load(sys.stdin)
+assert r["status"] == "success", r
+v = r["data"]["result"]
+if len(v) > 1:
+    sys.exit("more than one result: %s" % v)
+print(v[0]["value"][1] if v else "")'
+}
+# check NAME PROMQL LO HI: the value within [LO, HI]
+check() {
+  local v
+  v=$(q "$2") || fail "$1: query failed: $2"
+  [ -n "$v" ] || fail "$1: no data for $2"
+  echo "$1 = $v" >&2
+  awk -v v="$v" -v lo="$3" -v hi="$4" 'BEGIN{exit !(v >= lo && v <= hi)}' ||
+    fail "$1 = $v, expected $3..$4 ($2)"
+}
+win=5m
+ops=flink_taskmanager_job_task_operator
+# every series the target gave, as scraped (the job has ended: the series are
+# stale, so look back over a window)
+check "target up" "max_over_time(up{job=\"mpiflow\"}[$win])" 1 1
+check "scrapes" "count_over_time(up{job=\"mpiflow\"}[$win])" 3 1000
+check "generator records out" \
+  "sum(max_over_time(${ops}_numRecordsOut{job_name=\"$job\",operator_name=\"gen\"}[$win]))" \
+  $((rows / 2)) $rows
+check "sink records in" \
+  "sum(max_over_time(${ops}_numRecordsIn{job_name=\"$job\",operator_name=\"out\"}[$win]))" \
+  $((rows / 2)) $rows
+check "generator subtasks" \
+  "count(max_over_time(${ops}_numRecordsOut{job_name=\"$job\",operator_name=\"gen\"}[$win]))" 2 2
+# the counters only grow (no reset: one attempt)
+check "generator counter resets" \
+  "sum(resets(${ops}_numRecordsOut{operator_name=\"gen\"}[$win]))" 0 0
+check "generator rate (counter)" \
+  "max_over_time(sum(rate(${ops}_numRecordsOut{operator_name=\"gen\"}[3s]))[$win:1s])" \
+  $((rate / 2)) $((rate * 2))
+check "generator rate (gauge)" \
+  "max_over_time(sum(${ops}_numRecordsOutPerSecond{operator_name=\"gen\"})[$win:1s])" \
+  $((rate / 2)) $((rate * 2))
+check "busy time" "max(max_over_time(flink_taskmanager_job_task_busyTimeMsPerSecond[$win]))" \
+  0 1100
+check "idle time" "max(max_over_time(flink_taskmanager_job_task_idleTimeMsPerSecond[$win]))" \
+  1 1100
+check "output watermark" \
+  "max(max_over_time(${ops}_currentOutputWatermark{operator_name=\"gen\"}[$win]))" \
+  1000000000000 9000000000000
+check "TaskManagers" "max_over_time(flink_jobmanager_numRegisteredTaskManagers[$win])" 2 2
+check "running" "max_over_time(flink_jobmanager_job_runningState{job_name=\"$job\"}[$win])" 1 1
+check "uptime" "max_over_time(flink_jobmanager_job_uptime{job_name=\"$job\"}[$win])" 1000 60000
+check "completed checkpoints" \
+  "max_over_time(flink_jobmanager_job_numberOfCompletedCheckpoints{job_name=\"$job\"}[$win])" \
+  1 100
+check "last checkpoint size" \
+  "max_over_time(flink_jobmanager_job_lastCheckpointSize{job_name=\"$job\"}[$win])" 1 1e9
+check "buffer pool" \
+  "count(max_over_time(flink_taskmanager_Status_Shuffle_Netty_UsedMemorySegments[$win]))" 2 2
+echo "PASS"
