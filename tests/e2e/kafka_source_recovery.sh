@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The Kafka source's offsets in checkpoints: (1) a TaskManager SIGKILLed
-# mid-run under `mpiflow submit` -- the relaunch restores the offsets and
+# The Kafka source's offsets in checkpoints: (1) each rank SIGKILLed in
+# turn under `mpiflow submit` -- every relaunch restores the offsets and
 # the file sink's committed output holds every record kcat produced
 # exactly once; (2) stop with a savepoint on 3 TaskManagers, resume on 2,
 # stop, resume on 3 (union state: every subtask takes the partitions the
@@ -43,27 +43,40 @@ check() { # check NAME TOPIC WHAT: output equals what was produced, once each
   echo "ok: $3: $(wc -l <"$WORK/got") records exactly once"
 }
 
-# 1. SIGKILL of a TaskManager while records flow, supervised.
+# 1. SIGKILL of TaskManager 1, then TaskManager 2, then the JobManager,
+#    each while records flow and some are produced during the relaunch,
+#    under one supervisor.
 job rec rec >"$WORK/rec.yaml"
 produce rec a 1 5000
-timeout 150 "$MPIFLOW" submit --restart-attempts 3 --restart-delay 100ms -- \
+timeout 200 "$MPIFLOW" submit --restart-attempts 4 --restart-delay 100ms -- \
   mpirun -np 3 --oversubscribe --mca mpi_yield_when_idle 1 \
   "$MPIFLOW" run "$WORK/rec.yaml" "${CK[@]}" >"$WORK/out" 2>"$WORK/err" &
 SUP=$!
 wait_lines "$WORK/rec" 5000
-produce rec b 1 5000
-victims=($(pgrep -f "^$MPIFLOW run $WORK/rec.yaml" | sort -n || true))
-[ "${#victims[@]}" -eq 3 ] || { cat "$WORK/err"; fail "expected 3 ranks, found ${#victims[@]}"; }
-kill -KILL "${victims[1]}"
-produce rec c 1 5000
-wait_lines "$WORK/rec" 15000
-grep -q "restart 1" "$WORK/err" || { cat "$WORK/err"; fail "no relaunch after the SIGKILL"; }
+n=5000 k=0
+for rank in 1 2 0; do
+  k=$((k + 1))
+  produce rec "b$rank-" 1 3000
+  victims=()
+  for _ in $(seq 100); do
+    victims=($(pgrep -f "^$MPIFLOW run $WORK/rec.yaml" | sort -n || true))
+    [ "${#victims[@]}" -eq 3 ] && break
+    sleep 0.1
+  done
+  [ "${#victims[@]}" -eq 3 ] || { cat "$WORK/err"; fail "expected 3 ranks, found ${#victims[@]}"; }
+  kill -KILL "${victims[$rank]}"
+  produce rec "c$rank-" 1 3000
+  n=$((n + 6000))
+  wait_lines "$WORK/rec" "$n"
+  grep -q "restart $k" "$WORK/err" || { cat "$WORK/err"; fail "no relaunch after SIGKILL of rank $rank"; }
+  echo "ok: rank $rank SIGKILLed and relaunched, $n records committed"
+done
 for _ in $(seq 100); do [ -f "$WORK/jobs/rec.json" ] && break; sleep 0.1; done
 sleep 0.5
 "$MPIFLOW" stop rec >/dev/null || { cat "$WORK/err"; fail "stop the relaunched job"; }
 rc=0; wait "$SUP" || rc=$?
 [ "$rc" -eq 4 ] || { cat "$WORK/err"; fail "supervised job: exit $rc, not 4 (stopped)"; }
-check rec rec "TaskManager SIGKILLed, relaunched from the latest checkpoint"
+check rec rec "TaskManagers 1 and 2 and the JobManager SIGKILLed in turn"
 
 # 2. Rescaling from savepoints: 3 -> 2 -> 3 TaskManagers.
 job rs rs >"$WORK/rs.yaml"
