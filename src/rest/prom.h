@@ -1,8 +1,7 @@
 /* Prometheus metrics (rest layer): the job-state model rendered in the
  * Prometheus text exposition format, version 0.0.4, with the names and
  * labels of Flink's PrometheusReporter, so dashboards and alerts written
- * for Flink read mpiflow too. The REST server serves it at GET /metrics
- * (and on metrics.reporter.prom.port when that is set).
+ * for Flink read mpiflow too. The REST server serves it at GET /metrics.
  *
  * Names: Flink's scope and metric name joined with '_' and every
  * character outside [a-zA-Z0-9_:] replaced by '_':
