@@ -87,7 +87,7 @@ static void random_hex(char out[33])
 /* Answer with body (stolen) as JSON. */
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *body)
 {
-    char *txt = json_dumps(body, JSON_COMPACT);
+    char *txt = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(body);
     if (!txt)
         txt = xstrdup("{\"errors\":[\"could not encode the answer\"]}");
