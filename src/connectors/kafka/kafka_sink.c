@@ -751,7 +751,8 @@ out:
 /* Recovery after a restore: fence every transactional id this subtask
  * recovers (its own last, and always), read which tokens committed, and
  * republish the restored epochs that did not, in order, each with the
- * producer of its own transactional id. */
+ * producer of its own transactional id. 0 when every restored epoch is
+ * decided; 1 when the sink closed first; <0 failed (e set). */
 static int recover(ks_state *st, mpf_err *e)
 {
     const ks_cfg *cfg = st->cfg;
@@ -817,6 +818,11 @@ static int recover(ks_state *st, mpf_err *e)
         if (pr[i] && pr[i] != st->own)
             producer_destroy(pr[i]);
     free(pr);
+    if (!rc) { /* closed before every restored epoch was decided: publish nothing more */
+        pthread_mutex_lock(&st->mu);
+        rc = st->head && st->head->restored;
+        pthread_mutex_unlock(&st->mu);
+    }
     return rc;
 }
 
