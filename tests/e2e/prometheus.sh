@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Prometheus scrapes a running job. A generator limited to $rate rows/s
-# ($rows rows, ~10 s) feeds a sink on 2 TaskManagers with checkpoints every
-# second; a real Prometheus server (Debian's prometheus) scrapes the REST
-# API's GET /metrics every second. While the job runs, a page fetched with
-# curl passes `promtool check metrics` (only lint about Flink's camelCase
-# names and unsuffixed counters). After the job, Prometheus' HTTP API must
-# hold what the job did: records out of the generator and into the sink
-# growing towards $rows and never past it, a generator rate within a
-# factor of 2 of $rate, busy/idle times within 0..1000 ms/s, completed
-# checkpoints with a size, a registered TaskManager count of 2, the job
-# RUNNING, and the target up. Skips (exit 77) when prometheus is not
-# installed (scripts/debian-packages.txt installs it).
+# Prometheus scrapes running jobs. A real Prometheus server (Debian's
+# prometheus) scrapes the REST API's GET /metrics every second.
+# (1) A generator limited to $rate rows/s ($rows rows, ~10 s) feeds a sink
+# on 2 TaskManagers with checkpoints every second. While it runs, a page
+# fetched with curl passes `promtool check metrics` (only lint about
+# Flink's camelCase names and unsuffixed counters). Afterwards Prometheus'
+# HTTP API must hold what the job did: records out of the generator and
+# into the sink towards $rows and never past it, no counter reset, a
+# generator rate within a factor of 2 of $rate, busy/idle times within
+# 0..1000 ms/s, watermarks, completed checkpoints with a size, 2
+# TaskManagers, the job RUNNING, the target up.
+# (2) The same job with a task failure after ~6 s and a restart from the
+# latest checkpoint: Prometheus sees one restart, the generator's counters
+# reset (the new attempt counts from 0) under the same two series (no
+# series per attempt), and their increase over both attempts covers the
+# rows.
+# Skips (exit 77) when prometheus is not installed
+# (scripts/debian-packages.txt installs it).
 . "$(dirname "$0")/lib.sh"
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
   echo "SKIP: prometheus/promtool not installed (Debian package prometheus)"
@@ -19,14 +25,12 @@ fi
 command -v curl >/dev/null 2>&1 || fail "curl is needed"
 np=3
 rows=20000 rate=2000
-job=prom_e2e
 
-# a free loopback port (the kernel's choice; a race with other tests is
-# unlikely, and the REST server moves up by itself when its port is taken)
+# a free loopback port (the kernel's choice; the REST server moves up by
+# itself should another process take it first)
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-rport=$(free_port)
 pport=$(free_port)
 
 write_config() { # write_config PORT: scrape 127.0.0.1:PORT/metrics every second
@@ -41,7 +45,7 @@ scrape_configs:
       - targets: ['127.0.0.1:$1']
 YAML
 }
-write_config "$rport"
+write_config "$(free_port)"
 
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
   --web.listen-address="127.0.0.1:$pport" --web.enable-lifecycle --log.level=warn \
@@ -60,8 +64,9 @@ for _ in $(seq 100); do
 done
 curl -sf "$api/-/ready" >/dev/null || { cat "$WORK/prometheus.log" >&2; fail "prometheus not ready"; }
 
-cat >"$WORK/job.yaml" <<YAML
-name: $job
+job_yaml() { # job_yaml NAME
+  cat <<YAML
+name: $1
 operators:
   - uid: gen
     source: generator
@@ -73,43 +78,29 @@ operators:
     watermark: {field: ts, out-of-orderness: 10ms}
   - {uid: out, sink: blackhole, partition: rebalance}
 YAML
-mpf_run $np "$WORK/job.yaml" -D rest.port="$rport" -D metrics.reporter.interval=300ms \
-  -D execution.checkpointing.interval=1s -D state.checkpoints.dir="$WORK/chk" &
-jobpid=$!
+}
 
-# the REST port the job took (its discovery file); if not ours, rescrape
-disc="$WORK/jobs/$job.json"
-for _ in $(seq 100); do
-  [ -s "$disc" ] && break
-  kill -0 "$jobpid" 2>/dev/null || break
-  sleep 0.1
-done
-[ -s "$disc" ] || { wait "$jobpid" || true; cat "$WORK/err" >&2; fail "no discovery file $disc"; }
-port=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["port"])' "$disc")
-if [ "$port" != "$rport" ]; then
+# start_job NAME ARGS...: run job NAME in the background ($jobpid) on a
+# free REST port, wait for its discovery file and point Prometheus at the
+# port it took ($port)
+start_job() {
+  local name=$1
+  shift
+  job_yaml "$name" >"$WORK/$name.yaml"
+  mpf_run $np "$WORK/$name.yaml" -D rest.port="$(free_port)" -D metrics.reporter.interval=300ms \
+    -D execution.checkpointing.interval=1s -D state.checkpoints.dir="$WORK/chk-$name" "$@" &
+  jobpid=$!
+  local disc="$WORK/jobs/$name.json"
+  for _ in $(seq 150); do
+    [ -s "$disc" ] && break
+    kill -0 "$jobpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -s "$disc" ] || { wait "$jobpid" || true; cat "$WORK/err" >&2; fail "no discovery file $disc"; }
+  port=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["port"])' "$disc")
   write_config "$port"
   curl -sf -X POST "$api/-/reload" >/dev/null || fail "prometheus did not reload its config"
-fi
-
-# while it runs: the page as the REST API serves it, checked by promtool
-sleep 3
-curl -sf -D "$WORK/headers" "http://127.0.0.1:$port/metrics" >"$WORK/page" ||
-  fail "GET /metrics failed"
-grep -qi '^content-type: text/plain; version=0.0.4' "$WORK/headers" ||
-  { cat "$WORK/headers" >&2; fail "GET /metrics: not the 0.0.4 text format"; }
-grep -q '^flink_taskmanager_job_task_operator_numRecordsOut{' "$WORK/page" ||
-  { cat "$WORK/page" >&2; fail "the page has no numRecordsOut while the job runs"; }
-rc=0
-promtool check metrics <"$WORK/page" >"$WORK/lint" 2>&1 || rc=$?
-[ $rc -eq 0 ] || [ $rc -eq 3 ] || { cat "$WORK/lint" >&2; fail "promtool check metrics exited $rc"; }
-if grep -v -e "should be written in 'snake_case' not 'camelCase'" \
-  -e 'counter metrics should have "_total" suffix' "$WORK/lint" >&2; then
-  fail "promtool check metrics found problems beyond the style of Flink's names"
-fi
-
-wait "$jobpid" || { cat "$WORK/err" >&2; fail "the job failed"; }
-grep -qE "\[jm\]   out +2 +$rows +0  \(sink\)\$" "$WORK/err" || fail "summary: out did not get $rows"
-sleep 1.5 # one more scrape interval: the last scrape's samples are in
+}
 
 # q PROMQL: the value of a query's single result (empty when none)
 q() {
@@ -131,44 +122,92 @@ check() {
   awk -v v="$v" -v lo="$3" -v hi="$4" 'BEGIN{exit !(v >= lo && v <= hi)}' ||
     fail "$1 = $v, expected $3..$4 ($2)"
 }
+# The jobs have ended when these run: their series are stale, so the
+# queries look back over a window.
 win=5m
 ops=flink_taskmanager_job_task_operator
-# every series the target gave, as scraped (the job has ended: the series are
-# stale, so look back over a window)
-check "target up" "max_over_time(up{job=\"mpiflow\"}[$win])" 1 1
-check "scrapes" "count_over_time(up{job=\"mpiflow\"}[$win])" 3 1000
+
+# --- (1) one attempt ---
+job=prom_e2e
+start_job $job
+
+# while it runs: the page as the REST API serves it, checked by promtool
+sleep 3
+curl -sf -D "$WORK/headers" "http://127.0.0.1:$port/metrics" >"$WORK/page" ||
+  fail "GET /metrics failed"
+grep -qi '^content-type: text/plain; version=0.0.4' "$WORK/headers" ||
+  { cat "$WORK/headers" >&2; fail "GET /metrics: not the 0.0.4 text format"; }
+grep -q '^flink_taskmanager_job_task_operator_numRecordsOut{' "$WORK/page" ||
+  { cat "$WORK/page" >&2; fail "the page has no numRecordsOut while the job runs"; }
+rc=0
+promtool check metrics <"$WORK/page" >"$WORK/lint" 2>&1 || rc=$?
+[ $rc -eq 0 ] || [ $rc -eq 3 ] || { cat "$WORK/lint" >&2; fail "promtool check metrics exited $rc"; }
+if grep -v -e "should be written in 'snake_case' not 'camelCase'" \
+  -e 'counter metrics should have "_total" suffix' "$WORK/lint" >&2; then
+  fail "promtool check metrics found problems beyond the style of Flink's names"
+fi
+
+wait "$jobpid" || { cat "$WORK/err" >&2; fail "the job failed"; }
+grep -qE "\[jm\]   out +2 +$rows +0  \(sink\)\$" "$WORK/err" || fail "summary: out did not get $rows"
+sleep 1.5 # one more scrape interval: the last scrape's samples are in
+
+target="{instance=\"127.0.0.1:$port\"}"
+J="job_name=\"$job\""
+check "target up" "max_over_time(up$target[$win])" 1 1
+check "scrapes" "count_over_time(up$target[$win])" 3 1000
 check "generator records out" \
-  "sum(max_over_time(${ops}_numRecordsOut{job_name=\"$job\",operator_name=\"gen\"}[$win]))" \
-  $((rows / 2)) $rows
+  "sum(max_over_time(${ops}_numRecordsOut{$J,operator_name=\"gen\"}[$win]))" $((rows / 2)) $rows
 check "sink records in" \
-  "sum(max_over_time(${ops}_numRecordsIn{job_name=\"$job\",operator_name=\"out\"}[$win]))" \
-  $((rows / 2)) $rows
+  "sum(max_over_time(${ops}_numRecordsIn{$J,operator_name=\"out\"}[$win]))" $((rows / 2)) $rows
 check "generator subtasks" \
-  "count(max_over_time(${ops}_numRecordsOut{job_name=\"$job\",operator_name=\"gen\"}[$win]))" 2 2
-# the counters only grow (no reset: one attempt)
+  "count(max_over_time(${ops}_numRecordsOut{$J,operator_name=\"gen\"}[$win]))" 2 2
+# the counters only grow (one attempt)
 check "generator counter resets" \
-  "sum(resets(${ops}_numRecordsOut{operator_name=\"gen\"}[$win]))" 0 0
+  "sum(resets(${ops}_numRecordsOut{$J,operator_name=\"gen\"}[$win]))" 0 0
+# the generator's rate, the median over the run (a stalled rank catches up
+# in bursts)
 check "generator rate (counter)" \
-  "max_over_time(sum(rate(${ops}_numRecordsOut{operator_name=\"gen\"}[3s]))[$win:1s])" \
+  "quantile_over_time(0.5, sum(rate(${ops}_numRecordsOut{$J,operator_name=\"gen\"}[3s]))[$win:1s])" \
   $((rate / 2)) $((rate * 2))
 check "generator rate (gauge)" \
-  "max_over_time(sum(${ops}_numRecordsOutPerSecond{operator_name=\"gen\"})[$win:1s])" \
+  "quantile_over_time(0.5, sum(${ops}_numRecordsOutPerSecond{$J,operator_name=\"gen\"})[$win:1s])" \
   $((rate / 2)) $((rate * 2))
-check "busy time" "max(max_over_time(flink_taskmanager_job_task_busyTimeMsPerSecond[$win]))" \
-  0 1100
-check "idle time" "max(max_over_time(flink_taskmanager_job_task_idleTimeMsPerSecond[$win]))" \
-  1 1100
+check "busy time" \
+  "max(max_over_time(flink_taskmanager_job_task_busyTimeMsPerSecond{$J}[$win]))" 0 1100
+check "idle time" \
+  "max(max_over_time(flink_taskmanager_job_task_idleTimeMsPerSecond{$J}[$win]))" 1 1100
 check "output watermark" \
-  "max(max_over_time(${ops}_currentOutputWatermark{operator_name=\"gen\"}[$win]))" \
+  "max(max_over_time(${ops}_currentOutputWatermark{$J,operator_name=\"gen\"}[$win]))" \
   1000000000000 9000000000000
-check "TaskManagers" "max_over_time(flink_jobmanager_numRegisteredTaskManagers[$win])" 2 2
-check "running" "max_over_time(flink_jobmanager_job_runningState{job_name=\"$job\"}[$win])" 1 1
-check "uptime" "max_over_time(flink_jobmanager_job_uptime{job_name=\"$job\"}[$win])" 1000 60000
+check "TaskManagers" "max_over_time(flink_jobmanager_numRegisteredTaskManagers$target[$win])" 2 2
+check "running" "max_over_time(flink_jobmanager_job_runningState{$J}[$win])" 1 1
+check "uptime" "max_over_time(flink_jobmanager_job_uptime{$J}[$win])" 1000 60000
 check "completed checkpoints" \
-  "max_over_time(flink_jobmanager_job_numberOfCompletedCheckpoints{job_name=\"$job\"}[$win])" \
-  1 100
+  "max_over_time(flink_jobmanager_job_numberOfCompletedCheckpoints{$J}[$win])" 1 100
 check "last checkpoint size" \
-  "max_over_time(flink_jobmanager_job_lastCheckpointSize{job_name=\"$job\"}[$win])" 1 1e9
+  "max_over_time(flink_jobmanager_job_lastCheckpointSize{$J}[$win])" 1 1e9
 check "buffer pool" \
-  "count(max_over_time(flink_taskmanager_Status_Shuffle_Netty_UsedMemorySegments[$win]))" 2 2
+  "count(max_over_time(flink_taskmanager_Status_Shuffle_Netty_UsedMemorySegments$target[$win]))" 2 2
+echo "ok: one attempt"
+
+# --- (2) a restart from a checkpoint ---
+job=prom_restart
+start_job $job -D debug.inject-failure=rank=1,records=6000 \
+  -D restart-strategy.type=fixed-delay -D restart-strategy.fixed-delay.delay=100ms
+wait "$jobpid" || { cat "$WORK/err" >&2; fail "the job with a restart failed"; }
+expect_err "restarts: 1"
+sleep 1.5
+J="job_name=\"$job\""
+check "restarts" "max_over_time(flink_jobmanager_job_numRestarts{$J}[$win])" 1 1
+# the same two series across both attempts, their counters reset once
+check "generator series over both attempts" \
+  "count(max_over_time(${ops}_numRecordsOut{$J,operator_name=\"gen\"}[$win]))" 2 2
+check "generator counter resets" \
+  "sum(resets(${ops}_numRecordsOut{$J,operator_name=\"gen\"}[$win]))" 1 2
+# both attempts' records: the rows, some of them twice (replayed after the
+# checkpoint), less what came after the last scrape
+check "generator records over both attempts" \
+  "sum(increase(${ops}_numRecordsOut{$J,operator_name=\"gen\"}[$win]))" \
+  $((rows / 2)) $((rows * 2))
+echo "ok: a restart resets the counters under the same series"
 echo "PASS"
