@@ -10,7 +10,7 @@
  * metadata, so no coordinator is needed.
  *
  * The task loop never waits for the network: poll takes what the
- * consumer has already fetched (rd_kafka_consumer_poll with timeout 0)
+ * consumer has already fetched (rd_kafka_consume_batch_queue, timeout 0)
  * and returns MPF_EAGAIN when nothing is there. Everything that waits
  * for a broker -- the metadata at start (bounded by `startup-timeout`),
  * resolving starting offsets (latest, timestamp, committed), the end
@@ -138,6 +138,11 @@ typedef struct ksrc_state {
     kpending pend[8];
     int npend;
     recbuf rb, scratch;
+    /* Messages taken from the consumer in one batch, not yet handled
+     * (left over when a poll had emitted a batch's worth). */
+    rd_kafka_queue_t *q;
+    rd_kafka_message_t *msgs[256];
+    int nmsgs, atmsg;
     uint64_t warned_errs;
     int64_t last_warn_ns;
 } ksrc_state;
@@ -774,6 +779,7 @@ static int ksrc_open(op_inst *oi, mpf_err *e)
         return e->code;
     }
     rd_kafka_poll_set_consumer(st->rk);
+    st->q = rd_kafka_queue_get_consumer(st->rk);
     pthread_mutex_init(&st->d.mu, NULL);
     pthread_cond_init(&st->d.cv, NULL);
     recbuf_init(&st->rb);
@@ -924,9 +930,17 @@ static int ksrc_poll(op_inst *oi, mpf_err *e)
     int wmf = oi->spec->wm_field;
     int64_t now = -1;
     for (int budget = 4096; budget > 0 && emitted < seg; budget--) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(st->rk, 0);
-        if (!m)
-            break;
+        if (st->atmsg == st->nmsgs) {
+            /* A batch costs one lock of the consumer's queue instead of
+             * one per message (rd_kafka_consumer_poll). */
+            ssize_t got = rd_kafka_consume_batch_queue(st->q, 0, st->msgs,
+                                                       sizeof st->msgs / sizeof st->msgs[0]);
+            st->atmsg = 0;
+            st->nmsgs = got > 0 ? (int)got : 0;
+            if (!st->nmsgs)
+                break;
+        }
+        rd_kafka_message_t *m = st->msgs[st->atmsg++];
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             kpart *p = find_part(st, m);
             if (p && p->end >= 0 && m->offset >= p->end && !p->done) {
@@ -1221,6 +1235,10 @@ static void ksrc_close(op_inst *oi)
     pthread_cond_destroy(&st->d.cv);
     for (int i = 0; i < st->npend; i++)
         rd_kafka_topic_partition_list_destroy(st->pend[i].offsets);
+    while (st->atmsg < st->nmsgs)
+        rd_kafka_message_destroy(st->msgs[st->atmsg++]);
+    if (st->q)
+        rd_kafka_queue_destroy(st->q);
     if (st->rk) {
         /* Close the consumer (its pending offset commits go out) but wait
          * at most 2 s: a cancel must not hang on brokers that are gone. */
