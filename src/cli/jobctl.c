@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "rest/rest.h"
@@ -94,11 +95,22 @@ static void fill_from_discovery(target *t, json_t *d)
         t->token = read_first_line(tf);
 }
 
-/* The discovery files of running jobs on this node, in name order. */
+/* Only the user's own files count: a discovery file names the URL the
+ * CLI sends the token to and the file it reads the token from, so one
+ * planted by another user in a shared /tmp could collect it. */
+static int trusted(const char *path, int is_dir)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || st.st_uid != getuid())
+        return 0;
+    return is_dir ? S_ISDIR(st.st_mode) && !(st.st_mode & 022) : S_ISREG(st.st_mode);
+}
+
+/* The discovery files of running jobs on this node. */
 static size_t discovered(json_t ***out)
 {
     char *dir = rest_discovery_dir();
-    DIR *dp = opendir(dir);
+    DIR *dp = trusted(dir, 1) ? opendir(dir) : NULL;
     size_t n = 0;
     *out = NULL;
     if (!dp) {
@@ -110,7 +122,7 @@ static size_t discovered(json_t ***out)
         if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
             continue;
         char *p = xasprintf("%s/%s", dir, de->d_name);
-        json_t *d = json_load_file(p, 0, NULL);
+        json_t *d = trusted(p, 0) ? json_load_file(p, 0, NULL) : NULL;
         free(p);
         if (!d || !json_is_string(json_object_get(d, "url")) ||
             !json_is_string(json_object_get(d, "jid")) || !alive(d)) {
