@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ops/op.h"
 #include "plan/plan.h"
 #include "record/batch.h"
 #include "util/xmalloc.h"
@@ -335,7 +334,7 @@ static const tm_metric tm_metrics[] = {
 typedef struct chains {
     int nv;
     int *head, *tail; /* [nv]: operator indices */
-    char **name;      /* [nv]: the task name of each operator (shared per task) */
+    const char **name; /* [nv]: the task name of each operator (shared per task) */
     char **owned;     /* names to free */
     int nowned;
 } chains;
@@ -352,7 +351,7 @@ static void chains_init(chains *c, const jobstate *js)
     c->nowned = 0;
     for (int i = 0; i < c->nv; i++) {
         c->head[i] = c->tail[i] = i;
-        c->name[i] = (char *)jobstate_vertex(js, i)->uid;
+        c->name[i] = jobstate_vertex(js, i)->uid;
     }
     for (int t = 0; p && t < p->ntasks; t++) {
         const plan_task *pt = &p->tasks[t];
