@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "rest/dashboard.h"
+#include "rest/rest_dash.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -468,6 +470,34 @@ static enum MHD_Result get_metrics(rest_server *s, struct MHD_Connection *c)
 #endif
 }
 
+/* GET / and /assets/<name>: the dashboard's embedded files (rest/
+ * dashboard.h), gzip-compressed when the client takes it, revalidated
+ * by ETag. */
+static enum MHD_Result get_asset(struct MHD_Connection *c, const dashboard_file *f)
+{
+    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_IF_NONE_MATCH);
+    const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    int fresh = inm && strstr(inm, f->etag), gz = !fresh && ae && strstr(ae, "gzip");
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        fresh ? 0 : gz ? f->gz_len : f->len, (void *)(fresh ? NULL : gz ? f->gz : f->data),
+        MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, f->content_type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, f->etag);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    MHD_add_response_header(r, "Content-Security-Policy", DASHBOARD_CSP);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (gz)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    enum MHD_Result ret = MHD_queue_response(c, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 /* Read-only endpoints: a JSON value built under the model's lock. */
 static enum MHD_Result get_json(rest_server *s, struct MHD_Connection *c, char **seg, int n)
 {
@@ -495,6 +525,10 @@ static enum MHD_Result get_json(rest_server *s, struct MHD_Connection *c, char *
     } else if (n == 4 && strcmp(seg[2], "checkpoints") == 0 && strcmp(seg[3], "config") == 0) {
         o = rest_json_checkpoint_config(&s->ji);
         missing = o ? NULL : "checkpointing";
+    } else if (n == 3 && strcmp(seg[2], "plan") == 0) {
+        o = rest_dash_plan(js);
+    } else if (n == 3 && strcmp(seg[2], "network") == 0) {
+        o = rest_dash_network(js, now);
     } else if (n == 3 && strcmp(seg[2], "exceptions") == 0) {
         o = rest_json_exceptions(js);
     } else if (n == 3 && strcmp(seg[2], "vertices") == 0) {
@@ -567,6 +601,9 @@ static enum MHD_Result route(rest_server *s, struct MHD_Connection *c, const cha
             return send_error(c, MHD_HTTP_NOT_FOUND, "Job %s not found", seg[1]);
         return get_trigger(s, c, seg[3]);
     }
+    const dashboard_file *asset;
+    if (get && dashboard_asset(url, &asset) == 0)
+        return get_asset(c, asset);
     if (!get)
         return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s is not allowed here", method);
     return get_json(s, c, seg, n);
