@@ -518,6 +518,8 @@ static enum MHD_Result get_json(rest_server *s, struct MHD_Connection *c, char *
         o = rest_json_jobs_overview(js, now);
     } else if (n >= 2 && strcmp(seg[0], "jobs") == 0 && !is_job(s, seg[1])) {
         missing = "job";
+    } else if (n < 2 || strcmp(seg[0], "jobs") != 0) {
+        missing = "path";
     } else if (n == 2) {
         o = rest_json_job(js, &s->ji, now);
     } else if (n == 3 && strcmp(seg[2], "checkpoints") == 0) {

@@ -228,6 +228,7 @@ def bad(token, work):
         ("GET", "/jobs/nope/checkpoints", None, None, {}, 404, "unknown job name"),
         ("GET", "/jobs/%s/vertices/nope" % JID, None, None, {}, 404, "unknown vertex"),
         ("GET", "/no/such/endpoint", None, None, {}, 404, "unknown path"),
+        ("GET", "/taskmanagers/" + JID, None, None, {}, 404, "a job id under another path"),
         ("GET", sp + "/ffffffffffffffffffffffffffffffff", None, None, {}, 404, "unknown trigger"),
         ("DELETE", "/jobs/" + JID, None, None, {}, 405, "DELETE"),
         ("POST", sp, "{}", None, {}, 401, "no token"),
