@@ -4,8 +4,10 @@
 # exit) at each of the sink's injection points (after-snapshot,
 # after-complete, mid-transaction, before-commit, after-commit, and a
 # crash during the recovery that follows an after-complete crash), a
-# SIGKILL of a random rank at a random moment over several seeds, and
-# rescaling 3 -> 2 -> 3 TaskManagers through savepoints. The input is the
+# SIGKILL of a random rank at a random moment over several seeds,
+# rescaling 3 -> 2 -> 3 TaskManagers through savepoints, the broker down
+# and back mid-run, and one savepoint resumed twice (checkpoint ids repeat,
+# tokens decide). The input is the
 # generator's sequence field n (0..N-1), which replays exactly from a
 # checkpoint; the expected output is every n exactly once.
 #

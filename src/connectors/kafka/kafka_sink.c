@@ -699,8 +699,17 @@ static int progress_read(ks_state *st, tokset *ts, mpf_err *e)
             goto out;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rc_, 200);
-        if (!m)
+        if (!m) {
+            /* Past the end without a new end-of-partition event (the
+             * stable offset moved over control records only)? */
+            if (!rd_kafka_position(rc_, tp))
+                for (int i = 0; i < tp->cnt; i++) {
+                    int p = tp->elems[i].partition;
+                    if (!done[p] && tp->elems[i].offset >= hi[p])
+                        done[p] = 1, open--;
+                }
             continue;
+        }
         int p = m->partition;
         if (p >= 0 && p < np && !done[p]) {
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
