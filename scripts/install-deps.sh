@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install everything mpiflow builds with and its tests use, on Debian 12:
 # compilers and CMake, Open MPI, hwloc, librdkafka and kcat, parallel HDF5
-# and its tools, libyaml, xxhash, cmocka, libmicrohttpd, jansson, and a
-# single-node Slurm (slurmctld, slurmd, munge, PMIx) for the Slurm test.
+# and its tools, libyaml, xxhash, cmocka, libmicrohttpd, jansson, a
+# single-node Slurm (slurmctld, slurmd, munge, PMIx) for the Slurm test,
+# Node.js and Chromium, and the npm packages of package.json (the web
+# dashboard's libraries, the browser test's driver).
 # Works as root (containers, many cluster images: no sudo needed) and as a
 # user with sudo. The README's first command calls it; .ci/run installs
 # the same list (scripts/debian-packages.txt) itself.
@@ -20,3 +22,11 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+# npm: NodeSource's nodejs bundles it (and conflicts with Debian's npm
+# package); Debian's nodejs needs the npm package.
+command -v npm >/dev/null 2>&1 ||
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
+# The dashboard's JavaScript libraries (embedded into the binary at build
+# time) and the browser test's driver, at the versions package-lock.json
+# pins, into node_modules at the top of the source tree.
+(cd .. && npm ci --no-audit --no-fund)

@@ -315,7 +315,9 @@
         label, borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length],
         data: pts.map((p) => ({ x: (p.t - t) / 1000, y: p.v })),
       }));
-      ch.options.scales.x.min = -HISTORY_MS / 1000;
+      // the axis grows with the history, from 30 s up to HISTORY_MS
+      const oldest = Math.min(t, ...[...map.values()].map((pts) => (pts.length ? pts[0].t : t)));
+      ch.options.scales.x.min = -Math.min(HISTORY_MS, Math.max(30e3, t - oldest)) / 1000;
       ch.options.scales.x.max = 0;
       ch.update("none");
     }
@@ -467,6 +469,7 @@
       if (dash.selected) await drawSubtasks();
       dash.ticks++;
       dash.lastTick = Date.now();
+      if (!dash.firstRenderMs) dash.firstRenderMs = performance.now(); // since navigation start
       banner(dash.errors ? "" : null);
       dash.errors = 0;
     } catch (e) {

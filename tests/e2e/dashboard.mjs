@@ -1,0 +1,237 @@
+// The web dashboard in a real headless browser (Debian's Chromium driven
+// by playwright-core), against a running job (tests/e2e/dashboard.sh
+// starts it and passes what it knows in the environment):
+//   1. the page loads, and nothing logs an error to the console;
+//   2. the graph matches the job: every operator with its parallelism,
+//      its chain, the partitioning of each network edge;
+//   3. what the page shows agrees with the REST API: the test fetches the
+//      same endpoints just before and just after the page's own refresh,
+//      and every number drawn lies between the two (counters) or equals
+//      one of them (rates, gauges), hosts and bindings exactly;
+//   4. the network matrix has a cell for every pair of TaskManagers that
+//      a channel joins, with bytes;
+//   5. savepoint without a token is refused (the page says so); with the
+//      token pasted into the field the button takes a savepoint whose
+//      directory holds _metadata.h5;
+//   6. "Stop with savepoint" stops the job (the script checks exit code 4).
+// Screenshots go to $SHOTS; the first load's time and payload are printed
+// as "first-load: ..." for BENCHMARKS.md.
+import { createRequire } from "node:module";
+import fs from "node:fs";
+import path from "node:path";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require("playwright-core");
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const URL = env("URL"), JID = env("JID"), SHOTS = env("SHOTS"), TOKEN = env("TOKEN");
+const EXPECT = JSON.parse(env("EXPECT")); // {uid: {parallelism, kind}}
+const EDGES = JSON.parse(env("EDGES")); // [[src uid, dst uid, strategy]]
+const CHAINS = JSON.parse(env("CHAINS")); // [[uid, uid...]] operators chained together
+const NTMS = Number(env("NTMS"));
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+
+let failures = 0;
+function check(ok, what) {
+  if (ok) console.log("ok:", what);
+  else { console.log("FAIL:", what); failures++; }
+}
+function fatal(what) {
+  console.log("FAIL:", what);
+  process.exit(1);
+}
+async function rest(p) {
+  const r = await fetch(URL + p);
+  if (!r.ok) throw new Error(`${p}: ${r.status}`);
+  return r.json();
+}
+const between = (v, a, b) => typeof v === "number" && v >= Math.min(a, b) && v <= Math.max(a, b);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+fs.mkdirSync(SHOTS, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: CHROMIUM, headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+});
+let code = 0;
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const consoleErrors = [];
+  let phase = "load";
+  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(`[${phase}] ${m.text()}`); });
+  page.on("pageerror", (e) => consoleErrors.push(`[${phase}] page error: ${e.message}`));
+  page.on("requestfailed", (r) => consoleErrors.push(`[${phase}] request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on("dialog", (d) => d.accept());
+
+  // --- 1. load ---
+  const t0 = Date.now();
+  const resp = await page.goto(URL + "/?refresh=1000", { waitUntil: "load" });
+  check(resp.ok() && (resp.headers()["content-type"] || "").startsWith("text/html"), "GET / serves HTML");
+  if (await page.$("#nolibs"))
+    fatal("the binary was built without the dashboard's libraries although node_modules exists: run `npm ci` and configure again");
+  await page.waitForFunction(() => window.mpfDash && window.mpfDash.state.ticks >= 1 && document.querySelectorAll("#graph g.op").length > 0, null, { timeout: 20000 });
+  const loadWall = Date.now() - t0;
+  const perf = await page.evaluate(() => {
+    const nav = performance.getEntriesByType("navigation")[0];
+    const res = performance.getEntriesByType("resource");
+    const sum = (a, k) => a.reduce((s, e) => s + (e[k] || 0), 0);
+    const assets = res.filter((e) => new URL(e.name).pathname.startsWith("/assets/"));
+    const api = res.filter((e) => !new URL(e.name).pathname.startsWith("/assets/"));
+    return {
+      firstRender: window.mpfDash.state.firstRenderMs, dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd,
+      assetsTransfer: nav.transferSize + sum(assets, "transferSize"), assetsDecoded: nav.decodedBodySize + sum(assets, "decodedBodySize"),
+      apiTransfer: sum(api, "transferSize"), requests: 1 + res.length,
+      encodings: assets.map((e) => new URL(e.name).pathname + ":" + e.encodedBodySize + "/" + e.decodedBodySize),
+    };
+  });
+  console.log(`first-load: ${perf.firstRender.toFixed(0)} ms to the first full render (DOMContentLoaded ${perf.dcl.toFixed(0)} ms, load ${perf.load.toFixed(0)} ms, ${loadWall} ms wall in the test); ` +
+    `page and assets ${(perf.assetsTransfer / 1024).toFixed(1)} KiB transferred (${(perf.assetsDecoded / 1024).toFixed(1)} KiB decoded), ` +
+    `first API answers ${(perf.apiTransfer / 1024).toFixed(1)} KiB, ${perf.requests} requests`);
+  console.log("assets (encoded/decoded bytes):", perf.encodings.join(" "));
+  check(perf.assetsTransfer < perf.assetsDecoded, "assets travel gzip-compressed");
+
+  // Let a few metric snapshots and checkpoints arrive.
+  await page.waitForFunction(() => {
+    const s = window.mpfDash.state;
+    return s.checkpoints && s.checkpoints.counts.completed >= 2 && s.network &&
+      s.network.matrix.bytesSentPerSecond.some((row) => row.some((v) => v > 0)) &&
+      s.job.vertices.every((v) => v.metrics && v.metrics.busyTimeMsPerSecond !== undefined);
+  }, null, { timeout: 30000 });
+  await sleep(1500);
+  await page.screenshot({ path: path.join(SHOTS, "dashboard.png"), fullPage: true });
+
+  // --- 2. the graph ---
+  const ops = await page.$$eval("#graph g.op", (gs) => gs.map((g) => ({
+    uid: g.dataset.uid, parallelism: Number(g.dataset.parallelism), chain: g.closest("g.chain-g").dataset.chain,
+    text: g.textContent })));
+  check(ops.length === Object.keys(EXPECT).length, `the graph has ${Object.keys(EXPECT).length} operators (got ${ops.length})`);
+  for (const [uid, e] of Object.entries(EXPECT)) {
+    const o = ops.find((x) => x.uid === uid);
+    check(o && o.parallelism === e.parallelism && o.text.includes(uid) && o.text.includes(`p=${e.parallelism}`) && o.text.includes(e.kind),
+      `graph: ${uid} is a ${e.kind} with parallelism ${e.parallelism}`);
+  }
+  for (const chain of CHAINS) {
+    const ids = chain.map((u) => ops.find((x) => x.uid === u)?.chain);
+    check(ids.every((c) => c !== undefined && c === ids[0]), `graph: ${chain.join(" -> ")} share one chain box`);
+  }
+  const nChains = await page.$$eval("#graph g.chain-g", (g) => g.length);
+  const edges = await page.$$eval("#graph g.edge-g", (gs) => gs.map((g) => [g.dataset.src, g.dataset.dst, g.dataset.strategy, g.textContent]));
+  check(edges.length === EDGES.length, `graph: ${EDGES.length} network edges (got ${edges.length})`);
+  for (const [s, d, st] of EDGES)
+    check(edges.some(([a, b, c]) => a === s && b === d && c === st), `graph: edge ${s} -> ${d} is ${st}`);
+  const hashLabel = edges.find((e) => e[2] === "HASH");
+  check(!hashLabel || /HASH\(\w+\)/.test(hashLabel[3]), "graph: the key-by edge names its key");
+  check(nChains === Object.keys(EXPECT).length - CHAINS.reduce((n, c) => n + c.length - 1, 0), `graph: ${nChains} chain boxes`);
+
+  // --- 3. numbers against the REST API ---
+  phase = "compare";
+  await page.evaluate(() => window.mpfDash.pause());
+  await page.waitForFunction(() => !window.mpfDash.state.busy);
+  const before = { job: await rest(`/jobs/${JID}`), ck: await rest(`/jobs/${JID}/checkpoints`), tms: await rest("/taskmanagers"), net: await rest(`/jobs/${JID}/network`) };
+  await page.evaluate(() => window.mpfDash.refresh());
+  const after = { job: await rest(`/jobs/${JID}`), ck: await rest(`/jobs/${JID}/checkpoints`), tms: await rest("/taskmanagers"), net: await rest(`/jobs/${JID}/network`) };
+  const shown = await page.evaluate(() => {
+    const cells = (tr) => [...tr.children].map((c) => c.dataset.value);
+    return {
+      name: document.querySelector("#job-name").textContent, jid: document.querySelector("#job-id").textContent,
+      state: document.querySelector("#job-state").textContent,
+      ops: [...document.querySelectorAll("#ops-table tbody tr")].map((tr) => ({ uid: tr.dataset.uid, v: cells(tr) })),
+      tms: [...document.querySelectorAll("#tm-table tbody tr")].map((tr) => ({ rank: Number(tr.dataset.rank), v: cells(tr) })),
+      completed: Number(document.querySelector("#ckpt-counts").dataset.completed),
+      ckRows: [...document.querySelectorAll("#ckpt-table tbody tr")].map((tr) => ({ id: Number(tr.dataset.id), v: cells(tr) })),
+      net: [...document.querySelectorAll("#net rect.cell")].map((r) => ({ src: Number(r.dataset.src), dst: Number(r.dataset.dst), v: r.dataset.value })),
+      netMetric: document.querySelector("#net").dataset.metric,
+    };
+  });
+  check(shown.name === after.job.name && shown.jid === JID && shown.state === after.job.state, `header: ${shown.name} ${shown.state}`);
+  const num = (s) => (s === "" || s === undefined ? null : Number(s));
+  for (const o of shown.ops) {
+    const b = before.job.vertices.find((v) => v.uid === o.uid), a = after.job.vertices.find((v) => v.uid === o.uid);
+    const [, , p, rin, rout, nin, nout, busy, bp, idle, wm] = o.v.map(num);
+    check(p === a.parallelism && p === EXPECT[o.uid].parallelism, `table: ${o.uid} parallelism ${p}`);
+    check(between(nin, b.metrics["read-records"], a.metrics["read-records"]) && between(nout, b.metrics["write-records"], a.metrics["write-records"]),
+      `table: ${o.uid} records in ${nin} and out ${nout} lie between the REST answers before and after`);
+    const same = (x, k) => x === b.metrics[k] || x === a.metrics[k];
+    check(same(rin, "numRecordsInPerSecond") && same(rout, "numRecordsOutPerSecond") && same(busy, "busyTimeMsPerSecond") &&
+      same(bp, "backPressuredTimeMsPerSecond") && same(idle, "idleTimeMsPerSecond"),
+      `table: ${o.uid} rates and times (${rin}/s in, ${rout}/s out, busy ${busy}, bp ${bp}, idle ${idle}) are the REST API's`);
+    check(between(wm, b.metrics.currentOutputWatermark, a.metrics.currentOutputWatermark), `table: ${o.uid} watermark ${wm} is the REST API's`);
+  }
+  check(shown.tms.length === NTMS, `${NTMS} TaskManagers listed`);
+  for (const t of shown.tms) {
+    const a = after.tms.taskmanagers.find((x) => x.rank === t.rank);
+    check(a && t.v[2] === a.host && t.v[3] === a.binding && a.host && a.binding, `TaskManager ${t.rank}: host ${t.v[2]}, binding '${t.v[3]}'`);
+  }
+  check(between(shown.completed, before.ck.counts.completed, after.ck.counts.completed), `checkpoints completed: ${shown.completed}`);
+  for (const r of shown.ckRows.slice(0, 5)) {
+    const h = after.ck.history.find((x) => x.id === r.id) || before.ck.history.find((x) => x.id === r.id);
+    check(h && (h.status !== "COMPLETED" || (num(r.v[4]) === h.end_to_end_duration && num(r.v[5]) === h.state_size)),
+      `checkpoint ${r.id}: duration and size are the REST API's`);
+  }
+  // --- 4. network matrix ---
+  check(shown.netMetric === "bytesSentPerSecond" && shown.net.length === NTMS * NTMS, `network matrix: ${NTMS}x${NTMS} cells`);
+  let netOk = true, filled = 0;
+  for (const c of shown.net) {
+    const i = after.net.ranks.indexOf(c.src), j = after.net.ranks.indexOf(c.dst);
+    const vb = before.net.matrix.bytesSentPerSecond[i][j], va = after.net.matrix.bytesSentPerSecond[i][j];
+    const v = num(c.v);
+    if (!(v === vb || v === va)) { netOk = false; console.log("  cell", c, vb, va); }
+    if (v > 0) filled++;
+  }
+  check(netOk, "network matrix: every cell is the REST API's bytes/s");
+  check(filled === NTMS * NTMS, `network matrix: all ${NTMS * NTMS} sender/receiver pairs carry bytes (the key-by goes all to all): ${filled}`);
+  const bytesRows = after.net.matrix.bytesSent;
+  check(bytesRows.every((row) => row.every((v) => v > 0)), "network: bytesSent counted for every pair");
+  await page.selectOption("#net-metric", "creditWaitTimeMs");
+  const waitCells = await page.$$eval("#net rect.cell", (rs) => rs.filter((r) => r.dataset.value !== "").length);
+  check(waitCells === NTMS * NTMS, "network matrix: the credit-wait view has a value in every cell");
+  await page.selectOption("#net-metric", "bytesSentPerSecond");
+  // a click on an operator opens its subtasks
+  await page.click('#graph g.op[data-uid="win"]');
+  await page.waitForSelector("#subtasks:not([hidden]) tbody tr");
+  const subs = await page.$$eval("#subtasks tbody tr", (t) => t.length);
+  check(subs === EXPECT.win.parallelism, `subtasks of win: ${subs} rows`);
+  await page.evaluate(() => window.mpfDash.resume());
+
+  // --- 5. savepoint ---
+  phase = "no-token";
+  await page.fill("#token", "");
+  await page.click("#btn-savepoint");
+  await page.waitForFunction(() => /token/.test(document.querySelector("#action-status").textContent), null, { timeout: 10000 });
+  check(true, "savepoint without the token: the page asks for it");
+  phase = "savepoint";
+  await page.fill("#token", TOKEN);
+  await page.click("#btn-savepoint");
+  await page.waitForFunction(() => /savepoint (done|failed)/.test(document.querySelector("#action-status").textContent), null, { timeout: 60000 });
+  const spText = await page.textContent("#action-status");
+  const m = /savepoint done: (\S+)/.exec(spText);
+  check(m && fs.existsSync(path.join(m[1], "_metadata.h5")), `savepoint button: ${spText.trim()} (with _metadata.h5)`);
+  await page.waitForFunction(() => [...document.querySelectorAll("#ckpt-table tbody tr td:nth-child(3)")].some((c) => c.textContent === "savepoint"), null, { timeout: 10000 });
+  check(true, "the savepoint is listed in the checkpoint table");
+  await page.screenshot({ path: path.join(SHOTS, "dashboard-savepoint.png"), fullPage: true });
+  // the heat map alone, for a closer look
+  await (await page.$("#sec-net")).screenshot({ path: path.join(SHOTS, "dashboard-network.png") });
+
+  const errs = consoleErrors.filter((e) => !(e.startsWith("[no-token]") && /401/.test(e)));
+  check(errs.length === 0, "no console errors" + (errs.length ? ":\n  " + errs.join("\n  ") : ""));
+
+  // --- 6. stop with savepoint ---
+  phase = "stop";
+  await page.click("#btn-stop");
+  await page.waitForFunction(() => /stop (done|failed)|lost the JobManager/.test(document.querySelector("#action-status").textContent), null, { timeout: 60000 });
+  const stopText = await page.textContent("#action-status");
+  const s = /stop done: (\S+)/.exec(stopText);
+  check(s && fs.existsSync(path.join(s[1], "_metadata.h5")), `stop button: ${stopText.trim()}`);
+  if (s) fs.writeFileSync(path.join(SHOTS, "stop-savepoint.txt"), s[1] + "\n");
+} catch (e) {
+  console.log("FAIL:", e.stack || e);
+  code = 1;
+} finally {
+  await browser.close();
+}
+console.log(failures ? `${failures} check(s) failed` : "all dashboard checks passed");
+process.exit(code || (failures ? 1 : 0));
