@@ -19,6 +19,7 @@
 #include "net/world.h"
 #include "record/batch.h"
 #include "record/segpool.h"
+#include "util/clock.h"
 
 #define SEGSIZE 4096
 
@@ -339,6 +340,47 @@ static void test_mpi_error_reported(void **state)
     assert_int_equal(in_use(), base);
 }
 
+/* The per destination rank counters of the network matrix: one count per
+ * batch (END included), its wire size, the batches that found no credit,
+ * and the time a batch waited for credit -- also while the wait is still
+ * going on, once flushed. */
+static void test_peer_counters(void **state)
+{
+    (void)state;
+    dp_init(4, 1);
+    pair c = open_pair(2);
+    dp_link_locals();
+    assert_true(dp_npeers() >= 1);
+    const dp_peer_stats *p = &dp_peers()[0];
+    assert_int_equal(p->channels, 1);
+    uint8_t *b0 = data_batch(0);
+    size_t wire = batch_wire_size(b0);
+    dp_send(c.out, b0);
+    assert_int_equal(p->batches_sent, 1);
+    assert_int_equal(p->bytes_sent, wire);
+    assert_int_equal(p->credit_waits, 0);
+    assert_int_equal(p->credit_wait_ns, 0);
+    dp_send(c.out, data_batch(1)); /* no credit: waits */
+    assert_int_equal(p->batches_sent, 1);
+    assert_int_equal(p->credit_waits, 1);
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
+    dp_peers_flush_waits(clock_mono_ns());
+    int64_t flushed = p->credit_wait_ns;
+    assert_true(flushed >= 2000000);
+    take_data(c.in, 0, 2); /* its credit sends the waiting batch: the wait ends */
+    assert_int_equal(p->batches_sent, 2);
+    assert_int_equal(p->bytes_sent, 2 * wire);
+    assert_true(p->credit_wait_ns >= flushed);
+    int64_t ended = p->credit_wait_ns;
+    dp_peers_flush_waits(clock_mono_ns() + 1000000000); /* nothing waits now */
+    assert_int_equal(p->credit_wait_ns, ended);
+    take_data(c.in, 1, 2);
+    dp_send_end(c.out);
+    assert_int_equal(p->batches_sent, 3);
+    assert_int_equal(dp_fini(), 0);
+}
+
 static void test_segq_fifo(void **state)
 {
     (void)state;
@@ -380,6 +422,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fini_releases_segments),
         cmocka_unit_test(test_credit_one_pump),
         cmocka_unit_test(test_mpi_error_reported),
+        cmocka_unit_test(test_peer_counters),
         cmocka_unit_test(test_segq_fifo),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
