@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `source: kafka` against the mock cluster, with kcat as the independent
-# producer and reader: a bounded word count over three partitions; csv and
+# producer and reader: a bounded word count over three partitions (the
+# example job jobs/kafka-wordcount.yaml); csv and
 # json records with key/partition/offset/timestamp metadata fields, checked
 # against what kcat reads back; bad records in each format with
 # on-parse-error skip and fail; errors for a missing topic, an unknown and
@@ -31,19 +32,13 @@ for i in $(seq 1 3000); do
   echo "k$i:the quick brown fox $((i % 7)) jumps over lazy dog number$((i % 13)) Again"
 done | kafka_produce words -K:
 kafka_consume words | ref_wordcount >"$WORK/want_wc"
-{
-  echo "name: kwc"
-  echo "operators:"
-  src k "topics: [words]" "bounded: true"
-  echo "  - {uid: words, type: tokenize, field: value, as: word}"
-  echo "  - {uid: counts, type: reduce, key-by: word, function: count}"
-  echo "  - {uid: out, sink: file, path: \"$WORK/wc\"}"
-} >"$WORK/wc.yaml"
-mpf_run 3 "$WORK/wc.yaml" || { cat "$WORK/err"; fail "bounded word count"; }
+# (the example job jobs/kafka-wordcount.yaml)
+mpf_run 3 "$SRC/jobs/kafka-wordcount.yaml" --bootstrap "$KAFKA_BS" --topic words \
+  --output "$WORK/wc" || { cat "$WORK/err"; fail "bounded word count"; }
 cat "$WORK/wc"/part-* | LC_ALL=C sort >"$WORK/got_wc"
 diff "$WORK/want_wc" "$WORK/got_wc" >/dev/null ||
   { diff "$WORK/want_wc" "$WORK/got_wc" | head; fail "word count differs from kcat's records"; }
-expect_err "k +2 +0 +3000"
+expect_err "lines +2 +0 +3000"
 echo "ok: bounded word count over 3 partitions, 2 subtasks: $(wc -l <"$WORK/got_wc") words"
 
 # 2. csv with metadata fields, checked against kcat's key/partition/offset.
@@ -184,8 +179,8 @@ stop_job() { # stop_job NAME: stop with a savepoint
   local rc=0; wait "$RUN" || rc=$?
   [ "$rc" -eq 4 ] || { cat "$WORK/err"; fail "$1: exit $rc, not 4 (stopped)"; }
 }
-wait_lines() { # wait_lines DIR N: committed part files reach N lines
-  for _ in $(seq 300); do
+wait_lines() { # wait_lines DIR N: committed part files reach N lines (60 s at most)
+  for _ in $(seq 600); do
     [ "$(cat "$1"/part-* 2>/dev/null | wc -l)" -ge "$2" ] && return 0
     sleep 0.1
   done
@@ -263,7 +258,10 @@ seq 1 100 | sed 's/^/old/' | kafka_produce lat
   echo "  - {uid: out, sink: file, path: \"$WORK/lat\"}"
 } >"$WORK/klat.yaml"
 start_job klat 3 "${CK[@]}"
-for _ in $(seq 100); do [ "$(grep -c "reading [0-9]* Kafka partition" "$WORK/err")" -eq 2 ] && break; sleep 0.1; done
+# Records produced once both subtasks resolved 'latest' are after it.
+for _ in $(seq 600); do [ "$(grep -c "reading [0-9]* Kafka partition" "$WORK/err")" -eq 2 ] && break; sleep 0.1; done
+[ "$(grep -c "reading [0-9]* Kafka partition" "$WORK/err")" -eq 2 ] ||
+  { cat "$WORK/err"; fail "starting-offsets: latest: the subtasks did not start reading"; }
 seq 1 100 | sed 's/^/new/' | kafka_produce lat
 wait_lines "$WORK/lat" 100
 sleep 0.5

@@ -25,7 +25,7 @@ operators:
 YAML
 }
 wait_lines() { # wait_lines DIR N: committed part files reach N lines
-  for _ in $(seq 400); do
+  for _ in $(seq 600); do
     [ "$(cat "$1"/part-* 2>/dev/null | wc -l)" -ge "$2" ] && return 0
     sleep 0.1
   done
