@@ -29,10 +29,11 @@ const env = (k) => {
   return v;
 };
 const URL = env("URL"), JID = env("JID"), SHOTS = env("SHOTS"), TOKEN = env("TOKEN");
-const EXPECT = JSON.parse(env("EXPECT")); // {uid: {parallelism, kind}}
-const EDGES = JSON.parse(env("EDGES")); // [[src uid, dst uid, strategy]]
-const CHAINS = JSON.parse(env("CHAINS")); // [[uid, uid...]] operators chained together
-const NTMS = Number(env("NTMS"));
+const SKEW = process.env.MODE === "skew";
+const EXPECT = SKEW ? {} : JSON.parse(env("EXPECT")); // {uid: {parallelism, kind}}
+const EDGES = SKEW ? [] : JSON.parse(env("EDGES")); // [[src uid, dst uid, strategy]]
+const CHAINS = SKEW ? [] : JSON.parse(env("CHAINS")); // [[uid, uid...]] operators chained together
+const NTMS = Number(process.env.NTMS || 3);
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
 let failures = 0;
@@ -52,7 +53,49 @@ async function rest(p) {
 const between = (v, a, b) => typeof v === "number" && v >= Math.min(a, b) && v <= Math.max(a, b);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// MODE=skew: a job whose key-by sends every record to one key, so one
+// TaskManager receives all of the shuffle: the heat map must show one hot
+// column (the summary's largest receiver at least 2.5x the mean of 3).
+// Then the cancel button cancels the job (the script checks exit code 3).
+async function skew() {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+  let ok = false;
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.on("dialog", (d) => d.accept());
+    await page.goto(URL + "/?refresh=1000");
+    await page.waitForFunction(() => {
+      const n = window.mpfDash?.state.network;
+      return n && n.totals.bytesSentPerSecond.received.filter((v) => v > 0).length >= 1 &&
+        n.matrix.bytesSentPerSecond.flat().filter((v) => v > 0).length >= 3;
+    }, null, { timeout: 30000 });
+    await sleep(1500);
+    const net = await rest(`/jobs/${JID}/network`);
+    const rec = net.totals.bytesSentPerSecond.received;
+    const mean = rec.reduce((a, b) => a + b, 0) / rec.length, top = Math.max(...rec);
+    const hot = net.ranks[rec.indexOf(top)];
+    const summary = await page.textContent("#net-summary");
+    console.log("skew: received bytes/s per TaskManager:", rec.map((v) => v.toFixed(0)).join(" "), "|", summary);
+    const hotCells = await page.$$eval(`#net rect.cell[data-dst="${hot}"]`, (rs) => rs.map((r) => Number(r.dataset.value)));
+    const coldMax = Math.max(...(await page.$$eval(`#net rect.cell:not([data-dst="${hot}"])`, (rs) => rs.map((r) => Number(r.dataset.value) || 0))));
+    ok = top / mean >= 2.5 && summary.includes(`tm-${hot}`) && Math.min(...hotCells) > 4 * coldMax;
+    console.log(ok ? "ok:" : "FAIL:", `skewed key-by: tm-${hot} receives ${(top / mean).toFixed(2)}x the mean, every cell of its column over 4x any other cell`);
+    await (await page.$("#sec-net")).screenshot({ path: path.join(SHOTS, "dashboard-network-skew.png") });
+    await page.click("#btn-cancel");
+    await page.waitForFunction(() => /cancel requested|cancel:/.test(document.querySelector("#action-status").textContent), null, { timeout: 10000 });
+    const st = await page.textContent("#action-status");
+    console.log(/cancel requested/.test(st) ? "ok:" : "FAIL:", "cancel button:", st);
+    ok = ok && /cancel requested/.test(st);
+  } catch (e) {
+    console.log("FAIL:", e.stack || e);
+  } finally {
+    await browser.close();
+  }
+  process.exit(ok ? 0 : 1);
+}
+
 fs.mkdirSync(SHOTS, { recursive: true });
+if (SKEW) await skew(); // exits
 const browser = await chromium.launch({
   executablePath: CHROMIUM, headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],

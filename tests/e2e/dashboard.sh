@@ -6,6 +6,8 @@
 # the browser checks the page against the job file and the REST API,
 # takes a savepoint with the button (refused without the token), then
 # stops the job with a savepoint, and the job must exit 4 (stopped).
+# Then a job whose key-by sends everything to one key must show one hot
+# column in the network heat map, and the cancel button cancels it (3).
 # Screenshots: $DASHBOARD_SHOTS, else ./dashboard (the build tree's
 # tests/dashboard under ctest).
 # Skips (77) only when Chromium or the node modules are missing; CI
@@ -72,4 +74,36 @@ fi
 sp=$(cat "$SHOTS/stop-savepoint.txt")
 [ -f "$sp/_metadata.h5" ] || fail "no _metadata.h5 in the stop's savepoint $sp"
 grep -q "stopped" "$WORK/err" || fail "the JobManager's summary does not say stopped"
-echo "ok: the stop button stopped the job with savepoint $sp (exit 4); screenshots in $SHOTS"
+echo "ok: the stop button stopped the job with savepoint $sp (exit 4)"
+
+# A skewed key-by (every record has key 0): one hot column in the heat
+# map; then the cancel button (no token configured here).
+cat >"$WORK/skew.yaml" <<YAML
+name: dashboard_skew
+operators:
+  - uid: gen
+    source: generator
+    parallelism: 3
+    rows-per-second: 3000
+    fields:
+      - {name: k, type: i64, kind: random, min: 0, max: 0}
+      - {name: v, type: i64, kind: random, min: 0, max: 999}
+  - {uid: agg, type: reduce, key-by: k, parallelism: 3, function: count}
+  - {uid: sink, sink: blackhole, parallelism: 3}
+YAML
+timeout 120 mpirun -np 4 --oversubscribe --mca mpi_yield_when_idle 1 "$MPIFLOW" run "$WORK/skew.yaml" \
+  -D rest.port=0 -D metrics.reporter.interval=500ms >"$WORK/skew.log" 2>"$WORK/skew.err" &
+RUN=$!
+disc="$WORK/jobs/dashboard_skew.json"
+for _ in $(seq 300); do [ -f "$disc" ] && break; sleep 0.1; done
+[ -f "$disc" ] || { kill $RUN 2>/dev/null; cat "$WORK/skew.err"; fail "the skewed job did not start its REST API"; }
+URL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$disc")
+JID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["jid"])' "$disc")
+rc=0
+MODE=skew URL=$URL JID=$JID SHOTS=$SHOTS TOKEN=none CHROMIUM=$CHROMIUM \
+  timeout 90 node "$SRC/tests/e2e/dashboard.mjs" || rc=$?
+code=0
+wait $RUN || code=$?
+[ $rc -eq 0 ] || { tail -20 "$WORK/skew.err"; fail "the skewed job's heat map or the cancel button failed"; }
+[ $code -eq 3 ] || { tail -20 "$WORK/skew.err"; fail "the job exited $code after the cancel button, expected 3 (cancelled)"; }
+echo "ok: the cancel button cancelled the job (exit 3); screenshots in $SHOTS"
