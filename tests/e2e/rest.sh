@@ -40,7 +40,7 @@ import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
 print(s.getsockname()[1], flush=True); sys.stdout.close(); time.sleep(300)' >"$WORK/taken" &
 HOLDER=$!
-trap 'kill $HOLDER 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $HOLDER 2>/dev/null; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 for _ in $(seq 50); do [ -s "$WORK/taken" ] && break; sleep 0.1; done
 TAKEN=$(cat "$WORK/taken")
 ARGS=(-D execution.checkpointing.interval=300ms -D state.checkpoints.dir="$WORK/chk"
@@ -58,7 +58,7 @@ start() {
   timeout 150 mpirun -np 3 --oversubscribe --mca mpi_yield_when_idle 1 \
     "$MPIFLOW" run "$WORK/$name.yaml" "$@" >"$WORK/out" 2>"$WORK/err" &
   RUN=$!
-  for _ in $(seq 150); do [ -f "$WORK/jobs/$name.json" ] && break; sleep 0.1; done
+  for _ in $(seq 600); do [ -f "$WORK/jobs/$name.json" ] && break; sleep 0.1; done
   [ -f "$WORK/jobs/$name.json" ] || { cat "$WORK/err"; fail "$name did not start its REST API"; }
   URL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$WORK/jobs/$name.json")
   JID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["jid"])' "$WORK/jobs/$name.json")

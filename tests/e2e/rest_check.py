@@ -80,6 +80,9 @@ def vertices_by_name(job):
 
 
 def shapes(n):
+    # the API is up while the TaskManagers deploy: CREATED, then RUNNING
+    wait_for("the job to run", lambda: get("/jobs")["jobs"][0]["status"] == "RUNNING",
+             tries=300)
     ov = get("/overview")
     if ov["taskmanagers"] != 2 or ov["slots-total"] != 2 or ov["jobs-running"] != 1:
         fail("/overview: %r" % ov)
