@@ -70,7 +70,7 @@ if [ -n "$compare" ]; then
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 tmp=$(mktemp -d /tmp/mpiflow-ckpt-bench.XXXXXX)
-export MPIFLOW_RUN_DIR=$tmp # the job's control socket, for cancel
+export MPIFLOW_RUN_DIR=$tmp # where the job announces its REST API, for cancel
 bgpid=""
 cleanup() {
     [ -n "$bgpid" ] && kill "$bgpid" 2>/dev/null || true

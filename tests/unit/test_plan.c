@@ -924,7 +924,7 @@ static void test_params_defaults_and_cli(void **state)
 }
 
 /* Issue 9: the job name is a value like any other, so ${param} in it is
- * substituted (it names checkpoint directories and the control socket). */
+ * substituted (it names checkpoint directories and the discovery file). */
 static void test_name_substituted(void **state)
 {
     (void)state;
