@@ -107,8 +107,9 @@ static void pb_label_value(pbuf *b, const char *v)
 
 /* --- labels --- */
 
-/* The labels of one sample, in the order they are printed. NULL values
- * are left out (an empty value is the same as no label to Prometheus). */
+/* The labels of one sample, in the order they are printed. NULL strings
+ * and negative numbers are left out (an empty value is the same as no
+ * label to Prometheus). */
 typedef struct plabels {
     const char *job_id;
     const char *job_name;
@@ -116,42 +117,42 @@ typedef struct plabels {
     const char *operator_name;
     int subtask_index; /* -1: none */
     int tm_id;         /* -1: none */
+    int peer_tm_id;    /* the other end of TaskManager traffic; 0: none */
     const char *host;
     const char *quantile; /* summaries */
 } plabels;
 
+static void pb_label(pbuf *b, const char **sep, const char *name, const char *v)
+{
+    if (!v || !*v)
+        return;
+    pb_printf(b, "%s%s=\"", *sep, name);
+    pb_label_value(b, v);
+    pb_puts(b, "\"");
+    *sep = ",";
+}
+
+static void pb_label_int(pbuf *b, const char **sep, const char *name, int v)
+{
+    char num[16];
+    if (v < 0)
+        return;
+    snprintf(num, sizeof num, "%d", v);
+    pb_label(b, sep, name, num);
+}
+
 static void pb_labels(pbuf *b, const plabels *l)
 {
     const char *sep = "{";
-    char num[16];
-    const struct {
-        const char *name, *value;
-    } kv[] = {
-        {"job_id", l->job_id},
-        {"job_name", l->job_name},
-        {"task_name", l->task_name},
-        {"operator_name", l->operator_name},
-        {"subtask_index", NULL},
-        {"tm_id", NULL},
-        {"host", l->host},
-        {"quantile", l->quantile},
-    };
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
-        const char *v = kv[i].value;
-        if (i == 4 && l->subtask_index >= 0) {
-            snprintf(num, sizeof num, "%d", l->subtask_index);
-            v = num;
-        } else if (i == 5 && l->tm_id >= 0) {
-            snprintf(num, sizeof num, "%d", l->tm_id);
-            v = num;
-        }
-        if (!v || !*v)
-            continue;
-        pb_printf(b, "%s%s=\"", sep, kv[i].name);
-        pb_label_value(b, v);
-        pb_puts(b, "\"");
-        sep = ",";
-    }
+    pb_label(b, &sep, "job_id", l->job_id);
+    pb_label(b, &sep, "job_name", l->job_name);
+    pb_label(b, &sep, "task_name", l->task_name);
+    pb_label(b, &sep, "operator_name", l->operator_name);
+    pb_label_int(b, &sep, "subtask_index", l->subtask_index);
+    pb_label_int(b, &sep, "tm_id", l->tm_id);
+    pb_label_int(b, &sep, "peer_tm_id", l->peer_tm_id > 0 ? l->peer_tm_id : -1);
+    pb_label(b, &sep, "host", l->host);
+    pb_label(b, &sep, "quantile", l->quantile);
     if (*sep == ',')
         pb_puts(b, "}");
 }
@@ -322,6 +323,26 @@ static const tm_metric tm_metrics[] = {
      "Times a send waited for credit from its receiver (mpiflow)."},
     {TMS "peakRssKb", "peakRssKb", PT_GAUGE,
      "Peak resident set size of the TaskManager process, KiB (mpiflow)."},
+};
+
+/* The traffic of one TaskManager to another (to itself: its local
+ * channels), a row of the network matrix; the data plane's counters of
+ * this attempt. */
+static const tm_metric peer_metrics[] = {
+    {TMS "Shuffle_Peer_bytesSent", "bytesSent", PT_COUNTER,
+     "Bytes of record batches sent to TaskManager peer_tm_id (itself: local channels) "
+     "(mpiflow)."},
+    {TMS "Shuffle_Peer_bytesSentPerSecond", "bytesSentPerSecond", PT_GAUGE,
+     "Bytes per second sent to TaskManager peer_tm_id (mpiflow)."},
+    {TMS "Shuffle_Peer_batchesSent", "batchesSent", PT_COUNTER,
+     "Record batches sent to TaskManager peer_tm_id (mpiflow)."},
+    {TMS "Shuffle_Peer_creditWaits", "creditWaits", PT_COUNTER,
+     "Times a channel to TaskManager peer_tm_id waited for credit (mpiflow)."},
+    {TMS "Shuffle_Peer_creditWaitTimeNs", "creditWaitTimeNs", PT_COUNTER,
+     "Nanoseconds channels to TaskManager peer_tm_id waited for credit (mpiflow)."},
+    {TMS "Shuffle_Peer_creditWaitTimeMsPerSecond", "creditWaitTimeMsPerSecond", PT_GAUGE,
+     "Milliseconds per second channels to TaskManager peer_tm_id waited for credit "
+     "(mpiflow)."},
 };
 #undef TMS
 
@@ -496,6 +517,26 @@ static void render_tms(pbuf *out, family *f, const jobstate *js)
     }
 }
 
+static void render_peers(pbuf *out, family *f, const jobstate *js)
+{
+    int n = jobstate_ntms(js);
+    for (size_t d = 0; d < sizeof peer_metrics / sizeof peer_metrics[0]; d++) {
+        const tm_metric *pmd = &peer_metrics[d];
+        fam_begin(f, pmd->name, pmd->type, pmd->help);
+        for (int src = 1; src <= n; src++)
+            for (int dst = 1; dst <= n; dst++) {
+                const js_metrics *row = jobstate_peer(js, src, dst);
+                const js_metric *m = row ? js_metrics_get(row, pmd->src) : NULL;
+                if (!m)
+                    continue;
+                plabels l = {.subtask_index = -1, .tm_id = src, .peer_tm_id = dst,
+                             .host = tm_host(js, src)};
+                fam_sample_metric(f, NULL, &l, m);
+            }
+        fam_end(out, f);
+    }
+}
+
 /* One sample of a family of its own. */
 static void render_one(pbuf *out, family *f, const char *name, int type, const char *help,
                        const plabels *l, int64_t v)
@@ -623,6 +664,7 @@ char *prom_render(const jobstate *js, const prom_ctx *ctx, size_t *len)
     chains_init(&c, js);
     render_job(&out, &f, js, ctx);
     render_tms(&out, &f, js);
+    render_peers(&out, &f, js);
     render_tasks(&out, &f, js, &c);
     render_operators(&out, &f, js, &c);
     chains_fini(&c);

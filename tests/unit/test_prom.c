@@ -324,6 +324,10 @@ static const char *tm1_report =
     "latency_count=5 latency_p50_ms=1.250 latency_p99_ms=2.000 latency_max_ms=2.000 "
     "checkpointAlignmentTime_count=0 checkpointAlignmentTime_p50_ms=0.000 "
     "checkpointAlignmentTime_p99_ms=0.000 checkpointAlignmentTime_max_ms=0.000\n"
+    "peer 1 bytesSent=1000 bytesSentPerSecond=250.5 batchesSent=10 creditWaits=0 "
+    "creditWaitTimeNs=0 creditWaitTimeMsPerSecond=0.0\n"
+    "peer 2 bytesSent=3096 bytesSentPerSecond=774.0 batchesSent=31 creditWaits=4 "
+    "creditWaitTimeNs=1500000 creditWaitTimeMsPerSecond=12.5\n"
     "host node1\nbinding core 0\n";
 
 /* TaskManager 2 has not reported its sink subtask yet. */
@@ -452,6 +456,18 @@ static void task_metrics(void **state)
     assert_line(page, "flink_taskmanager_Status_Shuffle_numBytesOutRemote{tm_id=\"1\","
                       "host=\"node1\"} 8192");
     assert_line(page, "flink_taskmanager_Status_peakRssKb{tm_id=\"1\",host=\"node1\"} 20480");
+    /* the network matrix: a row per TaskManager that reported one */
+    assert_line(page, "# TYPE flink_taskmanager_Status_Shuffle_Peer_bytesSent counter");
+    assert_line(page, "flink_taskmanager_Status_Shuffle_Peer_bytesSent{tm_id=\"1\","
+                      "peer_tm_id=\"1\",host=\"node1\"} 1000");
+    assert_line(page, "flink_taskmanager_Status_Shuffle_Peer_bytesSent{tm_id=\"1\","
+                      "peer_tm_id=\"2\",host=\"node1\"} 3096");
+    assert_line(page, "# TYPE flink_taskmanager_Status_Shuffle_Peer_creditWaitTimeMsPerSecond "
+                      "gauge");
+    assert_line(page, "flink_taskmanager_Status_Shuffle_Peer_creditWaitTimeMsPerSecond{tm_id="
+                      "\"1\",peer_tm_id=\"2\",host=\"node1\"} 12.5");
+    assert_no_line_with(page, "tm_id=\"2\",peer_tm_id");
+    assert_no_line_with(page, "peer_tm_id=\"0\"");
     free(page);
 }
 
@@ -528,6 +544,7 @@ static void restart_replaces_series(void **state)
      * failed with it; TaskManagers stay */
     assert_no_line_with(page, OPM);
     assert_no_line_with(page, TSM);
+    assert_no_line_with(page, "Shuffle_Peer_");
     assert_line(page, JOBM "downtime" JOB_LABELS " 1000");
     assert_line(page, JOBM "uptime" JOB_LABELS " 0");
     assert_line(page, JOBM "restartingState" JOB_LABELS " 1");
