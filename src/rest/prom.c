@@ -257,6 +257,12 @@ static const op_metric operator_metrics[] = {
     {OPS "currentOutputWatermark", "currentOutputWatermark", PT_GAUGE, SRC_WATERMARK,
      "The watermark the task last emitted, ms since the epoch (absent: none yet or end of "
      "input)."},
+    {OPS "numBytesIn", "numBytesIn", PT_COUNTER, SRC_ANY,
+     "Bytes the source read, in this attempt (file sources)."},
+    {OPS "pendingRecords", "pendingRecords", PT_GAUGE, SRC_ANY,
+     "Records the source has yet to read (bounded generators)."},
+    {OPS "pendingBytes", "pendingBytes", PT_GAUGE, SRC_ANY,
+     "Bytes the source has yet to read (file sources)."},
     {OPS "stateSizeBytes", "stateSizeBytes", PT_GAUGE, SRC_ANY,
      "Bytes of state the operator subtask holds (mpiflow)."},
     {OPS "statePeakBytes", "statePeakBytes", PT_GAUGE, SRC_ANY,

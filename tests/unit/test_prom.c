@@ -312,7 +312,8 @@ static const char *tm1_report =
     "peakRssKb=20480\n"
     "op 0 0 numRecordsIn=0 numRecordsOut=600 numRecordsOutPerSecond=120.5 "
     "currentInputWatermark=-9223372036854775808 currentOutputWatermark=1700000000000 "
-    "busyTimeMsPerSecond=250.0 backPressuredTimeMsPerSecond=10.0 idleTimeMsPerSecond=740.0\n"
+    "busyTimeMsPerSecond=250.0 backPressuredTimeMsPerSecond=10.0 idleTimeMsPerSecond=740.0 "
+    "pendingRecords=9400\n"
     "op 1 0 numRecordsIn=600 numRecordsOut=590 numRecordsInPerSecond=nan "
     "numRecordsOutPerSecond=118.0 currentInputWatermark=1700000000000 "
     "currentOutputWatermark=1700000000000 busyTimeMsPerSecond=250.0 "
@@ -399,6 +400,9 @@ static void operator_metrics(void **state)
     assert_no_line_with(page, "-9223372036854775808");
     assert_no_line_with(page, "nan");
     assert_no_line_with(page, "NaN");
+    /* a source's backlog (FLIP-33) */
+    assert_line(page, "# TYPE " OPM "pendingRecords gauge");
+    assert_line(page, OPM "pendingRecords" OP_LABELS("gen -> m", "gen", "0", "1", H1) " 9400");
     /* state size and the sinks' latency histogram */
     assert_line(page, "# TYPE " OPM "stateSizeBytes gauge");
     assert_line(page, OPM "stateSizeBytes" OP_LABELS("gen -> m", "m", "0", "1", H1) " 64");
