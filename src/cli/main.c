@@ -6,6 +6,7 @@
  *   mpiflow inspect CHECKPOINT_DIR
  *   mpiflow kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...
  *   mpiflow submit [--restart-attempts N] [--restart-delay D] -- LAUNCHER...
+ *   mpiflow history [DIR] [--port P] | list --archived [DIR]   (job archives)
  *   mpiflow list | savepoint JOB [DIR] | stop JOB [--savepointPath DIR] [--drain] |
  *           cancel JOB | checkpoints JOB | metrics JOB   (over the job's REST API)
  * Exit codes: 0 success, 1 the job failed or was rejected, 2 usage; run
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "ckpt/ckpt.h"
+#include "cli/histcmd.h"
 #include "cli/jobctl.h"
 #include "cli/submit.h"
 #include "connectors/kafka/kafka_mock.h"
@@ -42,6 +44,9 @@ static void usage(FILE *f)
             "                             supervise a job, relaunching it from its latest\n"
             "                             checkpoint after a lost process\n"
             "  mpiflow list               the jobs running on this node\n"
+            "  mpiflow list --archived [DIR]  the jobs archived in DIR (jobmanager.archive.fs.dir)\n"
+            "  mpiflow history [DIR] [--port P]  serve archived jobs: dashboard and REST API\n"
+            "                             (historyserver.web.port, 8082)\n"
             "  mpiflow savepoint JOB [DIR]  take a savepoint of running job JOB\n"
             "  mpiflow stop JOB [--savepointPath DIR] [--drain]  stop JOB with a savepoint\n"
             "  mpiflow cancel JOB         cancel running job JOB (no savepoint)\n"
@@ -355,6 +360,18 @@ int main(int argc, char **argv)
         return kafka_mock_main(argc - 1, argv + 1);
     if (strcmp(cmd, "submit") == 0)
         return cmd_submit(argc - 2, argv + 2);
+    if (strcmp(cmd, "history") == 0 || strcmp(cmd, "list") == 0) {
+        int archived = strcmp(cmd, "history") == 0;
+        for (int i = 2; i < argc && !archived; i++)
+            archived = strcmp(argv[i], "--archived") == 0;
+        if (archived) {
+            char *dc = default_conf_path();
+            int rc = strcmp(cmd, "history") == 0 ? cmd_history(argc - 2, argv + 2, dc)
+                                                 : cmd_list_archived(argc - 2, argv + 2, dc);
+            free(dc);
+            return rc;
+        }
+    }
     if (jobctl_is_command(cmd))
         return cmd_jobctl(cmd, argc - 2, argv + 2);
     fprintf(stderr, "mpiflow: error: unknown command '%s' (run, validate, config, inspect, submit, "

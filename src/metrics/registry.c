@@ -8,7 +8,7 @@
 #include <string.h>
 #include "util/xmalloc.h"
 
-enum mkind { M_COUNTER, M_GAUGE_I64, M_GAUGE_SIZE, M_GAUGE_FN, M_METER, M_TIME_METER, M_HISTO };
+enum mkind { M_COUNTER, M_GAUGE_I64, M_GAUGE_KNOWN, M_GAUGE_SIZE, M_GAUGE_FN, M_METER, M_TIME_METER, M_HISTO };
 
 typedef struct metric {
     const char *name;
@@ -78,6 +78,10 @@ static metric *add(mgroup *g, const char *name, int kind, const void *p)
 void mreg_counter(mgroup *g, const char *name, const uint64_t *v) { add(g, name, M_COUNTER, v); }
 void mreg_gauge_i64(mgroup *g, const char *name, const int64_t *v) { add(g, name, M_GAUGE_I64, v); }
 void mreg_gauge_size(mgroup *g, const char *name, const size_t *v) { add(g, name, M_GAUGE_SIZE, v); }
+void mreg_gauge_known(mgroup *g, const char *name, const int64_t *v)
+{
+    add(g, name, M_GAUGE_KNOWN, v);
+}
 void mreg_meter(mgroup *g, const char *name, const uint64_t *v) { add(g, name, M_METER, v); }
 void mreg_time_meter(mgroup *g, const char *name, const int64_t *ns)
 {
@@ -160,6 +164,10 @@ char *mreg_snapshot(mreg *r, int64_t now_ns, int64_t wall_ms, size_t *len)
                 break;
             case M_GAUGE_I64:
                 sb_printf(&b, " %s=%lld", m->name, (long long)*(const int64_t *)m->p);
+                break;
+            case M_GAUGE_KNOWN:
+                if (*(const int64_t *)m->p >= 0)
+                    sb_printf(&b, " %s=%lld", m->name, (long long)*(const int64_t *)m->p);
                 break;
             case M_GAUGE_SIZE:
                 sb_printf(&b, " %s=%zu", m->name, *(const size_t *)m->p);

@@ -46,6 +46,9 @@ mgroup *mreg_group(mreg *r, const char *scope);
 void mreg_counter(mgroup *g, const char *name, const uint64_t *v);
 void mreg_gauge_i64(mgroup *g, const char *name, const int64_t *v);
 void mreg_gauge_size(mgroup *g, const char *name, const size_t *v);
+/* A gauge that is left out of the snapshot while it is negative (not
+ * known, or not measured by this operator). */
+void mreg_gauge_known(mgroup *g, const char *name, const int64_t *v);
 void mreg_gauge_fn(mgroup *g, const char *name, int64_t (*fn)(const void *ctx),
                    const void *ctx);
 void mreg_meter(mgroup *g, const char *name, const uint64_t *v);

@@ -210,6 +210,11 @@ struct op_inst {
     size_t state_peak;     /* largest state_bytes seen */
     int64_t watermark;     /* current event time (ms) seen by this op */
     int64_t proc_timer;    /* next processing-time timer (ms); INT64_MAX none */
+    /* Sources that know how much input is left (Flink's pendingRecords
+     * and pendingBytes source metrics; -1: unknown) and how many bytes
+     * they read (numBytesIn; -1: not measured). The JobManager's live
+     * status line derives progress and the time left from them. */
+    int64_t pending_records, pending_bytes, bytes_in;
 };
 
 static inline void op_emit(op_inst *oi, const uint8_t *rec, uint32_t len)

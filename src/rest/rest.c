@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "rest/dashboard.h"
+#include "rest/history.h"
 #include "rest/rest_dash.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -49,6 +51,7 @@ typedef struct trigger {
 struct rest_server {
     struct MHD_Daemon *d;
     const jobstate *js;
+    history *hist; /* `mpiflow history`: archives instead of js (read-only) */
     rest_job_info ji;
     char *token; /* NULL: mutating calls need none */
     char **allowed; /* resolved savepoint roots */
@@ -498,6 +501,72 @@ static enum MHD_Result get_asset(struct MHD_Connection *c, const dashboard_file 
     return ret;
 }
 
+/* GET /jobmanager/log (rank 0) and /taskmanagers/:id/log (:id "tm-<rank>"
+ * or the rank): the rank's file in log.dir, read from there -- on a
+ * cluster a directory every node shares. ?tail=N: its last N bytes. */
+static enum MHD_Result get_log(rest_server *s, struct MHD_Connection *c, const char *tm)
+{
+    const char *dir = s->ji.conf ? conf_str(s->ji.conf, CONF_LOG_DIR) : "";
+    int rank = 0;
+    if (tm) {
+        char *end;
+        long r = strtol(strncmp(tm, "tm-", 3) == 0 ? tm + 3 : tm, &end, 10);
+        if (*end || r < 1 || r > jobstate_ntms(s->js))
+            return send_error(c, MHD_HTTP_NOT_FOUND, "no TaskManager '%s' (tm-1 to tm-%d)", tm,
+                              jobstate_ntms(s->js));
+        rank = (int)r;
+    }
+    if (!*dir)
+        return send_error(c, MHD_HTTP_NOT_FOUND, "no log files: log.dir is not set (the log "
+                          "goes to stderr only)");
+    char *path = log_file_path(dir, rank);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        enum MHD_Result ret = send_error(c, MHD_HTTP_NOT_FOUND, "cannot read %s: %s", path,
+                                         strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(path);
+        return ret;
+    }
+    free(path);
+    const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tail");
+    uint64_t size = (uint64_t)sb.st_size, off = 0;
+    if (t) {
+        unsigned long long n = strtoull(t, NULL, 10);
+        off = n < size ? size - n : 0;
+    }
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(size - off, fd, off);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* `mpiflow history`: the archived answers; everything else is refused. */
+static enum MHD_Result route_history(rest_server *s, struct MHD_Connection *c, const char *url,
+                                     const char *method, char **seg, int n)
+{
+    const dashboard_file *asset;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
+        return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s is not allowed: the history "
+                          "server only shows archived jobs, which have ended", method);
+    if (dashboard_asset(url, &asset) == 0)
+        return get_asset(c, asset);
+    char why[512];
+    json_t *o = history_get(s->hist, seg, n, why, sizeof why);
+    if (!o)
+        return send_error(c, MHD_HTTP_NOT_FOUND, "%s", why);
+    return send_json(c, MHD_HTTP_OK, o);
+}
+
 /* Read-only endpoints: a JSON value built under the model's lock. */
 static enum MHD_Result get_json(rest_server *s, struct MHD_Connection *c, char **seg, int n)
 {
@@ -533,6 +602,8 @@ static enum MHD_Result get_json(rest_server *s, struct MHD_Connection *c, char *
         o = rest_dash_network(js, now);
     } else if (n == 3 && strcmp(seg[2], "exceptions") == 0) {
         o = rest_json_exceptions(js);
+    } else if (n == 3 && strcmp(seg[2], "taskmanagers") == 0) {
+        o = rest_json_taskmanagers(js, &s->ji, now);
     } else if (n == 3 && strcmp(seg[2], "vertices") == 0) {
         o = rest_json_job(js, &s->ji, now);
     } else if ((n == 4 || (n == 5 && strcmp(seg[4], "watermarks") == 0)) &&
@@ -579,11 +650,17 @@ static enum MHD_Result route(rest_server *s, struct MHD_Connection *c, const cha
     if (n && strcmp(seg[0], "v1") == 0) { /* Flink's versioned paths */
         memmove(seg, seg + 1, (size_t)--n * sizeof *seg);
     }
+    if (s->hist)
+        return route_history(s, c, url, method, seg, n);
     int get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
     int post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
     int patch = strcmp(method, MHD_HTTP_METHOD_PATCH) == 0;
     if (n == 1 && strcmp(seg[0], "metrics") == 0 && get)
         return get_metrics(s, c);
+    if (get && n == 2 && strcmp(seg[0], "jobmanager") == 0 && strcmp(seg[1], "log") == 0)
+        return get_log(s, c, NULL);
+    if (get && n == 3 && strcmp(seg[0], "taskmanagers") == 0 && strcmp(seg[2], "log") == 0)
+        return get_log(s, c, seg[1]);
     int job_path = n >= 2 && strcmp(seg[0], "jobs") == 0 && strcmp(seg[1], "overview") != 0;
     int mutating = job_path && ((post && n == 3 && (strcmp(seg[2], "savepoints") == 0 ||
                                                    strcmp(seg[2], "stop") == 0)) ||
@@ -855,6 +932,40 @@ int rest_start(rest_server **out, const jobstate *js, const rest_job_info *ji, m
         log_warn("the REST API listens on %s without rest.auth.token: anyone who reaches it "
                  "can stop or cancel the job", s->address);
     write_discovery(s);
+    *out = s;
+    return 0;
+fail:
+    rest_stop(s);
+    return e->code;
+}
+
+int rest_start_history(rest_server **out, history *h, const conf *c, mpf_err *e)
+{
+    *out = NULL;
+    rest_server *s = xcalloc(1, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    s->hist = h;
+    s->max_body = (size_t)conf_size(c, CONF_REST_SERVER_MAX_CONTENT_LENGTH);
+    snprintf(s->address, sizeof s->address, "%s", conf_str(c, CONF_HISTORYSERVER_WEB_ADDRESS));
+    int fd = listen_on(s->address, (int)conf_int(c, CONF_HISTORYSERVER_WEB_PORT), &s->port, e);
+    if (fd < 0)
+        goto fail;
+    int64_t timeout_s = conf_duration_ns(c, CONF_REST_SERVER_CONNECTION_TIMEOUT) / 1000000000;
+    s->d = MHD_start_daemon(
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)conf_int(c, CONF_REST_SERVER_MAX_CONNECTIONS), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(timeout_s > 0 ? timeout_s : 1), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)conf_size(c, CONF_REST_SERVER_MAX_HEADER_SIZE), MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+    if (!s->d) {
+        close(fd);
+        err_set(e, MPF_EIO, "history server: libmicrohttpd could not start on %s:%d",
+                s->address, s->port);
+        goto fail;
+    }
+    const char *host = strcmp(s->address, "0.0.0.0") == 0 ? "127.0.0.1" : s->address;
+    snprintf(s->url, sizeof s->url, "http://%s:%d", host, s->port);
     *out = s;
     return 0;
 fail:

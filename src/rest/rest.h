@@ -37,6 +37,13 @@ typedef struct rest_request {
  * Errors (no port, unreadable token file) fill e; the caller decides
  * whether the job runs without REST. Ours: rest_stop frees it. */
 int rest_start(rest_server **out, const jobstate *js, const rest_job_info *ji, mpf_err *e);
+/* `mpiflow history`: serve the job archives of h (which must outlive the
+ * server) on historyserver.web.address:historyserver.web.port (the next
+ * free port above it when taken) with the dashboard and the read
+ * endpoints; every other method is answered 405. Limits from rest.server.*
+ * of c. No discovery file. Ours: rest_stop frees it. */
+struct history;
+int rest_start_history(rest_server **out, struct history *h, const conf *c, mpf_err *e);
 /* Where the server listens ("http://127.0.0.1:8081"), or "". */
 const char *rest_url(const rest_server *s);
 /* Stop serving and remove the discovery file. A savepoint's outcome that

@@ -16,9 +16,11 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 #include "util/clock.h"
+#include "runtime/console.h"
 #include "runtime/heartbeat.h"
 #include "runtime/jobstate.h"
 #include "runtime/restart.h"
+#include "rest/archive.h"
 #include "rest/rest.h"
 
 /* Flags of a checkpoint (also sent in TRIGGER). */
@@ -69,6 +71,7 @@ typedef struct jm_ctx {
     int restored_savepoint;   /* --restore took a savepoint */
     int cancel_req;
     double t_fail; /* when the last failure was seen */
+    int console;   /* stderr is a terminal: a live status line instead of the periodic one */
 } jm_ctx;
 
 enum run_result { RUN_FINISHED, RUN_FAILED, RUN_STOPPED, RUN_CANCELLED };
@@ -486,7 +489,10 @@ static int run_until_end(jm_ctx *jm, char **err)
     while (result < 0) {
         jm_events(jm);
         ckpt_tick(jm);
-        jobstate_tick(jm->js, clock_mono_ns(), clock_wall_ms());
+        if (jm->console)
+            console_tick(jm->js, clock_mono_ns(), clock_wall_ms());
+        else
+            jobstate_tick(jm->js, clock_mono_ns(), clock_wall_ms());
         if (ck->fail) {
             log_error("%s", ck->fail);
             jobstate_exception(jm->js, 0, ck->fail, clock_wall_ms());
@@ -889,6 +895,26 @@ static void jm_setup(jm_ctx *jm)
                  jm->plan.job->name);
 }
 
+/* The job ended: its final state into jobmanager.archive.fs.dir. */
+static void jm_archive(jm_ctx *jm)
+{
+    const char *dir = conf_str(jm->conf, CONF_JOBMANAGER_ARCHIVE_FS_DIR);
+    if (!*dir)
+        return;
+    rest_job_info ji = {jm->conf, jm->no_savepoint, jm->plan.batch_mode,
+                        jm->plan.max_parallelism, jm->plan.slots_per_tm};
+    mpf_err e = {0};
+    char *path;
+    jobstate_lock(jm->js);
+    int rc = archive_write(jm->js, &ji, dir, &path, &e);
+    jobstate_unlock(jm->js);
+    if (rc)
+        log_warn("%s", e.msg);
+    else
+        log_info("job archived in %s (mpiflow history %s)", path, dir);
+    free(path);
+}
+
 int jm_main(submission *sub)
 {
     jm_ctx jm = {0};
@@ -945,6 +971,7 @@ int jm_main(submission *sub)
         goto out;
     }
     log_init("jm", log_level_parse(conf_str(jm.conf, CONF_LOG_LEVEL)));
+    jm.console = runtime_open_log(jm.conf, 0);
     jm.max_sleep_ns = conf_duration_ns(jm.conf, CONF_TASKMANAGER_NETWORK_POLL_MAX_SLEEP);
     jm.js = jobstate_new(&jm.plan, jm.ntms, jm.conf, clock_wall_ms());
     if (sub->restore)
@@ -973,6 +1000,7 @@ int jm_main(submission *sub)
         jobstate_set_status(jm.js, JS_RUNNING, clock_wall_ms());
         log_info("processing starts (start_unix_ms=%lld)", (long long)clock_wall_ms());
         int result = run_until_end(&jm, &err);
+        console_clear(); /* what follows is the end, or a restart that redraws it */
         if (result == RUN_FINISHED) {
             free(err);
             code = finish_job(&jm) ? MPF_EXIT_FAILED
@@ -1047,6 +1075,8 @@ int jm_main(submission *sub)
     jobstate_set_status(jm.js, code == MPF_EXIT_CANCELLED ? JS_CANCELED
                                : code == MPF_EXIT_FAILED  ? JS_FAILED
                                                           : JS_FINISHED, clock_wall_ms());
+    console_clear();
+    jm_archive(&jm);
     char shutdown[16];
     snprintf(shutdown, sizeof shutdown, "%d", code);
     broadcast(&jm, CTL_SHUTDOWN, shutdown);

@@ -744,6 +744,87 @@ static int min_watermark(const jobstate *js, int role, const char *name, int64_t
     return found;
 }
 
+static int64_t metric_i(const js_subtask *s, const char *name)
+{
+    const js_metric *m = js_metrics_get(&s->m, name);
+    return m ? m->i : -1;
+}
+
+int jobstate_progress(const jobstate *js, double *fraction, double *eta_s)
+{
+    int any = 0;
+    *fraction = 1;
+    *eta_s = 0;
+    for (int i = 0; i < js->nv; i++) {
+        const js_vertex *v = &js->v[i];
+        if (v->role != OP_SOURCE)
+            continue;
+        if (!js->plan->job->ops[v->index].bounded)
+            return 0;
+        /* in records (generators) or bytes (files), over the subtasks */
+        double done = 0, left = 0, rate = 0, bytes = 0, recs = 0;
+        for (int k = 0; k < v->parallelism; k++) {
+            const js_subtask *s = &v->subtasks[k];
+            int64_t pr = metric_i(s, "pendingRecords"), pb = metric_i(s, "pendingBytes");
+            int64_t out = metric_i(s, "numRecordsOut"), bin = metric_i(s, "numBytesIn");
+            const js_metric *r = js_metrics_get(&s->m, "numRecordsOutPerSecond");
+            if (pr >= 0 && out >= 0) {
+                done += (double)out;
+                left += (double)pr;
+            } else if (pb >= 0 && bin >= 0) {
+                done += (double)bin;
+                left += (double)pb;
+                bytes += (double)bin;
+                recs += out > 0 ? (double)out : 0;
+            } else {
+                return 0;
+            }
+            rate += r ? r->d : 0;
+        }
+        if (bytes > 0) /* bytes per second from records per second */
+            rate = recs > 0 ? rate * bytes / recs : 0;
+        double f = done + left > 0 ? done / (done + left) : 1;
+        double eta = left <= 0 ? 0 : rate > 0 ? left / rate : -1;
+        if (f < *fraction)
+            *fraction = f;
+        if (*eta_s >= 0 && (eta < 0 || eta > *eta_s))
+            *eta_s = eta;
+        any = 1;
+    }
+    return any;
+}
+
+void jobstate_status_info(const jobstate *js, int64_t now_ms, js_status_info *o)
+{
+    memset(o, 0, sizeof *o);
+    o->elapsed_s = js->start_ms ? (double)(now_ms - js->start_ms) / 1e3 : 0.0;
+    int fin = 0, fout = 0;
+    o->in_per_s = rate_sum(js, OP_SOURCE, "numRecordsOutPerSecond", &fin);
+    o->out_per_s = rate_sum(js, OP_SINK, "numRecordsInPerSecond", &fout);
+    o->has_rates = fin || fout;
+    for (int i = 0; i < js->nv; i++)
+        if (js->v[i].role == OP_SOURCE)
+            o->records_in += jobstate_vertex_sum(js, i, "numRecordsOut");
+    int64_t wm;
+    if (js->event_time && (min_watermark(js, OP_SINK, "currentOutputWatermark", &wm) ||
+                           min_watermark(js, OP_SOURCE, "currentOutputWatermark", &wm))) {
+        o->has_wm_lag = 1;
+        o->wm_lag_ms = now_ms - wm;
+    }
+    o->backpressured = -1;
+    for (int i = 0; i < js->nv; i++)
+        for (int k = 0; k < js->v[i].parallelism; k++) {
+            const js_metric *m =
+                js_metrics_get(&js->v[i].subtasks[k].m, "backPressuredTimeMsPerSecond");
+            if (m && m->d > o->backpressured) {
+                o->backpressured = m->d;
+                o->backpressured_uid = js->v[i].uid;
+            }
+        }
+    o->last_checkpoint = jobstate_last_completed(js);
+    o->has_progress = jobstate_progress(js, &o->progress, &o->eta_s);
+}
+
 int jobstate_status_line(const jobstate *js, int64_t now_ms, char *buf, size_t n)
 {
     size_t at = 0;
@@ -755,38 +836,25 @@ int jobstate_status_line(const jobstate *js, int64_t now_ms, char *buf, size_t n
     } while (0)
     if (n)
         buf[0] = 0;
-    PUT("job '%s' %s for %.1f s:", js->plan->job->name, js_status_name(js->status),
-        js->start_ms ? (double)(now_ms - js->start_ms) / 1e3 : 0.0);
-    int fin = 0, fout = 0;
-    double rin = rate_sum(js, OP_SOURCE, "numRecordsOutPerSecond", &fin);
-    double rout = rate_sum(js, OP_SINK, "numRecordsInPerSecond", &fout);
-    if (!fin && !fout) {
+    js_status_info o;
+    jobstate_status_info(js, now_ms, &o);
+    PUT("job '%s' %s for %.1f s:", js->plan->job->name, js_status_name(js->status), o.elapsed_s);
+    if (!o.has_rates) {
         PUT(" no metrics yet");
         return (int)at;
     }
-    int64_t total = 0;
-    for (int i = 0; i < js->nv; i++)
-        if (js->v[i].role == OP_SOURCE)
-            total += jobstate_vertex_sum(js, i, "numRecordsOut");
-    PUT(" records_in_per_s=%.0f records_out_per_s=%.0f records_in=%" PRId64, rin, rout, total);
-    int64_t wm;
-    if (js->event_time && (min_watermark(js, OP_SINK, "currentOutputWatermark", &wm) ||
-                           min_watermark(js, OP_SOURCE, "currentOutputWatermark", &wm)))
-        PUT(" wm_lag_ms=%" PRId64, now_ms - wm);
-    double bp = -1;
-    const char *bp_uid = NULL;
-    for (int i = 0; i < js->nv; i++)
-        for (int k = 0; k < js->v[i].parallelism; k++) {
-            const js_metric *m =
-                js_metrics_get(&js->v[i].subtasks[k].m, "backPressuredTimeMsPerSecond");
-            if (m && m->d > bp) {
-                bp = m->d;
-                bp_uid = js->v[i].uid;
-            }
-        }
-    if (bp_uid)
-        PUT(" backpressured_ms_per_s=%.0f (%s)", bp, bp_uid);
-    const js_checkpoint *c = jobstate_last_completed(js);
+    PUT(" records_in_per_s=%.0f records_out_per_s=%.0f records_in=%" PRId64, o.in_per_s,
+        o.out_per_s, o.records_in);
+    if (o.has_progress) {
+        PUT(" progress_pct=%.1f", o.progress * 100);
+        if (o.eta_s >= 0)
+            PUT(" eta_s=%.0f", o.eta_s);
+    }
+    if (o.has_wm_lag)
+        PUT(" wm_lag_ms=%" PRId64, o.wm_lag_ms);
+    if (o.backpressured_uid)
+        PUT(" backpressured_ms_per_s=%.0f (%s)", o.backpressured, o.backpressured_uid);
+    const js_checkpoint *c = o.last_checkpoint;
     if (c)
         PUT(" last_checkpoint=%" PRId64 " age_s=%.1f duration_ms=%" PRId64 " size_bytes=%" PRId64
             " alignment_ms=%.1f", c->id, (double)(now_ms - c->trigger_ms - c->duration_ms) / 1e3,

@@ -240,4 +240,29 @@ const histo *jobstate_histo(const jobstate *js, int which);
  * after the colon until rates arrive). Returns the length, as snprintf. */
 int jobstate_status_line(const jobstate *js, int64_t now_ms, char *buf, size_t n);
 
+/* What the status line says, as numbers (the console's live line
+ * formats them its own way). */
+typedef struct js_status_info {
+    double elapsed_s;           /* since the job started */
+    int has_rates;              /* 0: no metrics yet */
+    double in_per_s, out_per_s; /* records out of the sources, into the sinks */
+    int64_t records_in;         /* records the sources emitted */
+    int has_wm_lag;
+    int64_t wm_lag_ms;
+    double backpressured;         /* largest backPressuredTimeMsPerSecond */
+    const char *backpressured_uid; /* its operator, or NULL */
+    const js_checkpoint *last_checkpoint; /* or NULL */
+    int has_progress;             /* jobstate_progress */
+    double progress, eta_s;
+} js_status_info;
+void jobstate_status_info(const jobstate *js, int64_t now_ms, js_status_info *o);
+
+/* How far a job whose sources are all bounded and say what they have
+ * left (pendingRecords: generators; pendingBytes with numBytesIn: files)
+ * has read its input: 1 with *fraction in [0, 1] and *eta_s, the seconds
+ * left at the sources' current rate (-1: no rate yet); 0 when that is not
+ * known. The fraction is that of the least advanced source, the time
+ * that of the slowest. */
+int jobstate_progress(const jobstate *js, double *fraction, double *eta_s);
+
 #endif

@@ -44,6 +44,12 @@ int runtime_take_stop_signals(void);
 /* SIGUSR1 asks for a savepoint: 1 once per arrival (then cleared). */
 int runtime_take_savepoint_signal(void);
 
+/* Once the configuration is known: append this rank's log to its file
+ * in log.dir (created if missing; a failure is logged, the job runs
+ * on), and on a terminal (log.console.status auto) start console mode
+ * (util/log.h). Returns whether stderr is a terminal. */
+int runtime_open_log(const conf *c, int rank);
+
 /* Peak resident set size of this process in KiB (VmHWM), or 0. */
 long runtime_peak_rss_kb(void);
 /* A control message could not be sent or received: the job has lost its

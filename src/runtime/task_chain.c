@@ -123,6 +123,7 @@ void chain_open(task_inst *t, const conf *c)
         oi->conf = c;
         oi->watermark = WM_MIN;
         oi->proc_timer = INT64_MAX;
+        oi->pending_records = oi->pending_bytes = oi->bytes_in = -1;
         t->has_proc_timers |= oi->spec->kind->on_proc_time != NULL;
         t->has_service |= oi->spec->kind->service != NULL;
         if (k + 1 < t->nops) {

@@ -584,6 +584,7 @@ int tm_main(void)
         return code;
     }
     log_init(role, log_level_parse(conf_str(tm.conf, CONF_LOG_LEVEL)));
+    runtime_open_log(tm.conf, tm.rank);
     tm.max_sleep_ns = conf_duration_ns(tm.conf, CONF_TASKMANAGER_NETWORK_POLL_MAX_SLEEP);
     hb_init(&tm_hb, tm.conf, 0, 0, clock_mono_ns());
     if (strcmp(conf_str(tm.conf, CONF_TASKMANAGER_CPU_BINDING), "core") == 0) {

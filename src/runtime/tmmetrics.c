@@ -75,6 +75,11 @@ static void add_op(mreg *r, task_inst *t, int k)
     mreg_time_meter(g, "busyTimeMsPerSecond", &t->busy_ns);
     mreg_time_meter(g, "backPressuredTimeMsPerSecond", &t->backpressured_ns);
     mreg_time_meter(g, "idleTimeMsPerSecond", &t->idle_ns);
+    if (oi->spec->kind->role == OP_SOURCE) {
+        mreg_gauge_known(g, "pendingRecords", &oi->pending_records);
+        mreg_gauge_known(g, "pendingBytes", &oi->pending_bytes);
+        mreg_gauge_known(g, "numBytesIn", &oi->bytes_in);
+    }
     if (k != t->nops - 1)
         return;
     mreg_counter(g, "numBytesOut", &t->bytes_out);

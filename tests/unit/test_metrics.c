@@ -19,6 +19,7 @@
 #include "metrics/registry.h"
 #include "ops/op.h"
 #include "record/batch.h"
+#include "runtime/console.h"
 #include "runtime/jobstate.h"
 
 #define MS INT64_C(1000000)
@@ -422,6 +423,60 @@ static void status_line(void **state)
     assert_int_equal(strlen(small), sizeof small - 1);
 }
 
+/* Progress of bounded sources: the least advanced source's fraction, the
+ * time left at its rate; known only when every source is bounded and
+ * says what it has left. Gauges that are not known stay out of the
+ * snapshot. The console's live line fits the terminal. */
+static void progress_and_live_line(void **state)
+{
+    fixture *f = *state;
+    double frac, eta;
+    int64_t unknown = -1, left = 700;
+    mreg *r = mreg_new();
+    mgroup *g = mreg_group(r, "op 0 0");
+    mreg_gauge_known(g, "pendingBytes", &unknown);
+    mreg_gauge_known(g, "pendingRecords", &left);
+    size_t len;
+    char *s = mreg_snapshot(r, 0, 1, &len);
+    assert_string_equal(s, "mpiflow-metrics 1 1 1 0\nop 0 0 pendingRecords=700\n");
+    free(s);
+    mreg_destroy(r);
+
+    jobstate_set_status(f->js, JS_RUNNING, 10000);
+    jobstate_on_metrics(f->js, 1, "mpiflow-metrics 1 1 0 0\n"
+                        "op 0 0 numRecordsOut=300 pendingRecords=700 "
+                        "numRecordsOutPerSecond=100.0\n", 12000);
+    jobstate_on_metrics(f->js, 2, "mpiflow-metrics 1 1 0 0\n"
+                        "op 0 1 numRecordsOut=200 pendingRecords=800 "
+                        "numRecordsOutPerSecond=100.0\n", 12000);
+    assert_int_equal(jobstate_progress(f->js, &frac, &eta), 0); /* unbounded */
+    f->ops[0].bounded = 1;
+    assert_int_equal(jobstate_progress(f->js, &frac, &eta), 1);
+    assert_float_equal(frac, 0.25, 1e-9); /* 500 of 2000 */
+    assert_float_equal(eta, 7.5, 1e-9);   /* 1500 left at 200/s */
+    char line[512];
+    jobstate_status_line(f->js, 12000, line, sizeof line);
+    assert_non_null(strstr(line, " records_in=500 progress_pct=25.0 eta_s=8"));
+    size_t n = console_line(f->js, 12000, 200, line, sizeof line);
+    assert_int_equal(n, strlen(line));
+    assert_string_equal(line, "t RUNNING 2s | 25.0% ETA 8s | 200 records/s in, 0 out");
+    assert_int_equal(console_line(f->js, 12000, 20, line, sizeof line), 19);
+    assert_string_equal(line, "t RUNNING 2s | 25.0");
+
+    /* bytes (a file source): 3000 read in 300 records, 1000 left; 100
+     * records/s are 1000 bytes/s */
+    jobstate_new_attempt(f->js, 12500);
+    jobstate_on_metrics(f->js, 2, "mpiflow-metrics 1 2 0 0\n"
+                        "op 0 1 numRecordsOut=300 numBytesIn=3000 pendingBytes=1000 "
+                        "numRecordsOutPerSecond=100.0\n", 13000);
+    jobstate_on_metrics(f->js, 1, "mpiflow-metrics 1 2 0 0\n"
+                        "op 0 0 numRecordsOut=300 numBytesIn=3000 pendingBytes=1000 "
+                        "numRecordsOutPerSecond=100.0\n", 13000);
+    assert_int_equal(jobstate_progress(f->js, &frac, &eta), 1);
+    assert_float_equal(frac, 0.75, 1e-9);
+    assert_float_equal(eta, 1.0, 1e-9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(checkpoint_history, setup, teardown),
         cmocka_unit_test_setup_teardown(exceptions, setup, teardown),
         cmocka_unit_test_setup_teardown(status_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(progress_and_live_line, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

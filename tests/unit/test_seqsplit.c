@@ -93,6 +93,14 @@ static void check_chain(const int *pars, int npars, int64_t limit, int64_t upto,
             }
         }
         free(last);
+        /* what the subtasks have left is what was not taken (the
+         * generator's pendingRecords); unbounded: not known */
+        int64_t left = 0;
+        for (int i = 0; i < cur.p && left >= 0; i++) {
+            int64_t k = seqsplit_left(&cur.s[i]);
+            left = k < 0 ? -1 : left + k;
+        }
+        assert_int_equal(left, limit >= 0 ? limit - total : -1);
         if (!final) {
             world next;
             rescale(&cur, &next, pars[step + 1], limit);

@@ -245,12 +245,14 @@ static int gen_poll(op_inst *oi, mpf_err *e)
     for (int64_t k = 0; k < budget && bytes < seg; k++) {
         int64_t r = seqsplit_take(&st->rows);
         if (r < 0)
-            return 0;
+            break;
         gen_row(cfg, r, &st->rb);
         op_emit(oi, st->rb.p, st->rb.len);
         bytes += st->rb.len;
         st->produced++;
     }
+    if (cfg->rows >= 0)
+        oi->pending_records = seqsplit_left(&st->rows);
     return seqsplit_more(&st->rows) ? MPF_EAGAIN : 0;
 }
 

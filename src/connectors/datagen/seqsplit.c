@@ -43,6 +43,20 @@ int seqsplit_more(const seqsplit *s)
     return 0;
 }
 
+int64_t seqsplit_left(const seqsplit *s)
+{
+    int64_t n = 0;
+    for (int i = 0; i < s->n; i++) {
+        const seq_range *r = &s->r[i];
+        if (r->next >= r->end)
+            continue;
+        if (r->end == INT64_MAX)
+            return -1;
+        n += (r->end - r->next + r->stride - 1) / r->stride;
+    }
+    return n;
+}
+
 void seqsplit_snapshot(const seqsplit *s, snap_writer *w)
 {
     size_t len = 8 + (size_t)s->n * sizeof(seq_range);

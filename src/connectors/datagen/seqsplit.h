@@ -60,6 +60,8 @@ static inline int64_t seqsplit_take(seqsplit *s)
 
 /* Rows are left to produce. */
 int seqsplit_more(const seqsplit *s);
+/* How many rows are left to produce, or -1 when a range is unbounded. */
+int64_t seqsplit_left(const seqsplit *s);
 
 /* Checkpoints: snapshot writes one SNAP_OPERATOR blob; restore takes the
  * blobs of every old subtask (op_kind.union_state) and restore_end keeps

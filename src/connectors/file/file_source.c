@@ -71,6 +71,7 @@ typedef struct fsrc_state {
     uint64_t fingerprint_v1; /* the same as version 1 checkpoints hashed it */
     srcutil_rate rate;
     int64_t rows;         /* emitted since open (for the rate) */
+    int64_t pending0;     /* bytes left at the first poll; -1 before it */
 } fsrc_state;
 
 static const char *const fsrc_keys[] = {"path", "format", "field", "fields", "delimiter",
@@ -288,6 +289,7 @@ static int fsrc_open(op_inst *oi, mpf_err *e)
     }
     fsrc_state *st = xcalloc(1, sizeof *st);
     st->fd = -1;
+    st->pending0 = -1;
     int64_t total = 0;
     for (int i = 0; i < n; i++)
         total += sizes[i];
@@ -431,7 +433,7 @@ static void close_part(fsrc_state *st)
     st->cur++;
 }
 
-static int fsrc_poll(op_inst *oi, mpf_err *e)
+static int fsrc_read_lines(op_inst *oi, mpf_err *e)
 {
     const fsrc_cfg *cfg = oi->spec->cfg;
     fsrc_state *st = oi->st;
@@ -513,6 +515,35 @@ static int fsrc_poll(op_inst *oi, mpf_err *e)
         budget--;
     }
     return MPF_EAGAIN;
+}
+
+/* Bytes of this subtask's splits not read yet. */
+static int64_t pending_bytes(const fsrc_state *st)
+{
+    int64_t n = 0;
+    for (int i = st->cur; i < st->nparts; i++) {
+        const fpart *fp = &st->parts[i];
+        int64_t at = fp->start;
+        if (i == st->cur && st->started && st->buf_off + (int64_t)st->pos > at)
+            at = st->buf_off + (int64_t)st->pos;
+        if (fp->end > at)
+            n += fp->end - at;
+    }
+    return n;
+}
+
+/* Lines to records, then what is left and what was read (pendingBytes,
+ * numBytesIn since open) for the progress the JobManager shows. */
+static int fsrc_poll(op_inst *oi, mpf_err *e)
+{
+    fsrc_state *st = oi->st;
+    if (st->pending0 < 0)
+        st->pending0 = pending_bytes(st);
+    int rc = fsrc_read_lines(oi, e);
+    int64_t left = rc == 0 ? 0 : pending_bytes(st);
+    oi->pending_bytes = left;
+    oi->bytes_in = st->pending0 - left;
+    return rc;
 }
 
 /* ---- checkpoints ---- */

@@ -446,6 +446,29 @@
     }));
   }
 
+  // --- logs and archived jobs ---
+  function logRanks(t) {
+    const sel = $("#log-rank");
+    if (sel.options.length > 1 || !t) return;
+    for (const m of t.taskmanagers) sel.append(el("option", { value: `/taskmanagers/${m.id}/log` }, m.id));
+  }
+  async function loadLog() {
+    const path = $("#log-rank").value;
+    $("#log-link").href = path;
+    const r = await fetch(path + "?tail=65536", { cache: "no-store" });
+    const text = await r.text();
+    if (r.ok) $("#log-text").textContent = text;
+    else { let why = text; try { why = JSON.parse(text).errors[0]; } catch (e) { /* not JSON */ } $("#log-text").textContent = why; }
+  }
+  function pickJob(jobs) { // mpiflow history serves many ended jobs: choose one
+    if (jobs.length < 2) return;
+    const sel = $("#job-pick");
+    sel.replaceChildren(...jobs.map((j) => el("option", { value: j.jid }, `${j.name} · ${j.state} · ${clock(j["start-time"])}`)));
+    sel.value = dash.jid;
+    sel.hidden = false;
+    sel.addEventListener("change", () => { location.search = "?job=" + encodeURIComponent(sel.value); });
+  }
+
   // --- polling ---
   function banner(text) {
     const b = $("#banner");
@@ -458,11 +481,13 @@
     try {
       if (!dash.jid) {
         const o = await getJSON("/jobs/overview");
-        dash.jid = o.jobs[0].jid;
+        dash.jid = new URLSearchParams(location.search).get("job") || o.jobs[0].jid;
+        pickJob(o.jobs);
       }
       const base = `/jobs/${dash.jid}`;
       const [job, checkpoints, taskmanagers, network, exceptions] = await Promise.all([
-        getJSON(base), getJSON(base + "/checkpoints"), getJSON("/taskmanagers"), getJSON(base + "/network"), getJSON(base + "/exceptions")]);
+        getJSON(base), getJSON(base + "/checkpoints"), getJSON(base + "/taskmanagers"), getJSON(base + "/network"), getJSON(base + "/exceptions")]);
+      logRanks(taskmanagers);
       if (!dash.plan) dash.plan = await getJSON(base + "/plan");
       Object.assign(dash, { job, checkpoints, taskmanagers, network, exceptions });
       drawHeader(); drawGraph(); drawOps(); drawSeries(); drawNetwork(); drawCheckpoints(); drawTaskManagers(); drawExceptions();
@@ -527,6 +552,8 @@
       status("cancel requested", "ok");
     }));
     $("#net-metric").addEventListener("change", drawNetwork);
+    $("#log-load").addEventListener("click", () => loadLog().catch((e) => { $("#log-text").textContent = String(e.message || e); }));
+    $("#log-rank").addEventListener("change", () => loadLog().catch(() => {}));
     $("#subtasks-close").addEventListener("click", () => { dash.selected = null; $("#subtasks").hidden = true; });
   }
 
