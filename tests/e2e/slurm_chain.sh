@@ -7,6 +7,9 @@
 # savepoint and resubmits itself; the second job resumes from the savepoint
 # and finishes. The committed output -- a rolling per-key sum, one line per
 # input row -- must equal an independent computation over the generated rows.
+# While the first job runs, its log names the node and port of the dashboard
+# with an `ssh -L` line, and that address answers; both runs end up in the
+# archive under the submit directory.
 # Skipped (exit 77) unless run as root with Slurm and munge installed.
 . "$(dirname "$0")/lib.sh"
 for t in munged slurmctld slurmd sbatch srun squeue sinfo scancel scontrol; do
@@ -152,6 +155,11 @@ LOG1="$WORK/mpiflow-chain-$JOB1.log"
 # Running, with a checkpoint completed: then the "wall-time" signal.
 for _ in $(seq 150); do grep -qs "checkpoint [0-9]* completed" "$LOG1" && break; sleep 0.2; done
 grep -qs "checkpoint [0-9]* completed" "$LOG1" || fail "job $JOB1: no checkpoint completed ($(jobstate "$JOB1"))"
+grep -E "ssh -L 8081:$NODE:[0-9]+ " "$LOG1" || fail "job $JOB1: no 'ssh -L 8081:$NODE:PORT' line"
+port=$(sed -n "s/.*ssh -L 8081:$NODE:\([0-9]*\) .*/\1/p" "$LOG1" | head -1)
+curl -sf "http://127.0.0.1:$port/jobs/overview" | grep -q '"name":"chain"' ||
+  fail "the dashboard address in the log of job $JOB1 does not answer"
+echo "ok: job $JOB1 printed its dashboard's address (port $port), which answers"
 sleep 2
 scancel --signal=TERM "$JOB1" || fail "scancel --signal=TERM $JOB1"
 s=$(waitjob "$JOB1" 30)
@@ -173,6 +181,9 @@ n2=$(grep -oE 'gen +1 +0 +[0-9]+' "$LOG2" | awk '{print $4}')
 [ -n "$n2" ] && [ "$n2" -gt 0 ] && [ "$n2" -lt 160000 ] ||
   fail "job $JOB2 read '${n2}' rows, not the rest of the 160000"
 echo "ok: job $JOB2 resumed from the savepoint, read the last $n2 rows and finished the job"
+"$MPIFLOW" list --archived "$WORK/archive" >"$WORK/archived" || fail "list --archived"
+[ "$(grep -c ': chain (FINISHED)' "$WORK/archived")" -eq 2 ] ||
+  { cat "$WORK/archived"; fail "expected both runs of the chain in $WORK/archive"; }
 
 # --- Exactly once --------------------------------------------------------------
 ! ls -a "$WORK/result" | grep -qE '\.(pending|inprogress)$' || fail "leftover staged files"
