@@ -140,7 +140,7 @@ start() { # start NP ARGS...: run in the background, wait for its REST API
   timeout 120 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
     "$MPIFLOW" run "$WORK/$name.yaml" "${CK[@]}" "$@" >"$WORK/out" 2>"$WORK/err" &
   RUN=$!
-  for _ in $(seq 100); do [ -f "$WORK/jobs/$name.json" ] && return 0; sleep 0.1; done
+  for _ in $(seq 300); do [ -f "$WORK/jobs/$name.json" ] && return 0; sleep 0.1; done
   cat "$WORK/err"; fail "rescale: no REST API"
 }
 stop() { # stop WHAT: stop with a savepoint, its directory -> $SP
