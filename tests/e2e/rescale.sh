@@ -48,7 +48,7 @@ start() {
   timeout 120 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
     "$MPIFLOW" run "$WORK/$name.yaml" "$@" >"$WORK/out" 2>"$WORK/err" &
   RUN=$!
-  for _ in $(seq 100); do [ -f "$WORK/jobs/$name.json" ] && return 0; sleep 0.1; done
+  for _ in $(seq 600); do [ -f "$WORK/jobs/$name.json" ] && return 0; sleep 0.1; done
   cat "$WORK/err"; fail "job $name did not start its REST API"
 }
 # stop NAME WHAT: stop the running job with a savepoint; its directory -> $SP

@@ -44,7 +44,7 @@ start() { # start NP ARGS...: run in the background until its REST API is up
   timeout 120 mpirun -np "$np" --oversubscribe --mca mpi_yield_when_idle 1 \
     "$MPIFLOW" run "$WORK/gen.yaml" "$@" >"$WORK/out" 2>"$WORK/err" &
   RUN=$!
-  for _ in $(seq 100); do [ -f "$WORK/jobs/gen.json" ] && return 0; sleep 0.1; done
+  for _ in $(seq 600); do [ -f "$WORK/jobs/gen.json" ] && return 0; sleep 0.1; done
   cat "$WORK/err"; fail "the job did not start its REST API"
 }
 stop() { # stop WHAT: stop with a savepoint after about a second of running

@@ -47,7 +47,7 @@ start() {
   RUN=$!
   MPIRUN=""
   for _ in $(seq 50); do MPIRUN=$(pgrep -P "$RUN" mpirun) && break; sleep 0.05; done
-  for _ in $(seq 100); do [ -f "$WORK/jobs/$name.json" ] && return 0; sleep 0.1; done
+  for _ in $(seq 600); do [ -f "$WORK/jobs/$name.json" ] && return 0; sleep 0.1; done
   cat "$WORK/err"; fail "job $name did not start its REST API"
 }
 same() { # same NAME WHAT: the committed output of job NAME equals the reference
