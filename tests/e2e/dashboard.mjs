@@ -56,7 +56,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // MODE=skew: a job whose key-by sends every record to one key, so one
 // TaskManager receives all of the shuffle: the heat map must show one hot
 // column (the summary's largest receiver at least 2.5x the mean of 3).
-// Then the cancel button cancels the job (the script checks exit code 3).
+// Its rank 3 fails once: the page lists the exception as the REST API
+// does and counts one restart. Then the cancel button cancels the job
+// (the script checks exit code 3).
 async function skew() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
   let ok = false;
@@ -64,6 +66,13 @@ async function skew() {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     page.on("dialog", (d) => d.accept());
     await page.goto(URL + "/?refresh=1000");
+    // the injected failure, then the restart
+    await page.waitForFunction(() => document.querySelectorAll("#exc-list li").length >= 1 &&
+      document.querySelector("#job-restarts").textContent === "1" && document.querySelector("#job-state").textContent === "RUNNING", null, { timeout: 30000 });
+    const exc = await page.$$eval("#exc-list li", (l) => l.map((x) => x.textContent));
+    const restExc = (await rest(`/jobs/${JID}/exceptions`))["all-exceptions"];
+    const excOk = exc.length === restExc.length && exc[0].includes(restExc[0].exception) && exc[0].includes("tm-3");
+    console.log(excOk ? "ok:" : "FAIL:", `exceptions: the page lists the injected failure from tm-3 (${JSON.stringify(exc[0]).slice(0, 160)}), restarts 1`);
     await page.waitForFunction(() => {
       const n = window.mpfDash?.state.network;
       return n && n.totals.bytesSentPerSecond.received.filter((v) => v > 0).length >= 1 &&
@@ -78,9 +87,10 @@ async function skew() {
     console.log("skew: received bytes/s per TaskManager:", rec.map((v) => v.toFixed(0)).join(" "), "|", summary);
     const hotCells = await page.$$eval(`#net rect.cell[data-dst="${hot}"]`, (rs) => rs.map((r) => Number(r.dataset.value)));
     const coldMax = Math.max(...(await page.$$eval(`#net rect.cell:not([data-dst="${hot}"])`, (rs) => rs.map((r) => Number(r.dataset.value) || 0))));
-    ok = top / mean >= 2.5 && summary.includes(`tm-${hot}`) && Math.min(...hotCells) > 4 * coldMax;
+    ok = excOk && top / mean >= 2.5 && summary.includes(`tm-${hot}`) && Math.min(...hotCells) > 4 * coldMax;
     console.log(ok ? "ok:" : "FAIL:", `skewed key-by: tm-${hot} receives ${(top / mean).toFixed(2)}x the mean, every cell of its column over 4x any other cell`);
     await (await page.$("#sec-net")).screenshot({ path: path.join(SHOTS, "dashboard-network-skew.png") });
+    await page.screenshot({ path: path.join(SHOTS, "dashboard-skew-restart.png"), fullPage: true });
     await page.click("#btn-cancel");
     await page.waitForFunction(() => /cancel requested|cancel:/.test(document.querySelector("#action-status").textContent), null, { timeout: 10000 });
     const st = await page.textContent("#action-status");

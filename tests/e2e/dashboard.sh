@@ -7,7 +7,8 @@
 # takes a savepoint with the button (refused without the token), then
 # stops the job with a savepoint, and the job must exit 4 (stopped).
 # Then a job whose key-by sends everything to one key must show one hot
-# column in the network heat map, and the cancel button cancels it (3).
+# column in the network heat map, its injected failure in the exceptions
+# and one restart, and the cancel button cancels it (3).
 # Screenshots: $DASHBOARD_SHOTS, else ./dashboard (the build tree's
 # tests/dashboard under ctest).
 # Skips (77) only when Chromium or the node modules are missing; CI
@@ -77,7 +78,10 @@ grep -q "stopped" "$WORK/err" || fail "the JobManager's summary does not say sto
 echo "ok: the stop button stopped the job with savepoint $sp (exit 4)"
 
 # A skewed key-by (every record has key 0): one hot column in the heat
-# map; then the cancel button (no token configured here).
+# map. Rank 3 -- it holds subtask 2 of agg, which owns key 0 and so reads
+# every record -- fails once early on (debug.inject-failure) and the job
+# restarts: the page lists the exception and counts the restart. Then the
+# cancel button (no token configured here).
 cat >"$WORK/skew.yaml" <<YAML
 name: dashboard_skew
 operators:
@@ -92,7 +96,9 @@ operators:
   - {uid: sink, sink: blackhole, parallelism: 3}
 YAML
 timeout 120 mpirun -np 4 --oversubscribe --mca mpi_yield_when_idle 1 "$MPIFLOW" run "$WORK/skew.yaml" \
-  -D rest.port=0 -D metrics.reporter.interval=500ms >"$WORK/skew.log" 2>"$WORK/skew.err" &
+  -D rest.port=0 -D metrics.reporter.interval=500ms -D debug.inject-failure=rank=3,records=1500 \
+  -D restart-strategy.type=fixed-delay -D restart-strategy.fixed-delay.delay=200ms \
+  >"$WORK/skew.log" 2>"$WORK/skew.err" &
 RUN=$!
 disc="$WORK/jobs/dashboard_skew.json"
 for _ in $(seq 300); do [ -f "$disc" ] && break; sleep 0.1; done
