@@ -21,6 +21,14 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return k;
 }
 
+/* Nothing listens there (any more): refused, or a server that closed
+ * the connection without an answer because it was shutting down. */
+static int gone(CURLcode rc)
+{
+    return rc == CURLE_COULDNT_CONNECT || rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR ||
+           rc == CURLE_SEND_ERROR;
+}
+
 int rest_http(const char *method, const char *url, const char *token, const char *body,
               long timeout_ms, rest_reply *r, mpf_err *e)
 {
@@ -56,8 +64,8 @@ int rest_http(const char *method, const char *url, const char *token, const char
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     else
-        ret = err_set(e, rc == CURLE_COULDNT_CONNECT ? MPF_ENOENT : MPF_EIO, "%s %s: %s", method,
-                      url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        ret = err_set(e, gone(rc) ? MPF_ENOENT : MPF_EIO, "%s %s: %s", method, url,
+                      errbuf[0] ? errbuf : curl_easy_strerror(rc));
     curl_slist_free_all(hdr);
     free(auth);
     curl_easy_cleanup(c);

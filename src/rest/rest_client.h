@@ -15,7 +15,8 @@ typedef struct rest_reply {
 /* method url with body (JSON, or NULL) and, when token is not NULL, an
  * `Authorization: Bearer` header; gives up after timeout_ms. Returns 0
  * with *r filled (any HTTP status), MPF_ENOENT when nothing listens
- * there, or MPF_EIO; e says why. */
+ * there (refused, or closed without an answer: a server shutting down),
+ * or MPF_EIO; e says why. */
 int rest_http(const char *method, const char *url, const char *token, const char *body,
               long timeout_ms, rest_reply *r, mpf_err *e);
 void rest_reply_fini(rest_reply *r);
