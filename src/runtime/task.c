@@ -184,6 +184,10 @@ static int read_inputs(task_inst *t, int *progress, mpf_err *e)
     return 0;
 }
 
+/* One step: a snapshot that is due; the service hooks and the buffer
+ * timeout, even while an output waits for credit; then, once the outputs
+ * have room, a watermark under way, processing-time timers, the source or
+ * the inputs, and the finishing states. */
 static int step(task_inst *t, int64_t now_ns, mpf_err *e)
 {
     t->now_ns = now_ns;

@@ -1,8 +1,9 @@
 /* Event time of a task (runtime layer): each input channel's watermark and
  * idle flag, the task's watermark as their minimum, a source's watermarks
- * from the largest event time it emitted (periodic or per record) and its
- * idleness, and the passing of a watermark through the chain (each
- * operator fires what it completes) and then downstream. */
+ * (from the largest event time it emitted, periodic or per record, or
+ * from its splits) and its idleness, and the passing of a watermark
+ * through the chain (each operator fires what it completes) and then
+ * downstream. */
 #include "runtime/task_int.h"
 
 #include <stdlib.h>
@@ -119,8 +120,11 @@ int watermark_input_ended(task_inst *t, int ch, mpf_err *e)
     return 0;
 }
 
-/* Sources: periodic watermarks (max event time - out-of-orderness - 1,
- * as Flink's BoundedOutOfOrdernessWatermarks) and idleness. */
+/* Sources: periodic watermarks and idleness. A source that keeps event
+ * time per split gives the watermark and says when every split is idle
+ * (split_watermark); for the others it is max event time -
+ * out-of-orderness - 1, as Flink's BoundedOutOfOrdernessWatermarks, and
+ * the source is idle once it emitted nothing for its idleness timeout. */
 int watermark_source_tick(task_inst *t, mpf_err *e)
 {
     const op_spec *src = t->ops[0].spec;
