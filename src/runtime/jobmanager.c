@@ -491,8 +491,7 @@ static int run_until_end(jm_ctx *jm, char **err)
         ckpt_tick(jm);
         if (jm->console)
             console_tick(jm->js, clock_mono_ns(), clock_wall_ms());
-        else
-            jobstate_tick(jm->js, clock_mono_ns(), clock_wall_ms());
+        jobstate_tick(jm->js, clock_mono_ns(), clock_wall_ms());
         if (ck->fail) {
             log_error("%s", ck->fail);
             jobstate_exception(jm->js, 0, ck->fail, clock_wall_ms());
@@ -974,6 +973,7 @@ int jm_main(submission *sub)
     jm.console = runtime_open_log(jm.conf, 0);
     jm.max_sleep_ns = conf_duration_ns(jm.conf, CONF_TASKMANAGER_NETWORK_POLL_MAX_SLEEP);
     jm.js = jobstate_new(&jm.plan, jm.ntms, jm.conf, clock_wall_ms());
+    jobstate_status_to_file(jm.js, jm.console);
     if (sub->restore)
         jobstate_restored(jm.js, jm.ck.last_id, jm.restored_savepoint, sub->restore,
                           clock_wall_ms());

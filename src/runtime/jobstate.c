@@ -37,6 +37,7 @@ struct jobstate {
     histo h[JS_H_COUNT];
     int event_time; /* some source has a watermark strategy */
     int64_t status_interval_ns, next_status_ns;
+    int status_file_only; /* jobstate_status_to_file */
     int64_t start_ms; /* when the job last went RUNNING */
     js_restore restore; /* the latest; restores counts them */
     int64_t restores;
@@ -560,7 +561,15 @@ void jobstate_tick(jobstate *js, int64_t mono_ns, int64_t now_ms)
     js->next_status_ns = mono_ns + js->status_interval_ns;
     char line[1024];
     jobstate_status_line(js, now_ms, line, sizeof line);
-    log_info("status: %s", line);
+    if (js->status_file_only)
+        log_write_file(LOG_INFO, "status: %s", line);
+    else
+        log_info("status: %s", line);
+}
+
+void jobstate_status_to_file(jobstate *js, int on)
+{
+    js->status_file_only = on;
 }
 
 /* --- reading --- */

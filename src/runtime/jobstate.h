@@ -157,6 +157,9 @@ void jobstate_exception(jobstate *js, int rank, const char *message, int64_t now
  * passed since the last one (mono_ns: a monotonic clock; 0 interval:
  * never). */
 void jobstate_tick(jobstate *js, int64_t mono_ns, int64_t now_ms);
+/* The console shows the status live (runtime/console.h): the periodic
+ * status line then goes to the log file only (log.dir). */
+void jobstate_status_to_file(jobstate *js, int on);
 
 /* The job was restored from checkpoint or savepoint id at path (at the
  * start, or by a restart in the same MPI world). */

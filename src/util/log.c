@@ -111,28 +111,49 @@ static void to_stderr(const char *text)
     free(buf);
 }
 
-void log_write(int level, const char *fmt, ...)
+/* The line of level with fmt into line: time, level, role, text, '\n'. */
+static void format_line(char *line, size_t size, int level, const char *fmt, va_list ap)
 {
     static const char *tags[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
-    char line[2048];
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%02d:%02d:%02d.%03ld %s [%s] ",
+    int n = snprintf(line, size, "%02d:%02d:%02d.%03ld %s [%s] ",
                      tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
                      tags[level < 0 ? 0 : level > 3 ? 3 : level], log_role);
-    va_list ap;
-    va_start(ap, fmt);
-    if (n >= 0 && (size_t)n < sizeof line)
-        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    va_end(ap);
-    /* One fputs per line keeps lines whole when mpirun merges ranks. */
+    if (n >= 0 && (size_t)n < size)
+        vsnprintf(line + n, size - (size_t)n, fmt, ap);
     size_t len = strlen(line);
-    if (len + 1 < sizeof line) {
+    if (len + 1 < size) {
         line[len] = '\n';
         line[len + 1] = '\0';
     }
+}
+
+void log_write_file(int level, const char *fmt, ...)
+{
+    if (log_fd < 0 || level < log_threshold)
+        return;
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    format_line(line, sizeof line, level, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&log_mu);
+    if (log_fd >= 0)
+        write_all(log_fd, line, strlen(line));
+    pthread_mutex_unlock(&log_mu);
+}
+
+void log_write(int level, const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    format_line(line, sizeof line, level, fmt, ap);
+    va_end(ap);
+    /* One fputs per line keeps lines whole when mpirun merges ranks. */
     pthread_mutex_lock(&log_mu);
     if (log_fd >= 0)
         write_all(log_fd, line, strlen(line));

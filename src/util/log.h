@@ -18,6 +18,9 @@ void log_init(const char *role, int level);
 int log_level_parse(const char *s);
 void log_write(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A line for the log file only (nothing without one): what the terminal
+ * shows another way, as the status line it shows live. */
+void log_write_file(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Also append every line to path (log.dir's jobmanager.log or
  * taskmanager-<rank>.log). 0, or -1 with errno. */

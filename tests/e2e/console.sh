@@ -4,7 +4,8 @@
 # place (carriage return, clear to the end of the line) with records/s and,
 # for a bounded generator, a progress percentage that grows and an ETA;
 # log lines printed meanwhile start on a cleared line, so no log line is
-# glued to a status line. (2) The same job without a terminal: no carriage
+# glued to a status line; the periodic status log line goes only to the
+# log file (log.dir). (2) The same job without a terminal: no carriage
 # return anywhere, the periodic status log lines as before, now with
 # progress_pct and eta_s; a rate-limited file source reports progress too.
 # (3) log.dir: jobmanager.log and taskmanager-<rank>.log hold exactly the
@@ -28,7 +29,7 @@ YAML
 iv="-D metrics.reporter.interval=300ms -D metrics.status.interval=1s -D rest.port=0"
 
 # --- (1) on a terminal ---
-cmd="timeout 120 mpirun -np 3 --oversubscribe --mca mpi_yield_when_idle 1 $MPIFLOW run $WORK/gen.yaml $iv"
+cmd="timeout 120 mpirun -np 3 --oversubscribe --mca mpi_yield_when_idle 1 $MPIFLOW run $WORK/gen.yaml $iv -D log.dir=$WORK/ttylogs"
 script -qec "$cmd" /dev/null </dev/null >"$WORK/tty" 2>&1 || { cat "$WORK/tty"; fail "run under a terminal failed"; }
 # live lines: what follows each "\r\e[K" up to the next control character
 tr '\033' '~' <"$WORK/tty" | tr '\r' '\n' | sed -n 's/^~\[K\(console_gen RUNNING.*\)/\1/p' >"$WORK/live"
@@ -45,6 +46,9 @@ if tr '\r' '\n' <"$WORK/tty" | grep -E 'records/s in.*[0-9]{2}:[0-9]{2}:[0-9]{2}
   fail "a log line follows a live line without clearing it"
 fi
 tr -d '\r' <"$WORK/tty" | grep -q "source records: $rows" || fail "the summary is missing on the terminal"
+if tr '\r' '\n' <"$WORK/tty" | grep -q "\[jm\] status: "; then fail "status log lines on the terminal"; fi
+[ "$(grep -c "\[jm\] status: job 'console_gen' RUNNING" "$WORK/ttylogs/jobmanager.log")" -ge 2 ] ||
+  fail "the status log lines are not in jobmanager.log"
 
 # --- (2) not on a terminal: plain log lines, as before ---
 # shellcheck disable=SC2086
