@@ -154,7 +154,7 @@
   function layoutGraph() {
     const plan = dash.plan.plan;
     const g = new dagre.graphlib.Graph({ multigraph: true });
-    g.setGraph({ rankdir: "LR", nodesep: 28, ranksep: 90, marginx: 12, marginy: 12 });
+    g.setGraph({ rankdir: "LR", nodesep: 24, ranksep: 70, marginx: 12, marginy: 12 });
     g.setDefaultEdgeLabel(() => ({}));
     for (const c of dash.plan.chains)
       g.setNode("c" + c.index, { width: OP_W + 2 * CHAIN_PAD, height: CHAIN_HEAD + c.nodes.length * (OP_H + 6) + CHAIN_PAD - 6, chain: c });
@@ -392,7 +392,10 @@
     const c = dash.checkpoints;
     if (!c) return;
     const k = c.counts;
-    $("#ckpt-counts").textContent = `${k.completed} completed (${k.savepoints ?? 0} savepoints), ${k.failed} failed, ${k.in_progress} in progress`;
+    $("#ckpt-counts").textContent = k.total
+      ? `${k.completed} completed (${k.savepoints ?? 0} savepoints), ${k.failed} failed, ${k.in_progress} in progress`
+      : "none yet (is execution.checkpointing.interval set?)";
+    $("#ckpt-chart").parentElement.hidden = !c.history.length;
     $("#ckpt-counts").setAttribute("data-completed", k.completed);
     $("#ckpt-counts").setAttribute("data-failed", k.failed);
     const hist = c.history.slice().reverse(); // oldest first
