@@ -1464,22 +1464,20 @@ static int ks_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
     if (h.txidx == st->subtask && h.seq >= st->next_seq)
         st->next_seq = h.seq + 1;
     /* insert in (txidx, seq) order */
-    ks_epoch **pp = &st->head, *prev = NULL;
+    ks_epoch **pp = &st->head;
     while (*pp && ((*pp)->txidx < ep->txidx ||
-                   ((*pp)->txidx == ep->txidx && (*pp)->seq < ep->seq))) {
-        prev = *pp;
+                   ((*pp)->txidx == ep->txidx && (*pp)->seq < ep->seq)))
         pp = &(*pp)->next;
-    }
-    if (*pp && (*pp)->txidx == ep->txidx && (*pp)->seq == ep->seq) {
-        epoch_unref(ep); /* the same epoch twice: keep one */
-        return 0;
-    }
+    for (ks_epoch *q = st->head; q; q = q->next)
+        if (memcmp(q->token, ep->token, 16) == 0) {
+            epoch_unref(ep); /* the same epoch twice: keep one */
+            return 0;
+        }
     ep->next = *pp;
     *pp = ep;
     st->nrestored++;
     if (!ep->next)
         st->tail = ep;
-    (void)prev;
     return 0;
 bad:
     return err_set(e, MPF_EPARSE, "operator '%s': restored Kafka sink state of subtask %d is "
@@ -1528,14 +1526,13 @@ static int ks_service(op_inst *oi, int64_t now_ns, mpf_err *e)
     }
     pthread_mutex_lock(&st->mu);
     int failed = st->failed;
-    int64_t pub = st->published, rep = st->republished, skip = st->skipped;
+    int64_t rep = st->republished, skip = st->skipped;
     int rec = st->recovered;
     if (failed)
         err_set(e, MPF_EIO, "%s", st->err);
     pthread_mutex_unlock(&st->mu);
     if (failed)
         return e->code;
-    (void)pub;
     if (rec)
         report_recovery(st, rep, skip);
     return 0;
