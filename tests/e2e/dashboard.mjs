@@ -9,7 +9,8 @@
 //      and every number drawn lies between the two (counters) or equals
 //      one of them (rates, gauges), hosts and bindings exactly;
 //   4. the network matrix has a cell for every pair of TaskManagers that
-//      a channel joins, with bytes;
+//      a channel joins, with bytes; with rank 2 stopped for a few seconds
+//      (SIGSTOP: a slow node) its column lights up in the credit-wait view;
 //   5. savepoint without a token is refused (the page says so); with the
 //      token pasted into the field the button takes a savepoint whose
 //      directory holds _metadata.h5;
@@ -49,6 +50,18 @@ async function rest(p) {
   const r = await fetch(URL + p);
   if (!r.ok) throw new Error(`${p}: ${r.status}`);
   return r.json();
+}
+// The pid of this job's rank r: the process whose environment has
+// OMPI_COMM_WORLD_RANK=r and this test's MPIFLOW_RUN_DIR (unique per run).
+function findRank(r) {
+  const want = [`OMPI_COMM_WORLD_RANK=${r}`, `MPIFLOW_RUN_DIR=${env("MPIFLOW_RUN_DIR")}`];
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    let e;
+    try { e = fs.readFileSync(`/proc/${d}/environ`, "latin1").split("\0"); } catch { continue; }
+    if (want.every((w) => e.includes(w))) return Number(d);
+  }
+  return 0;
 }
 const between = (v, a, b) => typeof v === "number" && v >= Math.min(a, b) && v <= Math.max(a, b);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -263,6 +276,34 @@ try {
   const waitCells = await page.$$eval("#net rect.cell", (rs) => rs.filter((r) => r.dataset.value !== "").length);
   check(waitCells === NTMS * NTMS, "network matrix: the credit-wait view has a value in every cell");
   await page.selectOption("#net-metric", "bytesSentPerSecond");
+  // --- 4b. a slow node: rank 2 stopped (SIGSTOP) for a few seconds ---
+  // Its inputs run out of credit, so the channels into it wait: the
+  // credit-wait view must light up its column and nothing else.
+  const rank2 = findRank(2);
+  if (rank2) {
+    await page.selectOption("#net-metric", "creditWaitTimeMsPerSecond");
+    let net;
+    process.kill(rank2, "SIGSTOP");
+    try {
+      await sleep(2500);
+      net = await rest(`/jobs/${JID}/network`);
+      await page.evaluate(() => window.mpfDash.refresh());
+      await (await page.$("#sec-net")).screenshot({ path: path.join(SHOTS, "dashboard-network-slow-node.png") });
+    } finally {
+      process.kill(rank2, "SIGCONT");
+    }
+    const col = net.totals.creditWaitTimeMsPerSecond.received;
+    const i2 = net.ranks.indexOf(2);
+    const others = Math.max(...col.filter((_, i) => i !== i2));
+    const summary = await page.textContent("#net-summary");
+    console.log("slow node: credit wait ms/s received per TaskManager:", col.map((v) => v.toFixed(0)).join(" "), "|", summary);
+    check(col[i2] >= 500 && col[i2] > 5 * others && summary.includes("tm-2"),
+      "slow node: the credit-wait view shows tm-2's column (its inputs wait for credit), the others stay cool");
+    await page.selectOption("#net-metric", "bytesSentPerSecond");
+    await sleep(2000); // back to normal before the savepoint
+  } else {
+    check(false, "slow node: found no process of rank 2 (OMPI_COMM_WORLD_RANK=2 with this test's MPIFLOW_RUN_DIR)");
+  }
   // a click on an operator opens its subtasks
   await page.click('#graph g.op[data-uid="win"]');
   await page.waitForSelector("#subtasks:not([hidden]) tbody tr");

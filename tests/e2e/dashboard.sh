@@ -4,7 +4,8 @@
 # (p=3, rebalanced) -> keyed tumbling window chained to a file sink (p=3)
 # runs on 3 TaskManagers with checkpoints every second and a REST token;
 # the browser checks the page against the job file and the REST API,
-# takes a savepoint with the button (refused without the token), then
+# stops rank 2 (SIGSTOP) for 2.5 s and finds its column hot in the
+# credit-wait heat map (a slow node), takes a savepoint with the button (refused without the token), then
 # stops the job with a savepoint, and the job must exit 4 (stopped).
 # Then a job whose key-by sends everything to one key must show one hot
 # column in the network heat map, its injected failure in the exceptions
