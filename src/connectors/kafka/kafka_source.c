@@ -99,6 +99,7 @@ typedef struct kpart {
     int done;       /* bounded: reached end */
     const void *rkt; /* librdkafka's topic handle, once a message named it */
     int64_t max_ts;  /* largest event time read (WM_MIN: none) */
+    int64_t tick_ts; /* max_ts when a watermark last counted it */
     int64_t last_ns; /* monotonic time of its last record (or assignment) */
 } kpart;
 
@@ -658,7 +659,8 @@ static int discover(ksrc_state *st, int first, mpf_err *e)
                 np = xrealloc(np, (size_t)cap * sizeof *np);
             }
             np[n++] = (kpart){.topic = xstrdup(mt->topic), .partition = pid,
-                              .next = KOFF_EARLIEST, .end = -1, .max_ts = WM_MIN};
+                              .next = KOFF_EARLIEST, .end = -1, .max_ts = WM_MIN,
+                              .tick_ts = WM_MIN};
         }
     }
     rd_kafka_metadata_destroy(md);
@@ -1022,9 +1024,14 @@ static int ksrc_split_watermark(op_inst *oi, int64_t now_ns, int64_t *wm)
     int active = 0;
     int64_t m = WM_MAX;
     for (int i = 0; i < st->nparts; i++) {
-        const kpart *p = &st->parts[i];
-        if (p->done || (s->wm_idle_ns && now_ns - p->last_ns >= s->wm_idle_ns))
+        kpart *p = &st->parts[i];
+        /* Idle: nothing read for the idleness, and what it read before
+         * was counted in an earlier watermark (a burst read just before
+         * a late tick still moves the watermark once). */
+        if (p->done || (s->wm_idle_ns && now_ns - p->last_ns >= s->wm_idle_ns &&
+                        p->max_ts == p->tick_ts))
             continue;
+        p->tick_ts = p->max_ts;
         active = 1;
         int64_t w = p->max_ts == WM_MIN ? WM_MIN : p->max_ts - s->wm_delay_ms - 1;
         if (w < m)
