@@ -160,7 +160,7 @@ done
 # 4. Every broker down for 3 s mid-run, then back: nothing lost, the job
 #    finishes (librdkafka retries; the at-least-once checkpoints wait for
 #    the acknowledgements).
-job down 30000 10000 "topic: down" "format: csv" "delivery-guarantee: at-least-once" \
+job down 30000 5000 "topic: down" "format: csv" "delivery-guarantee: at-least-once" \
   >"$WORK/down.yaml"
 rm -rf "$WORK/chk"
 timeout 120 "${MPIRUN[@]}" "$MPIFLOW" run "$WORK/down.yaml" "${CK[@]}" >"$WORK/out" 2>"$WORK/err" &

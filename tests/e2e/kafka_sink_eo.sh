@@ -162,7 +162,7 @@ exactly_once $name "rescaled 3 -> 2 -> 3 TaskManagers through savepoints"
 # 4. The (only) broker down for 3 s mid-run and back: transactions wait
 #    and retry; the job finishes with every record exactly once.
 name=down
-job $name 2 $N 10000 >"$WORK/$name.yaml"
+job $name 2 $N 5000 >"$WORK/$name.yaml" # 6 s: the outage is mid-run
 rm -rf "$WORK/chk"
 timeout 200 "${MPIRUN[@]}" "$MPIFLOW" run "$WORK/$name.yaml" "${CK[@]}" >"$WORK/out" 2>"$WORK/err" &
 RUN=$!

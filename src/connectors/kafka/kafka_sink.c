@@ -73,6 +73,7 @@ typedef struct ks_cfg {
     char *prefix, *progress;
     int64_t txn_timeout_ms;
     int64_t ckpt_timeout_ns; /* at-least-once: longest wait for deliveries */
+    int64_t commit_wait_ns;  /* end of a bounded job: longest wait in `commit` */
     int inj_rank;
     unsigned inj_points;       /* bit per enum ks_point */
     int64_t inj_at[KP_COUNT];  /* fire at the N-th time there */
@@ -1140,6 +1141,14 @@ static int ks_configure(op_spec *s, const conf *c, mpf_err *e)
     }
     int64_t interval = conf_duration_ns(c, CONF_EXECUTION_CHECKPOINTING_INTERVAL);
     cfg->ckpt_timeout_ns = conf_duration_ns(c, CONF_EXECUTION_CHECKPOINTING_TIMEOUT);
+    /* The TaskManager sends no heartbeat while commit hooks run, and
+     * the JobManager gives up on it after heartbeat.timeout: the end of
+     * a bounded job waits for Kafka at most that minus two heartbeat
+     * intervals, then fails (a restart replays what was not published). */
+    cfg->commit_wait_ns = conf_duration_ns(c, CONF_HEARTBEAT_TIMEOUT) -
+                          2 * conf_duration_ns(c, CONF_HEARTBEAT_INTERVAL);
+    if (cfg->commit_wait_ns < 1000000000)
+        cfg->commit_wait_ns = 1000000000;
     if (cfg->guarantee != KS_EXACTLY_ONCE && (prefix || progress))
         KS_FAIL(prefix ? "transactional-id-prefix" : "progress-topic",
                 "%s is for delivery-guarantee: exactly-once",
@@ -1546,10 +1555,16 @@ static int ks_commit(op_inst *oi, mpf_err *e)
     const ks_cfg *cfg = st->cfg;
     if (st->alo) {
         ks_alo *a = st->alo;
-        while (rd_kafka_outq_len(a->rk) > 0 && !atomic_load(&a->failed))
+        int64_t end = mono_ns() + cfg->commit_wait_ns;
+        while (rd_kafka_outq_len(a->rk) > 0 && !atomic_load(&a->failed) && mono_ns() < end)
             rd_kafka_flush(a->rk, 100);
         if (atomic_load(&a->failed))
             return err_set(e, MPF_EIO, "operator '%s': %s", oi->spec->uid, a->err);
+        if (rd_kafka_outq_len(a->rk) > 0)
+            return err_set(e, MPF_EIO, "operator '%s': %d message(s) to %s not acknowledged "
+                           "within %.1f s at the end of the job", oi->spec->uid,
+                           rd_kafka_outq_len(a->rk), cfg->props.bootstrap,
+                           (double)cfg->commit_wait_ns / 1e9);
         return 0;
     }
     pthread_mutex_lock(&st->mu);
@@ -1567,7 +1582,7 @@ static int ks_commit(op_inst *oi, mpf_err *e)
     for (ks_epoch *ep = st->head; ep; ep = ep->next)
         ep->committable = 1; /* the job succeeded everywhere */
     pthread_cond_broadcast(&st->cv);
-    int64_t deadline = mono_ns() + (cfg->txn_timeout_ms + 60000) * 1000000;
+    int64_t deadline = mono_ns() + cfg->commit_wait_ns;
     while (st->head && !st->failed && st->thread_started && mono_ns() < deadline) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -1584,8 +1599,9 @@ static int ks_commit(op_inst *oi, mpf_err *e)
     if (st->failed)
         rc = err_set(e, MPF_EIO, "%s", st->err);
     else if (st->head)
-        rc = err_set(e, MPF_EIO, "operator '%s': the last records were not published in time",
-                     oi->spec->uid);
+        rc = err_set(e, MPF_EIO, "operator '%s': the last records were not published to %s "
+                     "within %.1f s at the end of the job", oi->spec->uid, cfg->props.bootstrap,
+                     (double)cfg->commit_wait_ns / 1e9);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
