@@ -338,6 +338,9 @@ static void ks_inject(const ks_cfg *cfg, const char *uid, int point)
     char *marker = xasprintf("%s/.kafka-inject-%s-%s.fired", cfg->inj_dir, uid,
                              ks_point_names[point]);
     int fd = open(marker, O_CREAT | O_EXCL | O_WRONLY, 0644);
+    if (fd < 0 && errno != EEXIST)
+        log_warn("debug.inject-failure: operator '%s': not exiting at kafka=%s: cannot create "
+                 "the marker '%s': %s", uid, ks_point_names[point], marker, strerror(errno));
     free(marker);
     if (fd < 0)
         return;
