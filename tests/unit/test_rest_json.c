@@ -1,7 +1,9 @@
 /* Unit tests of rest/rest_json.c: the job-state model as Flink-shaped
  * JSON (checkpoint statistics and their summary, vertices and subtasks,
- * exceptions, TaskManagers), and how long building the largest answer
- * holds the model's lock. */
+ * exceptions, TaskManagers), how long building the largest answer holds
+ * the model's lock, and readers on other threads beside the writers (run
+ * under ThreadSanitizer by hand, under AddressSanitizer in CI). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -225,6 +227,72 @@ static void lock_hold_time(void **state)
     assert_true(us < 100000); /* a sanity bound: sanitizer builds on a busy machine are slow */
 }
 
+typedef struct reader_arg {
+    fixture *f;
+    _Atomic int stop;
+    _Atomic long rounds;
+} reader_arg;
+
+/* What the REST thread does: build answers under the lock, dump them
+ * outside it. */
+static void *reader(void *p)
+{
+    reader_arg *a = p;
+    while (!a->stop) {
+        jobstate_lock(a->f->js);
+        json_t *o[5] = {rest_json_job(a->f->js, &a->f->ji, 1), rest_json_checkpoints(a->f->js),
+                        rest_json_vertex(a->f->js, &a->f->ji, 0, 1),
+                        rest_json_exceptions(a->f->js),
+                        rest_json_taskmanagers(a->f->js, &a->f->ji, 1)};
+        jobstate_unlock(a->f->js);
+        for (int i = 0; i < 5; i++) {
+            free(json_dumps(o[i], 0));
+            json_decref(o[i]);
+        }
+        a->rounds++;
+    }
+    return NULL;
+}
+
+/* The control loop's writes (metrics with new host strings, checkpoints,
+ * restarts, exceptions) while two readers build answers. */
+static void concurrent_readers(void **state)
+{
+    fixture *f = *state;
+    reader_arg a = {f, 0, 0}, b = {f, 0, 0};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, reader, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, reader, &b), 0);
+    char buf[512];
+    for (int i = 1; i <= 5000; i++) {
+        jobstate_set_status(f->js, i % 50 == 0 ? JS_RESTARTING : JS_RUNNING, i);
+        jobstate_tm_seen(f->js, 1 + i % 2, i);
+        snprintf(buf, sizeof buf, "mpiflow-metrics 1 %d 0 100\nop 0 %d numRecordsOut=%d "
+                 "busyTimeMsPerSecond=1.5\nop 1 %d numRecordsIn=%d\nhost h%d\nbinding core %d\n",
+                 i, i % 2, i, i % 2, i, i, i);
+        jobstate_on_metrics(f->js, 1 + i % 2, buf, i);
+        jobstate_ckpt_triggered(f->js, i, i % 7 == 0, i);
+        if (i % 5)
+            jobstate_ckpt_completed(f->js, i, i + 3, "/x", i, i);
+        else
+            jobstate_ckpt_failed(f->js, i, i + 3, "declined");
+        if (i % 100 == 0) {
+            jobstate_exception(f->js, 1, "operator 'out' subtask 1/2 failed", i);
+            jobstate_new_attempt(f->js, i);
+            jobstate_restored(f->js, i, 0, "/r", i);
+        }
+        snprintf(buf, sizeof buf, "op 0 0 %d %d 0 0 0 0\ntm 1 peak_rss_kb=%d\n", i, i, i);
+        jobstate_on_final(f->js, 1, buf, i);
+    }
+    while (!a.rounds || !b.rounds) { /* each read at least once */
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    a.stop = b.stop = 1;
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +300,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(vertices_and_subtasks, setup, teardown),
         cmocka_unit_test_setup_teardown(exceptions_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(lock_hold_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_readers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
