@@ -151,7 +151,18 @@ static int resolve(const opts *o, target *t)
     if (o->jobmanager) {
         snprintf(t->base, sizeof t->base, "%s%s", strstr(o->jobmanager, "://") ? "" : "http://",
                  o->jobmanager);
-        snprintf(t->id, sizeof t->id, "%s", o->job);
+        /* the name as one path segment, percent-encoded */
+        size_t at = 0;
+        for (const unsigned char *c = (const unsigned char *)(o->job ? o->job : "");
+             *c && at + 4 < sizeof t->id;
+             c++) {
+            if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                strchr("-._~", *c))
+                t->id[at++] = (char)*c;
+            else
+                at += (size_t)snprintf(t->id + at, sizeof t->id - at, "%%%02X", *c);
+        }
+        t->id[at] = 0;
         return 0;
     }
     json_t **d;
