@@ -12,14 +12,17 @@
 # tags every record with the headers mpiflow.txn (the transaction's token)
 # and mpiflow.attempt (the producer instance), and writes a progress record
 # `mpiflow-progress 1 token=T attempt=A ...` in the same transaction. A
-# record is kept when its (token, attempt) has a progress record; should a
-# token have progress records from several attempts, the last one counts.
+# record is kept when its (token, attempt) has a progress record. A token
+# with progress records of several attempts (one transaction published
+# twice) is counted on standard error; its records are all kept, so such a
+# duplicate shows.
 # What this cannot tell apart: a transaction whose progress record was
 # written but whose commit was cut short looks committed here (a real
 # broker aborts it, and the restored job republishes it).
 #
-# On standard error: "committed=N hidden=M transactions=T", where hidden
-# counts the records of transactions that never committed.
+# On standard error: "committed=N hidden=M transactions=T twice=D", where
+# hidden counts the records of transactions that never committed and twice
+# the tokens published by more than one attempt (0 when all is well).
 # Needs kcat. Against a real broker this gives the same answer as
 # `kcat -C -X isolation.level=read_committed -e`.
 set -euo pipefail
@@ -35,7 +38,7 @@ read_topic() { # read_topic TOPIC [kcat options]: everything there now
   shift
   kcat -C -b "$bs" -t "$t" -X isolation.level=read_committed -e -q "$@"
 }
-# token attempt of every progress record; the last attempt of a token wins
+# "token attempt" of every progress record
 read_topic "$progress" |
   awk '$1 == "mpiflow-progress" {
          t = ""; a = ""
@@ -43,14 +46,16 @@ read_topic "$progress" |
            if ($i ~ /^token=/) t = substr($i, 7)
            else if ($i ~ /^attempt=/) a = substr($i, 9)
          }
-         if (t != "") { if (!(t in last)) order[n++] = t; last[t] = a }
-       }
-       END { for (i = 0; i < n; i++) print order[i], last[order[i]] }' >"$tmp"
+         if (t != "" && !((t " " a) in seen)) { seen[t " " a] = 1; print t, a }
+       }' >"$tmp"
 # headers (kcat prints them as name=value,name=value) TAB value
 read_topic "$topic" -f '%h\t%s\n' |
   awk -F'\t' -v prog="$tmp" '
     BEGIN {
-      while ((getline line < prog) > 0) { ok[line] = 1; txns++ }
+      while ((getline line < prog) > 0) {
+        ok[line] = 1; txns++
+        split(line, f, " "); if (++per[f[1]] == 2) twice++
+      }
     }
     {
       t = ""; a = ""
@@ -62,4 +67,4 @@ read_topic "$topic" -f '%h\t%s\n' |
       v = substr($0, length($1) + 2)
       if (t != "" && ((t " " a) in ok)) { print v; kept++ } else hidden++
     }
-    END { printf "committed=%d hidden=%d transactions=%d\n", kept, hidden, txns > "/dev/stderr" }'
+    END { printf "committed=%d hidden=%d transactions=%d twice=%d\n", kept, hidden, txns, twice > "/dev/stderr" }'
