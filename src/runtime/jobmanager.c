@@ -26,7 +26,8 @@
 /* Flags of a checkpoint (also sent in TRIGGER). */
 enum { CKF_SAVEPOINT = 1, /* a savepoint: user-triggered, kept by retention */
        CKF_STOP = 2,      /* stop with savepoint: sources halt after the barrier */
-       CKF_DRAIN = 4 };   /* ... after advancing event time to the end */
+       CKF_DRAIN = 4,     /* ... after advancing event time to the end */
+       CKF_FINAL = 8 };   /* every task finished: the checkpoint the end commits */
 
 /* The checkpoint coordinator's state (one checkpoint in flight). */
 typedef struct jm_ckpt {
@@ -306,6 +307,8 @@ static void ckpt_on_ack(jm_ctx *jm, const char *payload)
         ckpt_completed(jm);
 }
 
+static void ckpt_trigger(jm_ctx *jm, int flags, int64_t now);
+
 /* Trigger and time out checkpoints and savepoints while the job runs. */
 static void ckpt_tick(jm_ctx *jm)
 {
@@ -326,9 +329,16 @@ static void ckpt_tick(jm_ctx *jm)
     int flags = ck->sp_req;
     if (!flags && (!ck->periodic || now < ck->next_ns))
         return;
+    ckpt_trigger(jm, flags, now);
+}
+
+/* Trigger checkpoint last_id + 1 (a savepoint with CKF_SAVEPOINT). */
+static void ckpt_trigger(jm_ctx *jm, int flags, int64_t now)
+{
+    jm_ckpt *ck = &jm->ck;
     mpf_err e = {0};
     int64_t id = ck->last_id + 1;
-    if (flags) {
+    if (flags & CKF_SAVEPOINT) {
         const char *root = ck->sp_target ? ck->sp_target : ck->sp_root;
         int n = snprintf(ck->dir, sizeof ck->dir, "%s/%s/savepoint-%lld-%lld", root,
                          jm->plan.job->name, (long long)id, (long long)clock_wall_ms());
@@ -340,7 +350,7 @@ static void ckpt_tick(jm_ctx *jm)
     if (e.code) {
         log_warn("%s", e.msg);
         ck->next_ns = now + ck->interval_ns;
-        if (flags) {
+        if (flags & CKF_SAVEPOINT) {
             ck->sp_req = 0;
             reply(jm, &ck->sp_client, 0, "%s", e.msg);
         }
@@ -354,7 +364,7 @@ static void ckpt_tick(jm_ctx *jm)
     ck->start_ns = now;
     ck->trigger_ms = clock_wall_ms();
     jobstate_ckpt_triggered(jm->js, id, (flags & CKF_SAVEPOINT) != 0, ck->trigger_ms);
-    if (!flags)
+    if (!(flags & CKF_SAVEPOINT))
         ck->next_ns = now + ck->interval_ns;
     char *msg = xasprintf("%lld %d %lld %s", (long long)id, flags, (long long)ck->trigger_ms,
                           ck->dir);
@@ -654,9 +664,47 @@ static int prepare_restart(jm_ctx *jm, mpf_err *e)
 
 /* After the tasks finished: commit, then (with checkpoints) mark the job
  * finished and delete its checkpoints, as Flink does for a FINISHED job. */
+/* Every task finished: with checkpointing on, take a final checkpoint of
+ * the finished tasks before the end-of-job commit (Flink's final
+ * checkpoint). Its COMPLETE publishes what the sinks staged up to the end,
+ * so a rank lost during the commit is relaunched from a checkpoint whose
+ * sources are at their end and whose sinks know what they published:
+ * nothing is read again, published twice or lost. 0 when it completed;
+ * when it did not, the commit goes ahead as without checkpoints. */
+static int final_checkpoint(jm_ctx *jm)
+{
+    jm_ckpt *ck = &jm->ck;
+    ckpt_trigger(jm, CKF_FINAL, jm_now_ns());
+    int64_t id = ck->inflight, backoff = 0;
+    while (ck->inflight == id && id) {
+        ckpt_tick(jm); /* times it out */
+        int src, t;
+        char *payload;
+        size_t len;
+        if (!jm_poll(jm, 1, &src, &t, &payload, &len)) {
+            idle_backoff(&backoff, jm->max_sleep_ns);
+            continue;
+        }
+        backoff = 0;
+        if (t == CTL_ACK)
+            ckpt_on_ack(jm, payload);
+        else if (t == CTL_FAILED)
+            ckpt_declined(jm, payload);
+        else if (t == CTL_METRICS)
+            jobstate_on_metrics(jm->js, src, payload, clock_wall_ms());
+        else if (t != CTL_STOP)
+            log_warn("unexpected %s from rank %d", ctl_type_name(t), src);
+        free(payload);
+    }
+    return strcmp(ck->latest, ck->dir) == 0 ? 0 : -1;
+}
+
 static int finish_job(jm_ctx *jm)
 {
     char *err = NULL;
+    if (jm->ck.periodic && !jm->plan.batch_mode && final_checkpoint(jm))
+        log_warn("the final checkpoint did not complete: committing the end of the job "
+                 "without it");
     broadcast(jm, CTL_COMMIT, "");
     int bad = gather(jm, CTL_COMMITTED, &err);
     free(err);

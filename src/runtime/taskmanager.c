@@ -39,6 +39,7 @@ typedef struct tm_ctx {
     int64_t max_sleep_ns;
     tmck ck;          /* the checkpoint state machine */
     uint64_t records_read; /* for debug.inject-failure */
+    int inject_commit;     /* debug.inject-failure commit=1: die after the end-of-job commit */
     tmmetrics *metrics;    /* live metrics of this attempt */
     char binding[192];     /* core binding, for the JobManager */
 } tm_ctx;
@@ -385,12 +386,59 @@ static int tm_run_loop(tm_ctx *tm, char **restart)
     }
 }
 
+/* Every local task is done and FINISHED went out: take part in the final
+ * checkpoint (the finished tasks snapshot when stepped; COMPLETE reaches
+ * the operators) until COMMIT or CANCEL arrives, which it returns. A hook
+ * that fails here fails the commit that follows, through the operator. */
+static int tm_finished_loop(tm_ctx *tm)
+{
+    int64_t backoff = 0;
+    int broken = 0; /* a snapshot failed: declined, no more steps */
+    for (;;) {
+        mpf_err e = {0};
+        int progress = dp_poll(NULL);
+        int src, type;
+        char *payload;
+        size_t len;
+        if (tm_poll(&src, &type, &payload, &len)) {
+            progress = 1;
+            if (type == CTL_TRIGGER)
+                on_trigger(tm, payload);
+            else if ((type == CTL_COMPLETE || type == CTL_ABORT) &&
+                     on_ckpt_end(tm, payload, type == CTL_ABORT, &e))
+                log_warn("%s", e.msg);
+            else if (type != CTL_COMMIT && type != CTL_CANCEL && type != CTL_STOP)
+                log_warn("ignoring %s from rank %d", ctl_type_name(type), src);
+            free(payload);
+            if (type == CTL_COMMIT || type == CTL_CANCEL)
+                return type;
+        }
+        int64_t now = clock_mono_ns();
+        for (int i = 0; i < tm->ntasks && !broken; i++) {
+            if (task_step(&tm->tasks[i], now, &e) >= 0)
+                continue;
+            broken = 1;
+            log_warn("final checkpoint %lld: %s", (long long)tm->ck.newest, e.msg);
+            char *ack = xasprintf("%lld fail %s", (long long)tm->ck.newest, e.msg);
+            ctl_send(0, CTL_ACK, ack, strlen(ack) + 1);
+            free(ack);
+        }
+        if (!broken)
+            ckpt_progress(tm);
+        if (progress)
+            backoff = 0;
+        else
+            idle_backoff(&backoff, tm->max_sleep_ns);
+    }
+}
+
 /* debug.inject-failure: "rank=R,records=N" makes the subtasks of rank R
  * fail once they have read N records in total; "rank=R,checkpoint=N"
  * kills rank R after it wrote its part of checkpoint N;
  * "rank=R,decline=N" makes rank R decline checkpoint N;
  * "rank=R,control=N" fails rank R's N-th control send as an MPI error
- * would. Only in a first attempt that does not restore, so a restart gets
+ * would; "rank=R,commit=1" kills rank R after its end-of-job commit;
+ * "rank=R,kafka=POINT" belongs to the Kafka sink. Only in a first attempt that does not restore, so a restart gets
  * past the failure. */
 static int tm_setup_checkpoints(tm_ctx *tm, int restoring, mpf_err *e)
 {
@@ -398,17 +446,22 @@ static int tm_setup_checkpoints(tm_ctx *tm, int restoring, mpf_err *e)
     int irank = 0;
     unsigned long long irecords = 0;
     long long ickpt = 0, idecline = 0;
-    int icontrol = 0;
-    if (inject[0] && sscanf(inject, "rank=%d,records=%llu", &irank, &irecords) != 2 &&
+    int icontrol = 0, icommit = 0;
+    /* rank=R,kafka=POINT...: the Kafka sink's own points (kafka_sink.c) */
+    int kafka_points = sscanf(inject, "rank=%d,", &irank) == 1 && strstr(inject, ",kafka=");
+    if (inject[0] && !kafka_points &&
+        sscanf(inject, "rank=%d,records=%llu", &irank, &irecords) != 2 &&
         sscanf(inject, "rank=%d,checkpoint=%lld", &irank, &ickpt) != 2 &&
         sscanf(inject, "rank=%d,decline=%lld", &irank, &idecline) != 2 &&
-        sscanf(inject, "rank=%d,control=%d", &irank, &icontrol) != 2)
+        sscanf(inject, "rank=%d,control=%d", &irank, &icontrol) != 2 &&
+        sscanf(inject, "rank=%d,commit=%d", &irank, &icommit) != 2)
         return err_set(e, MPF_ECONFIG, "debug.inject-failure: expected 'rank=R,records=N', "
-                       "'rank=R,checkpoint=N', 'rank=R,decline=N' or 'rank=R,control=N', got '%s'",
-                       inject);
+                       "'rank=R,checkpoint=N', 'rank=R,decline=N', 'rank=R,control=N', "
+                       "'rank=R,commit=1' or 'rank=R,kafka=POINT', got '%s'", inject);
     int armed = inject[0] && irank == tm->rank && !restoring && tm->attempt == 0;
     if (armed && icontrol > 0)
         ctl_fail_send_for_test(icontrol);
+    tm->inject_commit = armed && icommit;
     if (ckpt_lib_init(e))
         return e->code;
     tmck_init(&tm->ck, tm->plan.job->name, tm->rank, tm->plan.max_parallelism);
@@ -533,11 +586,16 @@ static int tm_attempt(tm_ctx *tm, const char *restore, char **restart)
     char *metrics = metrics_text(tm, &mlen);
     ctl_send(0, CTL_FINISHED, metrics, mlen + 1);
     free(metrics);
-    if (wait_ctl(CTL_COMMIT, CTL_CANCEL, tm->max_sleep_ns, NULL) == CTL_CANCEL)
+    if (tm_finished_loop(tm) == CTL_CANCEL)
         return tm_cancel(tm, restart);
     rc = 0;
     for (int i = 0; i < tm->ntasks && !rc; i++)
         rc = task_commit(&tm->tasks[i], &e);
+    if (tm->inject_commit && !rc) {
+        log_warn("debug.inject-failure: killing this rank after it committed the end of the job, "
+                 "before it says so");
+        raise(SIGKILL);
+    }
     ctl_send(0, CTL_COMMITTED, rc ? e.msg : "", rc ? strlen(e.msg) + 1 : 0);
     char *payload = NULL;
     wait_ctl(CTL_SHUTDOWN, CTL_SHUTDOWN, tm->max_sleep_ns, &payload);

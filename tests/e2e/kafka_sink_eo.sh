@@ -5,6 +5,7 @@
 # after-complete, mid-transaction, before-commit, after-commit, and a
 # crash during the recovery that follows an after-complete crash), a
 # SIGKILL of a random rank at a random moment over several seeds,
+# a rank killed after its end-of-job commit (the final checkpoint),
 # rescaling 3 -> 2 -> 3 TaskManagers through savepoints, the broker down
 # and back mid-run, and one savepoint resumed twice (checkpoint ids repeat,
 # tokens decide). The input is the
@@ -82,9 +83,7 @@ exactly_once() {
 }
 
 # 1. A crash at each injection point of rank 1 (its sink subtask 0),
-#    the third time it gets there. The TaskManager's own parser of
-#    debug.inject-failure wants a form it knows first: records=0 arms
-#    nothing of its own.
+#    the third time it gets there.
 i=0
 for point in after-snapshot after-complete mid-transaction before-commit after-commit \
   after-complete+during-recovery@1; do
@@ -94,7 +93,7 @@ for point in after-snapshot after-complete mid-transaction before-commit after-c
   job $name 2 $N 10000 >"$WORK/$name.yaml"
   timeout 200 "$MPIFLOW" submit --restart-attempts 4 --restart-delay 100ms -- "${MPIRUN[@]}" \
     "$MPIFLOW" run "$WORK/$name.yaml" "${CK[@]}" \
-    -D debug.inject-failure=rank=1,records=0,kafka=$point,at=3 >"$WORK/out" 2>"$WORK/err" ||
+    -D debug.inject-failure=rank=1,kafka=$point,at=3 >"$WORK/out" 2>"$WORK/err" ||
     { cat "$WORK/err"; fail "$point: supervised job failed"; }
   for p in $(echo "$point" | tr + " " | sed "s/@[0-9]*//g"); do
     grep -q "exiting at kafka=$p" "$WORK/err" || { cat "$WORK/err"; fail "$point: $p did not fire"; }
@@ -103,6 +102,27 @@ for point in after-snapshot after-complete mid-transaction before-commit after-c
   exactly_once $name "crash at $point"
 done
 grep -q "republished" "$WORK/err" || fail "the recovery did not report what it republished"
+
+# 1b. The end of a bounded job: rank 1 is SIGKILLed right after its
+#     end-of-job commit, before it reports it. The final checkpoint (taken
+#     of the finished tasks before that commit) is what the relaunch
+#     restores: no source record is read again, and the epochs rank 2 had
+#     not published yet are published once. Before the final checkpoint
+#     the relaunch went back to the last periodic checkpoint and published
+#     rank 1's last records a second time.
+name=endcommit
+rm -rf "$WORK/chk"
+job $name 2 $N 20000 >"$WORK/$name.yaml"
+timeout 200 "$MPIFLOW" submit --restart-attempts 2 --restart-delay 100ms -- "${MPIRUN[@]}" \
+  "$MPIFLOW" run "$WORK/$name.yaml" "${CK[@]}" -D debug.inject-failure=rank=1,commit=1 \
+  >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "end commit: supervised job failed"; }
+grep -q "killing this rank after it committed the end of the job" "$WORK/err" ||
+  { cat "$WORK/err"; fail "end commit: the injection did not fire"; }
+final=$(sed -n "/restoring job '$name'/q; s/.*checkpoint \([0-9]*\) completed in .*/\1/p" "$WORK/err" |
+  tail -1) # the first run's last: the final checkpoint
+grep -q "restoring job '$name' from checkpoint $final " "$WORK/err" ||
+  { grep -E "completed in|restoring" "$WORK/err"; fail "end commit: not restored from the final checkpoint $final"; }
+exactly_once $name "rank 1 killed after its end-of-job commit"
 
 # 2. SIGKILL of a random rank (the JobManager too) at a random moment.
 for seed in 1 2 3; do
