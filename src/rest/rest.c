@@ -50,6 +50,7 @@ typedef struct trigger {
 
 struct rest_server {
     struct MHD_Daemon *d;
+    struct MHD_Daemon *pd; /* metrics.reporter.prom.port, or NULL */
     const jobstate *js;
     history *hist; /* `mpiflow history`: archives instead of js (read-only) */
     rest_job_info ji;
@@ -59,6 +60,7 @@ struct rest_server {
     size_t max_body;
     char address[64];
     int port;
+    int prom_port; /* 0: none */
     char url[96];
     char *disc_path;
     pthread_mutex_t mu; /* triggers and queue */
@@ -721,6 +723,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return route(s, c, url, method, r);
 }
 
+/* The Prometheus port (metrics.reporter.prom.port): GET /metrics, and
+ * nothing else. Answers at once, before any body. */
+static enum MHD_Result on_prom_request(void *cls, struct MHD_Connection *c, const char *url,
+                                       const char *method, const char *version,
+                                       const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version, (void)upload, (void)upload_size, (void)con_cls;
+    if (strcmp(url, "/metrics") != 0)
+        return send_error(c, MHD_HTTP_NOT_FOUND, "Not found: this port serves GET /metrics "
+                          "only (metrics.reporter.prom.port)");
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
+        return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s is not allowed here", method);
+    return get_metrics(cls, c);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
@@ -746,7 +763,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* Listen on addr at port or the next free one above it (port 0: any).
  * Returns the socket, or -1 with e set. */
-static int listen_on(const char *addr, int port, int *bound, mpf_err *e)
+static int listen_on(const char *addr, int port, int *bound, const char *what, mpf_err *e)
 {
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
@@ -773,12 +790,51 @@ static int listen_on(const char *addr, int port, int *bound, mpf_err *e)
         int err = errno;
         close(fd);
         if (err != EADDRINUSE && err != EACCES) {
-            err_set(e, MPF_EIO, "REST API on %s:%d: %s", addr, p, strerror(err));
+            err_set(e, MPF_EIO, "%s on %s:%d: %s", what, addr, p, strerror(err));
             return -1;
         }
     }
-    err_set(e, MPF_EIO, "REST API: ports %d to %d on %s are all taken", port, last, addr);
+    err_set(e, MPF_EIO, "%s: ports %d to %d on %s are all taken", what, port, last, addr);
     return -1;
+}
+
+/* Serve fd (which it then owns) with handler h, limits from rest.server.*
+ * of c: the daemon, or NULL (fd closed). */
+static struct MHD_Daemon *serve(rest_server *s, int fd, const conf *c, MHD_AccessHandlerCallback h)
+{
+    int64_t timeout_s = conf_duration_ns(c, CONF_REST_SERVER_CONNECTION_TIMEOUT) / 1000000000;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, h, s,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)conf_int(c, CONF_REST_SERVER_MAX_CONNECTIONS), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(timeout_s > 0 ? timeout_s : 1), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)conf_size(c, CONF_REST_SERVER_MAX_HEADER_SIZE), MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+    if (!d)
+        close(fd);
+    return d;
+}
+
+/* metrics.reporter.prom.port, when set: a second daemon on rest.address
+ * serving GET /metrics only. Failing to start it costs only that page. */
+static void start_prom(rest_server *s, const conf *c)
+{
+    int want = (int)conf_int(c, CONF_METRICS_REPORTER_PROM_PORT);
+    if (!want)
+        return;
+    mpf_err e = {0};
+    int fd = listen_on(s->address, want, &s->prom_port, "Prometheus port", &e);
+    if (fd >= 0 && !(s->pd = serve(s, fd, c, on_prom_request)))
+        err_set(&e, MPF_EIO, "libmicrohttpd could not start on %s:%d", s->address, s->prom_port);
+    if (!s->pd) {
+        log_warn("no Prometheus port (metrics.reporter.prom.port %d): %s; GET /metrics is on "
+                 "the REST port", want, e.msg);
+        s->prom_port = 0;
+        return;
+    }
+    const char *host = strcmp(s->address, "0.0.0.0") == 0 ? "127.0.0.1" : s->address;
+    log_info("Prometheus metrics at http://%s:%d/metrics%s", host, s->prom_port,
+             s->prom_port != want ? " (metrics.reporter.prom.port is taken)" : "");
 }
 
 static char *read_token_file(const char *path, mpf_err *e)
@@ -861,6 +917,8 @@ static void write_discovery(rest_server *s)
                           (json_int_t)clock_wall_ms(), "auth", s->token != NULL);
     if (*tf)
         json_object_set_new(o, "token-file", json_string(tf));
+    if (s->prom_port)
+        json_object_set_new(o, "prom-port", json_integer(s->prom_port));
     char *tmp = xasprintf("%s.tmp.%d", s->disc_path, (int)getpid());
     if (make_dirs(dir) != 0 || json_dump_file(o, tmp, JSON_INDENT(2)) != 0 ||
         rename(tmp, s->disc_path) != 0) {
@@ -906,19 +964,10 @@ int rest_start(rest_server **out, const jobstate *js, const rest_job_info *ji, m
             add_root(s, d);
     }
     free(dirs);
-    int fd = listen_on(s->address, (int)conf_int(c, CONF_REST_PORT), &s->port, e);
+    int fd = listen_on(s->address, (int)conf_int(c, CONF_REST_PORT), &s->port, "REST API", e);
     if (fd < 0)
         goto fail;
-    int64_t timeout_s = conf_duration_ns(c, CONF_REST_SERVER_CONNECTION_TIMEOUT) / 1000000000;
-    s->d = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)conf_int(c, CONF_REST_SERVER_MAX_CONNECTIONS), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(timeout_s > 0 ? timeout_s : 1), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)conf_size(c, CONF_REST_SERVER_MAX_HEADER_SIZE), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
-    if (!s->d) {
-        close(fd);
+    if (!(s->d = serve(s, fd, c, on_request))) {
         err_set(e, MPF_EIO, "REST API: libmicrohttpd could not start on %s:%d", s->address,
                 s->port);
         goto fail;
@@ -931,6 +980,7 @@ int rest_start(rest_server **out, const jobstate *js, const rest_job_info *ji, m
     if (!s->token && strncmp(s->address, "127.", 4) != 0)
         log_warn("the REST API listens on %s without rest.auth.token: anyone who reaches it "
                  "can stop or cancel the job", s->address);
+    start_prom(s, c);
     write_discovery(s);
     *out = s;
     return 0;
@@ -947,19 +997,11 @@ int rest_start_history(rest_server **out, history *h, const conf *c, mpf_err *e)
     s->hist = h;
     s->max_body = (size_t)conf_size(c, CONF_REST_SERVER_MAX_CONTENT_LENGTH);
     snprintf(s->address, sizeof s->address, "%s", conf_str(c, CONF_HISTORYSERVER_WEB_ADDRESS));
-    int fd = listen_on(s->address, (int)conf_int(c, CONF_HISTORYSERVER_WEB_PORT), &s->port, e);
+    int fd = listen_on(s->address, (int)conf_int(c, CONF_HISTORYSERVER_WEB_PORT), &s->port,
+                       "history server", e);
     if (fd < 0)
         goto fail;
-    int64_t timeout_s = conf_duration_ns(c, CONF_REST_SERVER_CONNECTION_TIMEOUT) / 1000000000;
-    s->d = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)conf_int(c, CONF_REST_SERVER_MAX_CONNECTIONS), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(timeout_s > 0 ? timeout_s : 1), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)conf_size(c, CONF_REST_SERVER_MAX_HEADER_SIZE), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
-    if (!s->d) {
-        close(fd);
+    if (!(s->d = serve(s, fd, c, on_request))) {
         err_set(e, MPF_EIO, "history server: libmicrohttpd could not start on %s:%d",
                 s->address, s->port);
         goto fail;
@@ -1007,6 +1049,8 @@ void rest_stop(rest_server *s)
         }
         MHD_stop_daemon(s->d);
     }
+    if (s->pd)
+        MHD_stop_daemon(s->pd);
     if (s->disc_path && discovery_is_ours(s->disc_path))
         unlink(s->disc_path);
     free(s->disc_path);

@@ -10,7 +10,9 @@
 # generator rate within a factor of 2 of $rate, busy/idle times within
 # 0..1000 ms/s, watermarks, completed checkpoints with a size, 2
 # TaskManagers with their buffer pools and traffic to each other, the job
-# RUNNING, the target up.
+# RUNNING, the target up. The job also has metrics.reporter.prom.port: that
+# port serves a promtool-valid page with the same metrics, and 404 for
+# GET /jobs.
 # (2) A job of $rows2 rows with a task failure after ~10 s and a restart
 # from the latest checkpoint: Prometheus sees one restart, the generator's
 # counters reset (the new attempt counts from 0) under the same two series
@@ -138,7 +140,7 @@ ops=flink_taskmanager_job_task_operator
 
 # --- (1) one attempt ---
 job=prom_e2e
-start_job $job $rows
+start_job $job $rows -D metrics.reporter.prom.port="$(free_port)"
 
 # while it runs: the page as the REST API serves it, checked by promtool
 sleep 3
@@ -148,16 +150,41 @@ grep -qi '^content-type: text/plain; version=0.0.4' "$WORK/headers" ||
   { cat "$WORK/headers" >&2; fail "GET /metrics: not the 0.0.4 text format"; }
 grep -q '^flink_taskmanager_job_task_operator_numRecordsOut{' "$WORK/page" ||
   { cat "$WORK/page" >&2; fail "the page has no numRecordsOut while the job runs"; }
-rc=0
-promtool check metrics <"$WORK/page" >"$WORK/lint" 2>&1 || rc=$?
-[ $rc -eq 0 ] || [ $rc -eq 3 ] || { cat "$WORK/lint" >&2; fail "promtool check metrics exited $rc"; }
-if grep -v -e "should be written in 'snake_case' not 'camelCase'" \
-  -e 'counter metrics should have "_total" suffix' "$WORK/lint" >&2; then
-  fail "promtool check metrics found problems beyond the style of Flink's names"
-fi
+# promcheck FILE: promtool passes FILE (only lint about Flink's names)
+promcheck() {
+  local rc=0
+  promtool check metrics <"$1" >"$1.lint" 2>&1 || rc=$?
+  [ $rc -eq 0 ] || [ $rc -eq 3 ] || { cat "$1.lint" >&2; fail "promtool check metrics exited $rc"; }
+  if grep -v -e "should be written in 'snake_case' not 'camelCase'" \
+    -e 'counter metrics should have "_total" suffix' "$1.lint" >&2; then
+    fail "promtool check metrics found problems beyond the style of Flink's names ($1)"
+  fi
+}
+promcheck "$WORK/page"
+
+# the separate Prometheus port: /metrics and nothing else
+pp=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["prom-port"])' \
+  "$WORK/jobs/$job.json") || fail "no prom-port in the discovery file"
+names() { grep '^# TYPE ' "$1" | sort; }
+for try in 1 2 3; do # a snapshot between the two fetches may add a series
+  curl -sf "http://127.0.0.1:$pp/metrics" >"$WORK/prompage" || fail "GET /metrics on $pp failed"
+  curl -sf "http://127.0.0.1:$port/metrics" >"$WORK/page2" || fail "GET /metrics failed"
+  [ "$(names "$WORK/prompage")" = "$(names "$WORK/page2")" ] && break
+  [ $try -lt 3 ] || { diff <(names "$WORK/prompage") <(names "$WORK/page2") >&2;
+    fail "the Prometheus port's metrics differ from the REST port's"; }
+done
+promcheck "$WORK/prompage"
+grep -q '^flink_taskmanager_job_task_operator_numRecordsOut{' "$WORK/prompage" ||
+  fail "the Prometheus port's page has no numRecordsOut"
+for path in /jobs /overview /; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$pp$path")
+  [ "$code" = 404 ] || fail "GET $path on the Prometheus port: $code, expected 404"
+done
+echo "ok: metrics.reporter.prom.port $pp"
 
 wait "$jobpid" || { cat "$WORK/err" >&2; fail "the job failed"; }
 grep -qE "\[jm\]   out +2 +$rows +0  \(sink\)\$" "$WORK/err" || fail "summary: out did not get $rows"
+expect_err "Prometheus metrics at http://127.0.0.1:$pp/metrics"
 sleep 1.5 # one more scrape interval: the last scrape's samples are in
 
 target="{instance=\"127.0.0.1:$port\"}"
