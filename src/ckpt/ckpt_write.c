@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 #include "util/xmalloc.h"
+#include "util/fsutil.h"
 
 enum {
     PIECE_BYTES = 1 << 20,  /* hashed, then written while still in cache */
@@ -39,28 +40,11 @@ int ckpt_chk_dir(char *buf, size_t n, const char *root, const char *job, int64_t
 
 int ckpt_make_dirs(const char *dir, mpf_err *e)
 {
-    char *p = xstrdup(dir);
-    int rc = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char c = *s;
-        *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            rc = err_set(e, MPF_EIO, "%s: cannot create directory: %s", p, strerror(errno));
-            break;
-        }
-        *s = c;
-        if (c == '\0')
-            break;
-    }
-    if (!rc) {
-        struct stat st;
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-            rc = err_set(e, MPF_EIO, "%s: not a directory", dir);
-    }
-    free(p);
-    return rc;
+    if (fs_mkdirs(dir, 0777) == 0)
+        return 0;
+    if (errno == ENOTDIR)
+        return err_set(e, MPF_EIO, "%s: not a directory", dir);
+    return err_set(e, MPF_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
 }
 
 /* Group name for a uid: '%', '/' and a leading '.' are %-escaped (HDF5

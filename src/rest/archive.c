@@ -10,6 +10,7 @@
 #include "rest/rest_dash.h"
 #include "util/clock.h"
 #include "util/xmalloc.h"
+#include "util/fsutil.h"
 
 /* Append {"path", "json"} (value stolen; NULL is skipped). */
 static void add(json_t *a, const char *path, json_t *v)
@@ -55,30 +56,13 @@ json_t *archive_build(const jobstate *js, const rest_job_info *ji, int64_t now_m
     return json_pack("{s:o}", "archive", a);
 }
 
-static int make_dirs(const char *dir)
-{
-    char *p = xstrdup(dir);
-    int rc = 0;
-    for (char *q = p + 1; *q; q++) {
-        if (*q != '/')
-            continue;
-        *q = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            rc = -1;
-        *q = '/';
-    }
-    if (mkdir(p, 0755) != 0 && errno != EEXIST)
-        rc = -1;
-    free(p);
-    return rc;
-}
 
 int archive_write(const jobstate *js, const rest_job_info *ji, const char *dir, char **path,
                   mpf_err *e)
 {
     if (path)
         *path = NULL;
-    if (make_dirs(dir) != 0)
+    if (fs_mkdirs(dir, 0755) != 0)
         return err_set(e, MPF_EIO, "jobmanager.archive.fs.dir '%s': %s", dir, strerror(errno));
     json_t *o = archive_build(js, ji, clock_wall_ms());
     char *final = xasprintf("%s/%s", dir, jobstate_job_id(js));

@@ -25,6 +25,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "util/fsutil.h"
 
 /* The Prometheus renderer (rest/prom.c, GET /metrics) plugs in here when
  * it exists; until then /metrics answers 404. */
@@ -884,24 +885,6 @@ char *rest_discovery_path(const char *jobname)
     return p;
 }
 
-/* mkdir -p, private to the user at the top of /tmp. */
-static int make_dirs(const char *dir)
-{
-    char *p = xstrdup(dir);
-    int rc = 0;
-    for (char *q = p + 1; *q; q++) {
-        if (*q != '/')
-            continue;
-        *q = 0;
-        if (mkdir(p, 0700) != 0 && errno != EEXIST)
-            rc = -1;
-        *q = '/';
-    }
-    if (mkdir(p, 0700) != 0 && errno != EEXIST)
-        rc = -1;
-    free(p);
-    return rc;
-}
 
 static void write_discovery(rest_server *s)
 {
@@ -920,7 +903,7 @@ static void write_discovery(rest_server *s)
     if (s->prom_port)
         json_object_set_new(o, "prom-port", json_integer(s->prom_port));
     char *tmp = xasprintf("%s.tmp.%d", s->disc_path, (int)getpid());
-    if (make_dirs(dir) != 0 || json_dump_file(o, tmp, JSON_INDENT(2)) != 0 ||
+    if (fs_mkdirs(dir, 0700) != 0 || json_dump_file(o, tmp, JSON_INDENT(2)) != 0 ||
         rename(tmp, s->disc_path) != 0) {
         log_warn("could not write the discovery file %s (%s): `mpiflow` commands find this job "
                  "only with --jobmanager %s:%d", s->disc_path, strerror(errno), s->address,

@@ -13,32 +13,15 @@
 #include "net/world.h"
 #include "runtime/runtime.h"
 #include "util/log.h"
+#include "util/fsutil.h"
 
-/* mkdir -p */
-static int make_dirs(const char *dir)
-{
-    char *p = strdup(dir);
-    int rc = p ? 0 : -1;
-    for (char *q = p ? p + 1 : NULL; q && *q; q++) {
-        if (*q != '/')
-            continue;
-        *q = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            rc = -1;
-        *q = '/';
-    }
-    if (p && mkdir(p, 0755) != 0 && errno != EEXIST)
-        rc = -1;
-    free(p);
-    return rc;
-}
 
 int runtime_open_log(const conf *c, int rank)
 {
     const char *dir = conf_str(c, CONF_LOG_DIR);
     if (*dir) {
         char *path = log_file_path(dir, rank);
-        if (make_dirs(dir) != 0 || log_open_file(path) != 0)
+        if (fs_mkdirs(dir, 0755) != 0 || log_open_file(path) != 0)
             log_warn("log.dir: cannot write %s (%s): logging to stderr only", path,
                      strerror(errno));
         free(path);

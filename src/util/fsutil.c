@@ -1,11 +1,13 @@
-/* File-system helpers (util layer): a rename that never replaces. */
+/* File-system helpers (util layer): a rename that never replaces, mkdir -p. */
 #include "util/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "util/xmalloc.h"
 
 int fs_rename_noreplace(const char *from, const char *to)
 {
@@ -38,4 +40,27 @@ int fs_same_file(const char *a, const char *b)
     struct stat sa, sb;
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
            sa.st_ino == sb.st_ino;
+}
+
+int fs_mkdirs(const char *path, mode_t mode)
+{
+    char *p = xstrdup(path);
+    int rc = 0;
+    for (char *q = p + 1; *q && !rc; q++) {
+        if (*q != '/')
+            continue;
+        *q = '\0';
+        if (mkdir(p, mode) != 0 && errno != EEXIST)
+            rc = -1;
+        *q = '/';
+    }
+    if (!rc && mkdir(p, mode) != 0 && errno != EEXIST)
+        rc = -1;
+    free(p);
+    struct stat st;
+    if (!rc && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        errno = ENOTDIR;
+        rc = -1;
+    }
+    return rc;
 }

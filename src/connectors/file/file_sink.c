@@ -134,36 +134,18 @@ static int is_part_file(const char *name)
     return strncmp(name, "part-", 5) == 0 || strncmp(name, ".part-", 6) == 0;
 }
 
-static int mkdirs(const char *path)
-{
-    char *p = xstrdup(path);
-    for (char *q = p + 1; *q; q++) {
-        if (*q != '/')
-            continue;
-        *q = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            free(p);
-            return -1;
-        }
-        *q = '/';
-    }
-    int rc = mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
-    free(p);
-    return rc;
-}
 
 static int sink_global_init(const op_spec *s, mpf_err *e)
 {
     const fsink_cfg *cfg = s->cfg;
     if (!cfg->path)
         return 0;
-    if (mkdirs(cfg->path) != 0)
-        return err_set(e, MPF_EIO, "%s: cannot create output directory '%s': %s", op_where(s),
-                       cfg->path, strerror(errno));
-    struct stat sb;
-    if (stat(cfg->path, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return err_set(e, MPF_EIO, "%s: output path '%s' is not a directory", op_where(s),
-                       cfg->path);
+    if (fs_mkdirs(cfg->path, 0777) != 0)
+        return errno == ENOTDIR
+                   ? err_set(e, MPF_EIO, "%s: output path '%s' is not a directory", op_where(s),
+                             cfg->path)
+                   : err_set(e, MPF_EIO, "%s: cannot create output directory '%s': %s",
+                             op_where(s), cfg->path, strerror(errno));
     if (access(cfg->path, W_OK | X_OK) != 0)
         return err_set(e, MPF_EIO, "%s: output directory '%s' is not writable: %s", op_where(s),
                        cfg->path, strerror(errno));
