@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "util/log.h"
+#include "util/strutil.h"
 
 #define REDRAW_NS 1000000000LL
 
@@ -36,12 +37,7 @@ static void hms(double s, char *buf, size_t n)
 size_t console_line(const jobstate *js, int64_t now_ms, int cols, char *buf, size_t n)
 {
     size_t at = 0;
-#define PUT(...)                                                                           \
-    do {                                                                                   \
-        int k_ = snprintf(buf + (at < n ? at : n), at < n ? n - at : 0, __VA_ARGS__);     \
-        if (k_ > 0)                                                                        \
-            at += (size_t)k_;                                                              \
-    } while (0)
+#define PUT(...) at = str_appendf(buf, n, at, __VA_ARGS__)
     if (n)
         buf[0] = 0;
     js_status_info o;

@@ -14,6 +14,7 @@
 #include "record/batch.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "util/strutil.h"
 
 struct jobstate {
     pthread_mutex_t mu; /* recursive: the writers, and readers on other threads */
@@ -837,12 +838,7 @@ void jobstate_status_info(const jobstate *js, int64_t now_ms, js_status_info *o)
 int jobstate_status_line(const jobstate *js, int64_t now_ms, char *buf, size_t n)
 {
     size_t at = 0;
-#define PUT(...)                                                               \
-    do {                                                                       \
-        int k_ = snprintf(buf + (at < n ? at : n), at < n ? n - at : 0, __VA_ARGS__); \
-        if (k_ > 0)                                                            \
-            at += (size_t)k_;                                                  \
-    } while (0)
+#define PUT(...) at = str_appendf(buf, n, at, __VA_ARGS__)
     if (n)
         buf[0] = 0;
     js_status_info o;

@@ -2,6 +2,8 @@
 #include "util/strutil.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "util/xmalloc.h"
@@ -62,4 +64,13 @@ char *str_path_beside(const char *file, const char *rel)
 {
     const char *slash = file ? strrchr(file, '/') : NULL;
     return slash ? xasprintf("%.*s/%s", (int)(slash - file), file, rel) : NULL;
+}
+
+size_t str_appendf(char *buf, size_t n, size_t at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + (at < n ? at : n), at < n ? n - at : 0, fmt, ap);
+    va_end(ap);
+    return k > 0 ? at + (size_t)k : at;
 }

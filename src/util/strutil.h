@@ -14,5 +14,10 @@ int str_ieq(const char *a, const char *b);
  * is NULL or has no directory part: where a path written in a job file is
  * looked for first. Caller frees. */
 char *str_path_beside(const char *file, const char *rel);
+/* Append printf output at buf[at] (buf holds n bytes) and return the new
+ * length, which may exceed n: the text is cut but always terminated (when
+ * n > 0), and the return value says how long the whole would be. */
+size_t str_appendf(char *buf, size_t n, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif
