@@ -8,7 +8,8 @@
 # the generator source, which replays exactly from a checkpoint.
 # What this broker cannot show: it keeps ~5 MiB per partition (the runs
 # stay far below), and an outage is brokers going away without leader
-# election (librdkafka retries until they are back).
+# election (librdkafka retries until they are back). Also: a record over
+# the size limit fails the job with the operator and topic named.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kafka_lib.sh"
 kafka_mock_start --brokers 3 --topic raw:3 --topic csv:2 --topic json:1 --topic even:2 \
@@ -197,3 +198,23 @@ wait "$RUN" || rc=$?
 [ "$rc" -ne 0 ] || fail "a failed delivery did not fail the job"
 expect_err "operator 'out'.*delivery to topic 'lost' partition [0-9]+ failed"
 echo "ok: a delivery that timed out failed the job (exit $rc), naming the operator and the topic"
+
+# 6. A record over the producer's size limit (message.max.bytes 1000, the
+#    smallest librdkafka takes; the lines here are 1500 bytes) fails the job
+#    with the operator and the topic named.
+kafka_mock_cmd "topic big 1"
+for i in 1 2 3; do head -c 1500 /dev/zero | tr '\0' x; echo; done >"$WORK/big.txt"
+cat >"$WORK/big.yaml" <<YAML
+name: big
+operators:
+  - {uid: lines, source: file, path: "$WORK/big.txt"}
+  - uid: out
+    sink: kafka
+    bootstrap-servers: "$KAFKA_BS"
+    topic: big
+    format: raw
+    properties: {message.max.bytes: 1000}
+YAML
+mpf_run 3 "$WORK/big.yaml" -D restart-strategy.type=none && fail "a record over message.max.bytes was accepted"
+expect_err "operator 'out'.*topic 'big'.*(too large|size)"
+echo "ok: a record over the size limit failed the job, naming the operator and the topic"
