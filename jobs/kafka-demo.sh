@@ -3,8 +3,9 @@
 # reads 1,000,000 generated user behaviour events from a Kafka topic and
 # writes the top 3 items of every sliding hour to another, publishing each
 # checkpoint's results (a checkpoint every second) in one Kafka transaction.
-# Half-way through, one TaskManager process is SIGKILLed; `mpiflow submit`
-# relaunches the job from the latest checkpoint. The committed result is
+# Once half the events are read and a checkpoint has completed, one
+# TaskManager process is SIGKILLed; `mpiflow submit` relaunches the job
+# from the latest checkpoint. The committed result is
 # then compared with a run that did not fail.
 #   jobs/kafka-demo.sh [BUILD_DIR]    (default: build; writes kafka-demo-out/)
 # Needs kcat. Runs the broker (`mpiflow kafka-mock`, librdkafka's mock
@@ -82,9 +83,9 @@ echo "== 3/5: HotItems under mpiflow submit, a checkpoint every second, exactly-
 JOB=(jobs/kafka-hotitems.yaml --bootstrap "$BS")
 "$MPIFLOW" submit --restart-attempts 3 --restart-delay 500ms -- "${MPIRUN[@]}" \
   "$MPIFLOW" run "${JOB[@]}" --output hot-items -D state.checkpoints.dir="$OUT/checkpoints" \
-  >"$OUT/run.out" 2>"$OUT/run.log" &
+  -D metrics.reporter.interval=100ms >"$OUT/run.out" 2>"$OUT/run.log" &
 SUP=$!
-read_so_far() { # records the source has emitted, per the running job's metrics
+read_so_far() { # records the source has emitted, per the running job's metrics (every 100 ms)
   { "$MPIFLOW" metrics kafka-hotitems 2>/dev/null || true; } |
     awk '$1 == "behavior" {print $4; f = 1} END {if (!f) print 0}'
 }
@@ -103,7 +104,8 @@ for pid in $(pgrep -f "^$MPIFLOW run ${JOB[0]}" || true); do
 done
 [ -n "$victim" ] || die "no process of rank 2 found"
 kill -KILL "$victim"
-echo "   kill -KILL $victim (rank 2, TaskManager tm-2) after $n of $EVENTS events were read"
+echo "   kill -KILL $victim (rank 2, TaskManager tm-2) after $n of $EVENTS events were read" \
+  "(the job's metrics, every 100 ms)"
 wait "$SUP" || { cat "$OUT/run.log" >&2; die "the supervised job failed"; }
 SUP=
 grep -E "completed in|restart|restor|recovered|republish|finished in" "$OUT/run.log" |
@@ -124,7 +126,7 @@ echo "   hot-items: $all records in the topic, $(cat "$OUT/hot-items.count")"
 echo "   reference: $(cat "$OUT/reference.count")"
 [ -s "$OUT/reference.csv" ] || die "the reference run wrote nothing"
 if cmp -s "$OUT/hot-items.csv" "$OUT/reference.csv"; then
-  echo "OK: the run with a TaskManager killed half-way committed exactly the failure-free result" \
+  echo "OK: the run with a TaskManager killed mid-way committed exactly the failure-free result" \
     "($(wc -l <"$OUT/hot-items.csv") lines; $OUT/hot-items.csv)"
 else
   echo "MISMATCH: lost (<) / duplicated or wrong (>) lines of the killed run:" >&2
