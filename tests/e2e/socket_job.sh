@@ -20,7 +20,8 @@ conn, _ = srv.accept()
 for i in range(0, len(lines), 100):  # in pieces, over about 1.5 s
     conn.sendall(("\n".join(lines[i:i + 100]) + "\n").encode())
     time.sleep(0.05)
-time.sleep(30)  # keep the connection open; the job is stopped by a signal
+open(sys.argv[2] + ".sent", "w").close()
+time.sleep(60)  # keep the connection open; the job is stopped by a signal
 PY
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
@@ -30,7 +31,11 @@ mpirun -np 3 --oversubscribe --mca mpi_yield_when_idle 1 "$MPIFLOW" run \
   "$SRC/jobs/socket-window-wordcount.yaml" --host 127.0.0.1 --port "$PORT" \
   --output "$WORK/result" >"$WORK/out" 2>"$WORK/err" &
 JOB=$!
-sleep 4
+# all of the text sent (a loaded or sanitizer build starts slowly), then
+# time for the source to read what is in the socket
+for _ in $(seq 600); do [ -e "$WORK/text.sent" ] && break; sleep 0.1; done
+[ -e "$WORK/text.sent" ] || { cat "$WORK/err"; fail "the job never read the text"; }
+sleep 2
 kill -TERM "$(pgrep -f "^$MPIFLOW run $SRC/jobs/socket-window-wordcount.yaml" | sort -n | head -1)"
 rc=0; wait "$JOB" || rc=$?
 [ "$rc" -eq 4 ] || { cat "$WORK/err"; fail "the job did not stop cleanly (exit $rc, not 4: stopped)"; }
