@@ -61,13 +61,13 @@ typedef struct pending_part {
 /* Work a restore leaves for sink_start, when the job starts: commit
  * a restored staged part (to NULL: only check it was committed), or
  * remove what subtask `sub` wrote after the restored checkpoint. */
-typedef struct restore_todo {
+typedef struct restore_action {
     char *from, *to; /* staged part and its final name */
     char *dir;       /* cleanup: directory, subtask index, first part */
     int sub;
     int64_t first;
     int finals;      /* also published parts (the replay writes them again) */
-} restore_todo;
+} restore_action;
 
 typedef struct fsink_state {
     FILE *f;              /* the in-progress part, opened on first write */
@@ -77,8 +77,8 @@ typedef struct fsink_state {
     int64_t written;      /* bytes in it */
     pending_part *pend;   /* staged by checkpoints, not yet published */
     int npend, cappend;
-    restore_todo *todo;   /* from restore, done by sink_start() */
-    int ntodo;
+    restore_action *actions; /* what the restore left for sink_start() */
+    int nactions;
     int64_t *hw;          /* restored next part number per subtask index, -1 none */
     int nhw;
     int scanned;          /* part numbers are past those in the directory */
@@ -469,7 +469,7 @@ static int publish(op_inst *oi, int64_t id, mpf_err *e)
  * restored checkpoint does not cover it (staged or in progress when the
  * job failed, or published at the end of a job that then failed while
  * committing, which the replay writes again). */
-static int remove_after(const op_inst *oi, const restore_todo *t, mpf_err *e)
+static int remove_after(const op_inst *oi, const restore_action *t, mpf_err *e)
 {
     DIR *d = opendir(t->dir);
     if (!d)
@@ -494,16 +494,16 @@ static int remove_after(const op_inst *oi, const restore_todo *t, mpf_err *e)
     return rc;
 }
 
-static void todo_free(fsink_state *st)
+static void actions_free(fsink_state *st)
 {
-    for (int i = 0; i < st->ntodo; i++) {
-        free(st->todo[i].from);
-        free(st->todo[i].to);
-        free(st->todo[i].dir);
+    for (int i = 0; i < st->nactions; i++) {
+        free(st->actions[i].from);
+        free(st->actions[i].to);
+        free(st->actions[i].dir);
     }
-    free(st->todo);
-    st->todo = NULL;
-    st->ntodo = 0;
+    free(st->actions);
+    st->actions = NULL;
+    st->nactions = 0;
 }
 
 /* The restore's work, when the job starts: every TaskManager has restored
@@ -513,11 +513,11 @@ static int sink_start(op_inst *oi, mpf_err *e)
 {
     fsink_state *st = oi->st;
     int rc = 0;
-    for (int i = 0; i < st->ntodo && !rc; i++) {
-        restore_todo *t = &st->todo[i];
+    for (int i = 0; i < st->nactions && !rc; i++) {
+        restore_action *t = &st->actions[i];
         rc = t->from ? commit_file(oi, t->from, t->to, e) : remove_after(oi, t, e);
     }
-    todo_free(st);
+    actions_free(st);
     return rc;
 }
 
@@ -692,10 +692,10 @@ static int sink_checkpoint_complete(op_inst *oi, int64_t id, mpf_err *e)
     return publish(oi, id, e);
 }
 
-static restore_todo *todo_add(fsink_state *st)
+static restore_action *action_add(fsink_state *st)
 {
-    st->todo = xrealloc(st->todo, (size_t)(st->ntodo + 1) * sizeof *st->todo);
-    restore_todo *t = &st->todo[st->ntodo++];
+    st->actions = xrealloc(st->actions, (size_t)(st->nactions + 1) * sizeof *st->actions);
+    restore_action *t = &st->actions[st->nactions++];
     memset(t, 0, sizeof *t);
     return t;
 }
@@ -746,7 +746,7 @@ static int sink_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
                          "commit, but '%s' already exists; a committed file is never replaced",
                          oi->spec->uid, from, to);
         if (!rc && staged) {
-            restore_todo *t = todo_add(st);
+            restore_action *t = action_add(st);
             t->from = from;
             t->to = to;
         } else {
@@ -759,7 +759,7 @@ static int sink_restore(op_inst *oi, const snap_blob *b, mpf_err *e)
      * schedules the same for this directory. */
     char *real = realpath(dir, NULL);
     if (!rc && strcmp(real ? real : dir, st->dir) != 0) {
-        restore_todo *t = todo_add(st);
+        restore_action *t = action_add(st);
         t->dir = dir;
         t->sub = b->subtask;
         t->first = sb.next;
@@ -788,7 +788,7 @@ static int sink_restore_end(op_inst *oi, mpf_err *e)
     for (int i = oi->subtask; i < st->nhw; i += oi->spec->parallelism) {
         if (st->hw[i] < 0)
             continue;
-        restore_todo *t = todo_add(st);
+        restore_action *t = action_add(st);
         t->dir = xstrdup(st->dir);
         t->sub = i;
         t->first = st->hw[i];
@@ -820,7 +820,7 @@ static void sink_close(op_inst *oi)
         fclose(st->f);
         unlink(st->tmp); /* not committed: leave nothing behind */
     }
-    todo_free(st);
+    actions_free(st);
     free(st->hw);
     free(st->pend); /* staged parts stay on disk for a restore */
     free(st->tmp);
