@@ -460,18 +460,30 @@ static void print_ckpt(const char *what, json_t *c)
            *str(c, "external_path") ? str(c, "external_path") : str(c, "failure_message"));
 }
 
-static int cmd_checkpoints(const opts *o, const target *t)
+/* GET one of the job's resources (fmt has %s for its id). With --json the
+ * answer is printed and *v left NULL. Returns the exit code for when *v is
+ * NULL. */
+static int get_for_table(const opts *o, const target *t, const char *fmt, json_t **v)
 {
-    char *path = xasprintf("/jobs/%s/checkpoints", t->id);
-    json_t *v = call(o, t, "GET", path, NULL, NULL);
+    char *path = xasprintf(fmt, t->id);
+    *v = call(o, t, "GET", path, NULL, NULL);
     free(path);
-    if (!v)
+    if (!*v)
         return 1;
     if (o->json) {
-        print_json(v);
-        json_decref(v);
-        return 0;
+        print_json(*v);
+        json_decref(*v);
+        *v = NULL;
     }
+    return 0;
+}
+
+static int cmd_checkpoints(const opts *o, const target *t)
+{
+    json_t *v;
+    int rc = get_for_table(o, t, "/jobs/%s/checkpoints", &v);
+    if (!v)
+        return rc;
     json_t *n = json_object_get(v, "counts"), *l = json_object_get(v, "latest");
     printf("checkpoints: %" PRId64 " completed (%" PRId64 " of them savepoints), %" PRId64
            " failed, %" PRId64 " in progress, %" PRId64 " restored\n",
@@ -511,16 +523,10 @@ static int cmd_checkpoints(const opts *o, const target *t)
 
 static int cmd_metrics(const opts *o, const target *t)
 {
-    char *path = xasprintf("/jobs/%s", t->id);
-    json_t *v = call(o, t, "GET", path, NULL, NULL);
-    free(path);
+    json_t *v;
+    int rc = get_for_table(o, t, "/jobs/%s", &v);
     if (!v)
-        return 1;
-    if (o->json) {
-        print_json(v);
-        json_decref(v);
-        return 0;
-    }
+        return rc;
     printf("job '%s' (%s) %s for %.1f s\n", str(v, "name"), str(v, "jid"), str(v, "state"),
            (double)num(v, "duration") / 1e3);
     printf("%-16s %3s %14s %14s %11s %11s %8s %8s %8s %12s\n", "operator", "par", "records_in",
